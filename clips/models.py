@@ -1,0 +1,32 @@
+import uuid
+
+from django.db import models
+
+
+class Clip(models.Model):
+    """A moment of a video that the identification API judged worth sharing."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    video = models.ForeignKey("videos.Video", on_delete=models.CASCADE, related_name="clips")
+    start = models.FloatField(help_text="Seconds from the start of the video.")
+    end = models.FloatField(help_text="Seconds from the start of the video.")
+    title = models.CharField(max_length=500, blank=True)
+    summary = models.TextField(blank=True)
+    virality_score = models.FloatField(default=0)
+    related_topics = models.JSONField(default=list, blank=True)
+    transcript = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-virality_score", "start"]
+        indexes = [models.Index(fields=["video", "-virality_score"], name="clip_video_score")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(start__gte=0) & models.Q(start__lt=models.F("end")),
+                name="clip_range_valid",
+            ),
+            models.UniqueConstraint(fields=["video", "start", "end"], name="clip_unique_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title or 'Clip'} [{self.start:g}-{self.end:g}s]"

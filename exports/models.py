@@ -1,0 +1,108 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from korai.models import TrackedJob
+
+
+class AspectRatio(models.TextChoices):
+    VERTICAL = "9:16"
+    SQUARE = "1:1"
+    LANDSCAPE = "16:9"
+
+
+class ExportStatus(models.TextChoices):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    PARTIAL = "partial"  # some clips failed, each with its error
+    FAILED = "failed"
+
+
+class Export(TrackedJob):
+    """A request to render some of a video's clips as finished short videos."""
+
+    Status = ExportStatus
+
+    video = models.ForeignKey("videos.Video", on_delete=models.CASCADE, related_name="exports")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exports"
+    )
+    clips = models.ManyToManyField("clips.Clip", blank=True, related_name="exports")
+    # What to render, in order: [{"start": s, "end": e, "clip_id": "<uuid>" | null}]. Custom
+    # ranges have no clip, so the ranges themselves are the export's source of truth.
+    selected_ranges = models.JSONField(default=list)
+    aspect_ratio = models.CharField(max_length=5, choices=AspectRatio.choices)
+    # ISO 639-1; null (not "") means "no translation", as in the API and the event.
+    target_language = models.CharField(max_length=2, null=True, blank=True)  # noqa: DJ001
+    subtitles = models.BooleanField(default=True)
+    # Overrides of the default subtitle customization; empty means the defaults.
+    subtitle_style = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=ExportStatus.choices, default=ExportStatus.PENDING
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="export_owner_created"),
+            models.Index(fields=["video", "-created_at"], name="export_video_created"),
+            models.Index(fields=["status", "updated_at"], name="export_status_updated"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ExportStatus.values), name="export_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(aspect_ratio__in=AspectRatio.values),
+                name="export_aspect_ratio_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Export {self.id} ({self.status})"
+
+
+class ExportedClip(models.Model):
+    """One rendered clip of an export, or the error that kept it from being rendered."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    export = models.ForeignKey(Export, on_delete=models.CASCADE, related_name="exported_clips")
+    video = models.ForeignKey(
+        "videos.Video", on_delete=models.CASCADE, related_name="exported_clips"
+    )
+    source_clip = models.ForeignKey(
+        "clips.Clip", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    start = models.FloatField()
+    end = models.FloatField()
+    s3_key = models.CharField(max_length=1024, blank=True)  # empty when the clip failed
+    aspect_ratio = models.CharField(max_length=5, choices=AspectRatio.choices)
+    target_language = models.CharField(max_length=2, null=True, blank=True)  # noqa: DJ001
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(start__gte=0) & models.Q(start__lt=models.F("end")),
+                name="exported_clip_range_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["export", "start", "end"], name="exported_clip_unique_range"
+            ),
+            # A row is either a rendered clip or a recorded failure, never neither.
+            models.CheckConstraint(
+                condition=~models.Q(s3_key="") | ~models.Q(error=""),
+                name="exported_clip_has_key_or_error",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start:g}-{self.end:g}s → {self.s3_key or 'failed'}"
+
+    @property
+    def succeeded(self) -> bool:
+        return bool(self.s3_key)

@@ -1,0 +1,33 @@
+"""Abstract model pieces shared by the apps' models."""
+
+import uuid
+
+from django.db import models
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class TrackedJob(TimeStampedModel):
+    """What an operator needs to follow a durable Inngest job (a video's identification, an
+    export): which run is working on it, how often it was tried, when, and what went wrong."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    inngest_run_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Times a function run started working on this job."
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # [{"step": "...", "at": "<iso time>", "attempt": n, "detail": "..."}], appended by the
+    # services the steps call: the job's timeline in the admin.
+    timeline = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        abstract = True

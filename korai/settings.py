@@ -1,0 +1,220 @@
+"""Korai settings, read from the environment (see `.env.example` for every variable).
+
+Production is the default: without `DJANGO_DEBUG=1` the service refuses to start unless
+`DJANGO_SECRET_KEY` is set, and it runs with HTTPS-only cookies and HSTS behind a proxy.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # a missing .env is fine: real environments set variables
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it (50+ random characters) or set DJANGO_DEBUG=1 "
+            "for local development."
+        )
+    SECRET_KEY = "korai-local-development-only-never-use-in-production-0123456789"  # noqa: S105
+
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "accounts",
+    "videos",
+    "clips",
+    "exports",
+    "outbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "korai.urls"
+WSGI_APPLICATION = "korai.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+# SQLite by default; PostgreSQL (psycopg 3) through DATABASE_URL. Connections are reused for
+# DATABASE_CONN_MAX_AGE seconds and health-checked before reuse, which suits gunicorn's sync
+# workers better than a per-process pool.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Runserver, the Inngest steps and the management commands write concurrently: take the
+    # write lock at BEGIN and wait for it instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files (whitenoise) ----------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- Security (production sits behind a TLS-terminating proxy) --------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    # Health checks and the Inngest executor may reach the app over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# --- Logging: one JSON object per line on stdout in production --------------------------------
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "korai.logging.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "plain" if DEBUG else "json",
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+    },
+}
+
+# --- REST API -----------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_PAGINATION_CLASS": "korai.pagination.StandardPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "korai.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "video_submit": env.str("KORAI_THROTTLE_VIDEO_SUBMIT", default="30/hour"),
+        "export_create": env.str("KORAI_THROTTLE_EXPORT_CREATE", default="60/hour"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Korai API",
+    "DESCRIPTION": "Turn a YouTube video into AI-picked viral clips and export them.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+CACHES = {
+    # Throttling and idempotency keys live here; set CACHE_URL (e.g. redis://) when running
+    # more than one process so they are shared.
+    "default": env.cache("CACHE_URL", default="locmemcache://korai"),
+}
+
+# --- Inngest ------------------------------------------------------------------------------------
+# INNGEST_DEV: "1" (or a Dev Server URL) for local development, where no keys are needed.
+INNGEST_DEV = env.str("INNGEST_DEV", default="")
+INNGEST_EVENT_KEY = env.str("INNGEST_EVENT_KEY", default="")
+INNGEST_SIGNING_KEY = env.str("INNGEST_SIGNING_KEY", default="")
+INNGEST_SIGNING_KEY_FALLBACK = env.str("INNGEST_SIGNING_KEY_FALLBACK", default="")
+INNGEST_BASE_URL = env.str("INNGEST_BASE_URL", default="")
+# Where operators open a run: the Dev Server's UI locally, Inngest Cloud otherwise.
+INNGEST_DASHBOARD_URL = env.str(
+    "INNGEST_DASHBOARD_URL",
+    default="http://127.0.0.1:8288" if INNGEST_DEV else "https://app.inngest.com",
+)
+# Signed requests older than this are refused, so a captured request cannot be replayed.
+INNGEST_SIGNATURE_MAX_AGE_SECONDS = env.int("INNGEST_SIGNATURE_MAX_AGE_SECONDS", default=300)
+INNGEST_RETRIES = env.int("INNGEST_RETRIES", default=3)
+INNGEST_CONCURRENCY_PER_USER = env.int("INNGEST_CONCURRENCY_PER_USER", default=2)
+INNGEST_CONCURRENCY_GLOBAL = env.int("INNGEST_CONCURRENCY_GLOBAL", default=10)
+# Sending an event from a request: one short attempt; resend_events delivers what it misses.
+INNGEST_SEND_TIMEOUT_SECONDS = env.float("INNGEST_SEND_TIMEOUT_SECONDS", default=1.0)
+
+# --- External clips APIs ------------------------------------------------------------------------
+CLIPS_API_URL = env.str("CLIPS_API_URL", default="")
+PROCESS_CLIPS_API_URL = env.str("PROCESS_CLIPS_API_URL", default="")
+CLIPS_API_TOKEN = env.str("CLIPS_API_TOKEN", default="")
+CLIPS_API_FALLBACK_URL = env.str("CLIPS_API_FALLBACK_URL", default="")
+PROCESS_CLIPS_API_FALLBACK_URL = env.str("PROCESS_CLIPS_API_FALLBACK_URL", default="")
+CLIPS_API_CONNECT_TIMEOUT_SECONDS = env.float("CLIPS_API_CONNECT_TIMEOUT_SECONDS", default=5.0)
+# Identifying clips downloads and analyses the whole video: allow it real time.
+CLIPS_API_READ_TIMEOUT_SECONDS = env.float("CLIPS_API_READ_TIMEOUT_SECONDS", default=900.0)
+
+# --- Product limits -----------------------------------------------------------------------------
+KORAI_PROMPT_MAX_LENGTH = env.int("KORAI_PROMPT_MAX_LENGTH", default=1000)
+KORAI_EXPORT_MAX_CLIPS = env.int("KORAI_EXPORT_MAX_CLIPS", default=20)
+KORAI_EXPORT_MAX_CLIP_SECONDS = env.float("KORAI_EXPORT_MAX_CLIP_SECONDS", default=180.0)

@@ -1,0 +1,84 @@
+"""Settings behaviour, checked in fresh processes so the environment is exactly what we set."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "DJANGO_SECRET_KEY": "p" * 20 + "-production-only-secret-" + "q" * 30,
+    "DJANGO_ALLOWED_HOSTS": "korai.example.com",
+    "INNGEST_EVENT_KEY": "prod-event-key",
+    "INNGEST_SIGNING_KEY": "signkey-prod-" + "cd" * 32,
+}
+
+
+def manage(*args, **env_overrides):
+    # Only what these tests set: nothing from the developer's shell or .env leaks in.
+    env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "korai.settings", **env_overrides}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_dotenv(tmp_path, monkeypatch):
+    if (ROOT / ".env").exists():
+        pytest.skip("a local .env would leak into the subprocess; these tests need a clean env")
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SECRET_KEY"}
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_check_deploy_is_clean_under_production_variables():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_debug_is_off_unless_asked():
+    code = "from django.conf import settings; print(settings.DEBUG)"
+    result = manage("shell", "--no-imports", "-c", code, **PRODUCTION_ENV)
+    assert result.stdout.strip() == "False", result.stderr
+    result = manage("shell", "--no-imports", "-c", code, DJANGO_DEBUG="1")
+    assert result.stdout.strip() == "True", result.stderr
+
+
+def test_database_url_selects_postgresql_with_connection_reuse():
+    code = (
+        "from django.conf import settings; d = settings.DATABASES['default'];"
+        "print(d['ENGINE'], d['NAME'], d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+        DATABASE_URL="postgres://u@db.internal:5432/korai",
+        **PRODUCTION_ENV,
+    )
+    assert result.stdout.split() == ["django.db.backends.postgresql", "korai", "60", "True"], (
+        result.stderr
+    )
+
+
+def test_production_logs_json_lines():
+    code = "import logging; logging.getLogger('korai').warning('hello', extra={'video_id': 'v1'})"
+    result = manage("shell", "--no-imports", "-c", code, **PRODUCTION_ENV)
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["message"] == "hello"
+    assert record["video_id"] == "v1"
+    assert record["level"] == "WARNING"

@@ -1,0 +1,20 @@
+"""Settings for the test suite: production settings with test-only secrets and fast hashing."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-" + "x" * 50)
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+# Production-mode Inngest with test keys, so signature checks are exercised by default.
+os.environ.setdefault("INNGEST_DEV", "")
+os.environ.setdefault("INNGEST_EVENT_KEY", "test-event-key")
+os.environ.setdefault("INNGEST_SIGNING_KEY", "signkey-test-" + "ab" * 32)
+os.environ.setdefault("INNGEST_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+
+from korai.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -1,0 +1,56 @@
+from django.conf import settings
+from django.db import models
+
+from korai.models import TrackedJob
+
+
+class VideoStatus(models.TextChoices):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Video(TrackedJob):
+    Status = VideoStatus
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="videos"
+    )
+    youtube_url = models.URLField(max_length=200)
+    youtube_id = models.CharField(max_length=11, db_index=True)
+    prompt = models.TextField(blank=True)
+    s3_key = models.CharField(max_length=255, unique=True)  # youtube-videos/{id}/yt
+    s3_path = models.CharField(max_length=1024, blank=True)
+    processing_status = models.CharField(
+        max_length=16, choices=VideoStatus.choices, default=VideoStatus.PENDING
+    )
+    total_clips = models.PositiveIntegerField(default=0)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    detected_language = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="video_owner_created"),
+            # The dashboard, --stuck and the status filter: status, then how long untouched.
+            models.Index(fields=["processing_status", "updated_at"], name="video_status_updated"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(processing_status__in=VideoStatus.values),
+                name="video_processing_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(duration_seconds__isnull=True)
+                | models.Q(duration_seconds__gte=0),
+                name="video_duration_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.youtube_id} ({self.processing_status})"
+
+    @staticmethod
+    def s3_key_for(video_id) -> str:
+        return f"youtube-videos/{video_id}/yt"
