@@ -2,13 +2,48 @@
 
     {"error": {"code": "validation_error", "message": "...", "fields": {"field": ["..."]}}}
 
-`fields` appears only for validation errors, with one list of messages per field."""
+`fields` appears only for validation errors, with one list of messages per field (nested for
+nested input, e.g. `{"subtitle_style": {"font_color": ["..."]}}`).
 
-from rest_framework import exceptions, status
+Services raise Django's `ValidationError` for bad input and `ApplicationError` subclasses for
+requests that are valid but cannot be done now; the handler turns both into this shape, so a
+service never builds an HTTP response."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, serializers, status
 from rest_framework.views import exception_handler
 
 
+class ApplicationError(Exception):
+    """A well-formed request that the current state of the data does not allow."""
+
+    code = "conflict"
+    status_code = status.HTTP_409_CONFLICT
+
+    def __init__(self, message: str, *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class ConflictError(ApplicationError):
+    """E.g. exporting a video whose clips are not identified yet."""
+
+
+class _Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
 def api_exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
+    elif isinstance(exc, ApplicationError):
+        conflict = _Conflict(detail=exc.message, code=exc.code)
+        conflict.status_code = exc.status_code
+        exc = conflict
+
     response = exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: Django's 500 handling and logging take over
@@ -17,7 +52,7 @@ def api_exception_handler(exc, context):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         error = {
             "code": "validation_error",
-            "message": "The request is not valid; see `fields`.",
+            "message": _validation_message(detail),
             "fields": detail,
         }
     else:
@@ -30,5 +65,47 @@ def api_exception_handler(exc, context):
     return response
 
 
+def _validation_message(fields: dict) -> str:
+    """A one-line summary naming the first problem, for clients that show only `message`."""
+    path, node = [], fields
+    while not isinstance(node, str):
+        if isinstance(node, dict) and node:
+            key, node = next(iter(node.items()))
+            if key != "non_field_errors":
+                path.append(str(key))
+        elif isinstance(node, list) and any(node):
+            # A list of items' errors has an empty entry for each valid item.
+            index, node = next((i, item) for i, item in enumerate(node) if item)
+            if not isinstance(node, str):
+                path.append(str(index))
+        else:
+            node = "invalid"
+    where = ".".join(path)
+    return f"The request is not valid: {where}: {node}" if where else f"{node}"
+
+
 def _default_code(status_code: int) -> str:
-    return {status.HTTP_404_NOT_FOUND: "not_found"}.get(status_code, "error")
+    return {
+        status.HTTP_404_NOT_FOUND: "not_found",
+        status.HTTP_409_CONFLICT: "conflict",
+    }.get(status_code, "error")
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable, e.g. `validation_error`.")
+    message = serializers.CharField(help_text="A sentence a person can read.")
+    fields = serializers.DictField(
+        required=False,
+        help_text="Validation errors only: a list of messages per field (nested for objects).",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape of the API (documentation only)."""
+
+    error = ErrorBodySerializer()
+
+
+def error_responses(*codes: int) -> dict:
+    """`extend_schema(responses=...)` entries for the given error statuses."""
+    return {code: ErrorSerializer for code in codes}

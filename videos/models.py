@@ -28,6 +28,9 @@ class Video(TrackedJob):
     total_clips = models.PositiveIntegerField(default=0)
     duration_seconds = models.FloatField(null=True, blank=True)
     detected_language = models.CharField(max_length=16, blank=True)
+    # The client's Idempotency-Key of the submission that created this video: a repeat of the
+    # request finds this row instead of creating a second video, in any process.
+    idempotency_key = models.CharField(max_length=255, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -45,6 +48,11 @@ class Video(TrackedJob):
                 condition=models.Q(duration_seconds__isnull=True)
                 | models.Q(duration_seconds__gte=0),
                 name="video_duration_not_negative",
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="video_owner_idempotency_key",
             ),
         ]
 
