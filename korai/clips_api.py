@@ -1,0 +1,283 @@
+"""Client for the two external clips APIs: identify a video's clips, render one clip.
+
+Every failure is classified where it happens, because that decides what Inngest does next:
+
+- connection errors, timeouts and 5xx raise `ClipsApiUnavailable` (a plain exception): the step
+  is retried with back-off;
+- `429`/`503` with a usable `Retry-After` raise `inngest.RetryAfterError`: the run waits that long;
+- any other 4xx, and an answer that is not what the contract promises, raise
+  `inngest.NonRetriableError` naming the status or the offending field: retrying cannot help.
+
+When the primary URL fails in a retriable way and a fallback URL is configured, the fallback is
+tried once before giving up on the attempt (the seed's "custom error handling").
+"""
+
+import email.utils
+import math
+from datetime import UTC, datetime, timedelta
+
+import inngest
+import requests
+from django.conf import settings
+
+# Tolerance when matching a rendered clip to the range that was asked for: the API echoes the
+# numbers back, possibly re-serialized (e.g. "12.5" for 12.5).
+_RANGE_TOLERANCE_SECONDS = 0.01
+_BODY_EXCERPT_CHARS = 300
+
+
+class ClipsApiUnavailable(Exception):
+    """The API could not be reached or failed on its side: worth retrying."""
+
+
+# --- Public calls -------------------------------------------------------------------------------
+
+
+def identify_clips(*, youtube_url: str, s3_key: str, prompt: str) -> dict:
+    """Ask the identification API for a video's clips; returns `parse_identify_response`'s dict."""
+    payload = _post(
+        api="identify-clips",
+        url=settings.CLIPS_API_URL,
+        url_setting="CLIPS_API_URL",
+        fallback_url=settings.CLIPS_API_FALLBACK_URL,
+        body={"youtube_url": youtube_url, "s3_key_yt": s3_key, "prompt": prompt or ""},
+    )
+    return parse_identify_response(payload)
+
+
+def process_clip(
+    *,
+    s3_key: str,
+    start: float,
+    end: float,
+    prompt: str = "",
+    target_language: str | None,
+    aspect_ratio: str,
+    subtitles: bool,
+    subtitle_customization: dict,
+) -> dict:
+    """Render one clip; returns `{"start", "end", "s3_key"}` for the range that was asked for."""
+    payload = _post(
+        api="process-clips",
+        url=settings.PROCESS_CLIPS_API_URL,
+        url_setting="PROCESS_CLIPS_API_URL",
+        fallback_url=settings.PROCESS_CLIPS_API_FALLBACK_URL,
+        body={
+            "s3_key": s3_key,
+            "clips": [{"start": start, "end": end}],
+            "prompt": prompt or "",
+            "target_language": target_language,
+            "aspect_ratio": aspect_ratio,
+            "subtitles": subtitles,
+            "subtitle_customization": subtitle_customization,
+        },
+    )
+    processed = parse_process_response(payload)["processed_clips"]
+    for clip in processed:
+        if (
+            abs(clip["start"] - start) <= _RANGE_TOLERANCE_SECONDS
+            and abs(clip["end"] - end) <= _RANGE_TOLERANCE_SECONDS
+        ):
+            return {"start": start, "end": end, "s3_key": clip["s3_key"]}
+    raise inngest.NonRetriableError(
+        f"process-clips API answer: processed_clips has no clip for the requested range "
+        f"{start:g}-{end:g}s (got {[(c['start'], c['end']) for c in processed]})"
+    )
+
+
+# --- Validation of answers ----------------------------------------------------------------------
+
+
+def parse_identify_response(payload: object) -> dict:
+    """Validate a whole identification answer and normalize it to plain JSON types.
+
+    Numbers may arrive as numeric strings. Raises `inngest.NonRetriableError` naming the first
+    malformed field, so nothing is written from a half-valid answer."""
+    where = "identify-clips API answer"
+    if not isinstance(payload, dict):
+        raise _malformed(where, "(body)", "must be a JSON object")
+    clips_raw = payload.get("identified_clips")
+    if not isinstance(clips_raw, list):
+        raise _malformed(where, "identified_clips", "must be a list")
+
+    clips: list[dict] = []
+    seen: set[tuple[float, float]] = set()
+    for i, raw in enumerate(clips_raw):
+        field = f"identified_clips[{i}]"
+        if not isinstance(raw, dict):
+            raise _malformed(where, field, "must be an object")
+        start = _number(raw.get("start"), where, f"{field}.start", minimum=0)
+        end = _number(raw.get("end"), where, f"{field}.end", minimum=0)
+        if not start < end:
+            raise _malformed(where, field, f"start ({start:g}) must be before end ({end:g})")
+        if (start, end) in seen:
+            raise _malformed(where, field, f"duplicates the range {start:g}-{end:g}s")
+        seen.add((start, end))
+        topics = raw.get("related_topics")
+        if topics is None:
+            topics = []
+        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+            raise _malformed(where, f"{field}.related_topics", "must be a list of strings")
+        clips.append(
+            {
+                "start": start,
+                "end": end,
+                "title": _text(raw.get("title"), where, f"{field}.title", max_length=500),
+                "summary": _text(raw.get("summary"), where, f"{field}.summary"),
+                "virality_score": _number(
+                    raw.get("virality_score"), where, f"{field}.virality_score"
+                ),
+                "related_topics": topics,
+                "transcript": _text(raw.get("transcript"), where, f"{field}.transcript"),
+            }
+        )
+
+    total = _number(payload.get("total_clips"), where, "total_clips", minimum=0)
+    if total != int(total):
+        raise _malformed(where, "total_clips", f"must be a whole number, got {total:g}")
+    duration = payload.get("video_duration")
+    return {
+        "total_clips": int(total),
+        "video_duration": None
+        if duration in (None, "")
+        else _number(duration, where, "video_duration", minimum=0),
+        "detected_language": _text(
+            payload.get("detected_language"), where, "detected_language", max_length=16
+        ),
+        "s3_path": _text(payload.get("s3_path"), where, "s3_path", max_length=1024),
+        "identified_clips": clips,
+    }
+
+
+def parse_process_response(payload: object) -> dict:
+    """Validate a whole processing answer: `{"processed_clips": [{"start", "end", "s3_key"}]}`."""
+    where = "process-clips API answer"
+    if not isinstance(payload, dict):
+        raise _malformed(where, "(body)", "must be a JSON object")
+    clips_raw = payload.get("processed_clips")
+    if not isinstance(clips_raw, list):
+        raise _malformed(where, "processed_clips", "must be a list")
+    clips = []
+    for i, raw in enumerate(clips_raw):
+        field = f"processed_clips[{i}]"
+        if not isinstance(raw, dict):
+            raise _malformed(where, field, "must be an object")
+        start = _number(raw.get("start"), where, f"{field}.start", minimum=0)
+        end = _number(raw.get("end"), where, f"{field}.end", minimum=0)
+        if not start < end:
+            raise _malformed(where, field, f"start ({start:g}) must be before end ({end:g})")
+        s3_key = raw.get("s3_key")
+        if not isinstance(s3_key, str) or not s3_key.strip():
+            raise _malformed(where, f"{field}.s3_key", "must be a non-empty string")
+        if len(s3_key) > 1024:
+            raise _malformed(where, f"{field}.s3_key", "must be at most 1024 characters")
+        clips.append({"start": start, "end": end, "s3_key": s3_key})
+    return {"processed_clips": clips}
+
+
+def _malformed(where: str, field: str, problem: str) -> inngest.NonRetriableError:
+    return inngest.NonRetriableError(f"{where}: {field} {problem}")
+
+
+def _number(value: object, where: str, field: str, *, minimum: float | None = None) -> float:
+    # bool is an int subclass: `true` is not a number here.
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _malformed(where, field, f"must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise _malformed(where, field, f"must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise _malformed(where, field, f"must be a finite number, got {value!r}")
+    if minimum is not None and number < minimum:
+        raise _malformed(where, field, f"must be at least {minimum:g}, got {number:g}")
+    return number
+
+
+def _text(value: object, where: str, field: str, *, max_length: int | None = None) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _malformed(where, field, f"must be a string, got {type(value).__name__}")
+    if max_length is not None and len(value) > max_length:
+        raise _malformed(where, field, f"must be at most {max_length} characters")
+    return value
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
+
+
+def _post(*, api: str, url: str, url_setting: str, fallback_url: str, body: dict) -> object:
+    """POST `body` to the API (then to its fallback if the primary fails retriably) and return
+    the decoded JSON answer."""
+    if not url:
+        raise inngest.NonRetriableError(f"{url_setting} is not set: cannot call the {api} API")
+    try:
+        return _post_once(api=api, url=url, body=body)
+    except (ClipsApiUnavailable, inngest.RetryAfterError) as primary_error:
+        if not fallback_url:
+            raise
+        try:
+            return _post_once(api=api, url=fallback_url, body=body)
+        except (ClipsApiUnavailable, inngest.RetryAfterError) as fallback_error:
+            # Both are down: the fallback's classification decides, the message names both.
+            message = f"{primary_error}; fallback: {fallback_error}"
+            if isinstance(fallback_error, inngest.RetryAfterError):
+                raise inngest.RetryAfterError(message, fallback_error.retry_after) from None
+            raise ClipsApiUnavailable(message) from None
+
+
+def _post_once(*, api: str, url: str, body: dict) -> object:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if settings.CLIPS_API_TOKEN:
+        headers["Authorization"] = f"Bearer {settings.CLIPS_API_TOKEN}"
+    timeout = (settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS, settings.CLIPS_API_READ_TIMEOUT_SECONDS)
+    try:
+        response = requests.post(url, json=body, headers=headers, timeout=timeout)
+    except requests.Timeout as err:
+        raise ClipsApiUnavailable(f"{api} API at {url} timed out: {err}") from err
+    except requests.RequestException as err:
+        raise ClipsApiUnavailable(f"{api} API at {url} could not be reached: {err}") from err
+
+    status = response.status_code
+    if status < 300:
+        try:
+            return response.json()
+        except ValueError:
+            raise inngest.NonRetriableError(
+                f"{api} API answer from {url} is not JSON: {_excerpt(response)}"
+            ) from None
+
+    described = f"{api} API at {url} answered {status} {response.reason}: {_excerpt(response)}"
+    if status in (429, 503):
+        retry_at = _retry_after(response.headers.get("Retry-After"))
+        if retry_at is not None:
+            # RetryAfterError compares a datetime with naive local time: hand it the delay.
+            delay = max(retry_at - datetime.now(UTC), timedelta(seconds=1))
+            raise inngest.RetryAfterError(described, delay)
+    if status == 429 or status >= 500:
+        raise ClipsApiUnavailable(described)
+    raise inngest.NonRetriableError(described)
+
+
+def _retry_after(value: str | None) -> datetime | None:
+    """`Retry-After` as an aware time: either delta-seconds or an HTTP date; None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return datetime.now(UTC) + timedelta(seconds=int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when
+
+
+def _excerpt(response: requests.Response) -> str:
+    text = response.text.strip().replace("\n", " ")
+    if len(text) > _BODY_EXCERPT_CHARS:
+        text = text[:_BODY_EXCERPT_CHARS] + "…"
+    return text or "(empty body)"
