@@ -218,3 +218,6 @@ CLIPS_API_READ_TIMEOUT_SECONDS = env.float("CLIPS_API_READ_TIMEOUT_SECONDS", def
 KORAI_PROMPT_MAX_LENGTH = env.int("KORAI_PROMPT_MAX_LENGTH", default=1000)
 KORAI_EXPORT_MAX_CLIPS = env.int("KORAI_EXPORT_MAX_CLIPS", default=20)
 KORAI_EXPORT_MAX_CLIP_SECONDS = env.float("KORAI_EXPORT_MAX_CLIP_SECONDS", default=180.0)
+# The admin counts a pending/processing job with no progress for this long as stuck (dashboard,
+# "stuck" filter, "run again" action).
+KORAI_STUCK_AFTER_MINUTES = env.int("KORAI_STUCK_AFTER_MINUTES", default=30)
