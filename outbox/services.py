@@ -24,17 +24,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from exports.models import Export
+from korai.errors import ApplicationError
+from korai.inngest import event_api_url
+from korai.inngest import event_key as inngest_event_key
 from outbox.models import OutboxEvent
 from outbox.selectors import events_undelivered
 from videos.models import Video
 
 logger = logging.getLogger(__name__)
-
-# The SDK's own constants (inngest/_internal/const.py and client.py), repeated here because
-# Korai posts to the event API itself: the SDK's `send` retries five times with back-off.
-DEV_SERVER_ORIGIN = "http://127.0.0.1:8288"
-CLOUD_EVENT_API_ORIGIN = "https://inn.gs"
-DEV_SERVER_EVENT_KEY = "NO_EVENT_KEY_SET"
 
 # Rows sent in one POST by the resend: small enough to stay far below the event API's payload
 # limit, large enough that a backlog of thousands is a few dozen requests.
@@ -73,26 +70,12 @@ class DeliveryReport:
             self.errors.append(error)
 
 
-def inngest_dev_mode() -> bool:
-    # The SDK's rule (env_lib.is_truthy): any INNGEST_DEV other than "", "0" or "false".
-    return settings.INNGEST_DEV.strip().lower() not in ("", "0", "false")
-
-
 def inngest_event_api_url() -> str:
-    """`{origin}/e/{event key}`: INNGEST_BASE_URL, else the Dev Server (INNGEST_DEV when it is a
-    URL) in dev mode, else Inngest Cloud. Raises DeliveryError when no key is configured."""
-    dev = inngest_dev_mode()
-    origin = settings.INNGEST_BASE_URL.strip()
-    if not origin:
-        if dev:
-            value = settings.INNGEST_DEV.strip()
-            origin = value if value.startswith(("http://", "https://")) else DEV_SERVER_ORIGIN
-        else:
-            origin = CLOUD_EVENT_API_ORIGIN
-    key = settings.INNGEST_EVENT_KEY or (DEV_SERVER_EVENT_KEY if dev else "")
-    if not key:
+    """Where events go (korai.inngest resolves it from settings, as the SDK would); raises
+    DeliveryError when no event key is configured."""
+    if not inngest_event_key():
         raise DeliveryError("INNGEST_EVENT_KEY is not set (required outside INNGEST_DEV mode)")
-    return f"{origin.rstrip('/')}/e/{key}"
+    return event_api_url()
 
 
 def event_payload(event: OutboxEvent) -> dict:
@@ -135,7 +118,9 @@ def event_record(
         event_id=f"{name}:{subject.pk}:{earlier + 1}",
         name=name,
         data=data,
-        video=video if video is not None else getattr(export, "video", None),
+        # An export's events belong to its video too: `--video ID` and the video's admin page
+        # show them.
+        video_id=video.pk if video is not None else export.video_id,
         export=export,
     )
     # robust: the data is committed by now; a failure here must not turn the request into a
@@ -279,6 +264,7 @@ def events_resend_undelivered(
 class RerunReport:
     videos: list[str] = field(default_factory=list)
     exports: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "<kind> <id>: why"
 
     @property
     def total(self) -> int:
@@ -297,8 +283,10 @@ def jobs_rerun(
     """Run failed and/or stuck videos and exports again (each back to `pending` with a new
     event, so a new Inngest run). A stuck job whose event is still undelivered is left to the
     resend: running it again as well would start it twice."""
+    # Imported here: those services record their events through this module.
     from exports.selectors import exports_stuck
     from exports.services import export_rerun
+
     from videos.selectors import videos_stuck
     from videos.services import video_rerun
 
@@ -341,6 +329,11 @@ def jobs_rerun(
         pks = list(queryset.order_by("updated_at", "pk").values_list("pk", flat=True).distinct())
         for pk in pks[:room]:
             if not dry_run:
-                rerun(model.objects.get(pk=pk))
+                try:
+                    rerun(model.objects.get(pk=pk))
+                except ApplicationError as exc:
+                    # It changed since it was selected (finished meanwhile): nothing to run.
+                    report.skipped.append(f"{model._meta.model_name} {pk}: {exc.message}")
+                    continue
             ids.append(str(pk))
     return report

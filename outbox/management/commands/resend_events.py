@@ -1,0 +1,115 @@
+"""`python manage.py resend_events`: deliver what the after-commit attempt missed.
+
+Exit status 0 when everything selected was delivered (or there was nothing to do), 1 when some
+event could not be delivered, so a cron job or an operator's script notices."""
+
+import uuid
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+
+from outbox.selectors import events_undelivered
+from outbox.services import events_resend_undelivered, jobs_rerun
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise CommandError(f"{value!r} is not a video or export id (a UUID).") from None
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise CommandError(f"{value!r} is not a positive whole number.")
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Deliver every Inngest event that was recorded but never delivered, oldest first. "
+        "With --failed or --stuck, also run those jobs again (a new event, a new run). "
+        "Safe to run any number of times, also concurrently."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Show what would be done; send nothing."
+        )
+        parser.add_argument(
+            "--failed",
+            action="store_true",
+            help="Run failed videos and exports again: back to pending, with a new event.",
+        )
+        parser.add_argument(
+            "--stuck",
+            metavar="MINUTES",
+            type=str,
+            help="Run again videos and exports pending or processing with no progress for "
+            "this many minutes (jobs whose event is still undelivered are resent instead).",
+        )
+        parser.add_argument("--video", metavar="ID", help="Only this video (and its exports).")
+        parser.add_argument("--export", metavar="ID", help="Only this export.")
+        parser.add_argument(
+            "--limit", metavar="N", help="At most N events to resend (and N jobs to run again)."
+        )
+
+    def handle(self, *args, **options):
+        dry_run = options["dry_run"]
+        video_id = _uuid(options["video"]) if options["video"] else None
+        export_id = _uuid(options["export"]) if options["export"] else None
+        limit = _positive(options["limit"]) if options["limit"] else None
+        stuck_for = timedelta(minutes=_positive(options["stuck"])) if options["stuck"] else None
+        prefix = "[dry run] " if dry_run else ""
+
+        if options["failed"] or stuck_for is not None:
+            # Reruns first: their new events join the resend below if their own after-commit
+            # delivery fails.
+            reruns = jobs_rerun(
+                failed=options["failed"],
+                stuck_for=stuck_for,
+                video_id=video_id,
+                export_id=export_id,
+                limit=limit,
+                dry_run=dry_run,
+            )
+            verb = "would run again" if dry_run else "ran again"
+            for pk in reruns.videos:
+                self.stdout.write(f"{prefix}video {pk}: {verb}")
+            for pk in reruns.exports:
+                self.stdout.write(f"{prefix}export {pk}: {verb}")
+            for reason in reruns.skipped:
+                self.stdout.write(f"{prefix}skipped {reason}")
+            self.stdout.write(
+                f"{prefix}{len(reruns.videos)} video(s) and {len(reruns.exports)} export(s) {verb}."
+            )
+
+        if dry_run:
+            events = events_undelivered(video_id=video_id, export_id=export_id)
+            if limit is not None:
+                events = events[:limit]
+            count = 0
+            for event in events.only("event_id", "attempts", "last_error").iterator(chunk_size=500):
+                count += 1
+                detail = f" (tried {event.attempts}x: {event.last_error})" if event.attempts else ""
+                self.stdout.write(f"{prefix}would send {event.event_id}{detail}")
+            self.stdout.write(f"{prefix}{count} undelivered event(s) would be sent.")
+            return
+
+        report = events_resend_undelivered(limit=limit, video_id=video_id, export_id=export_id)
+        self.stdout.write(
+            f"Delivered {report.delivered}, failed {report.failed}, "
+            f"skipped {report.skipped} (already delivered or being sent by another run)."
+        )
+        for error in report.errors:
+            self.stderr.write(f"error: {error}")
+        if not report.ok:
+            raise CommandError(
+                f"{report.failed} event(s) could not be delivered; they stay recorded, "
+                "run resend_events again once Inngest is reachable.",
+                returncode=1,
+            )
