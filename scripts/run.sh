@@ -1,11 +1,129 @@
 #!/usr/bin/env bash
-# Prepare and start Korai for local development on SQLite (called by `make run`).
+# Prepare and start Korai for local development on SQLite (called by `make run`):
+# .env from .env.example when missing, migrate, demo user + token, the clips sandbox and, when
+# npx can start it, the Inngest Dev Server in the background; then Django's runserver in the
+# foreground. Every background child is stopped on exit (Ctrl-C, kill, or runserver ending).
+#
+#   scripts/run.sh                 prepare and run
+#   scripts/run.sh --prepare-only  prepare (idempotent) and exit
+#
+# Knobs (environment): KORAI_ADDR (127.0.0.1:8000), KORAI_SANDBOX (1: start the clips sandbox),
+# KORAI_DEVSERVER (1: try the Inngest Dev Server), KORAI_DEVSERVER_WAIT (seconds, 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Local development defaults; anything already in the environment or in .env wins.
-export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
-export INNGEST_DEV="${INNGEST_DEV:-1}"
+PY=.venv/bin/python
+ADDR="${KORAI_ADDR:-127.0.0.1:8000}"
+DEVSERVER_URL="http://127.0.0.1:8288"
+LOG_DIR=artifacts/run
+children=()
 
-.venv/bin/python manage.py migrate --noinput
-exec .venv/bin/python manage.py runserver "${KORAI_ADDR:-127.0.0.1:8000}"
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# Stop a background child and everything it started (npx runs the Dev Server as a grandchild).
+stop_tree() {
+  local pid=$1 child
+  for child in $(pgrep -P "$pid" 2>/dev/null || true); do
+    stop_tree "$child"
+  done
+  kill -TERM "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local pid
+  trap - EXIT INT TERM
+  for pid in "${children[@]+"${children[@]}"}"; do
+    stop_tree "$pid"
+  done
+  wait 2>/dev/null || true
+}
+
+# Is something answering HTTP at $1? (Python, because curl is not guaranteed.)
+answers() {
+  "$PY" - "$1" <<'EOF' >/dev/null 2>&1
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=1)
+except urllib.error.HTTPError:
+    pass  # any HTTP answer means something listens there
+EOF
+}
+
+# Wait up to $2 seconds for $1 to answer while process $3 is alive.
+wait_for() {
+  local url=$1 deadline=$((SECONDS + $2)) pid=$3
+  until answers "$url"; do
+    if ! kill -0 "$pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+if [ ! -f .env ]; then
+  cp .env.example .env
+  say "Created .env from .env.example (local development settings; edit it to change them)"
+fi
+
+say "Migrating the database"
+"$PY" manage.py migrate --noinput
+"$PY" manage.py setup_demo --base-url "http://$ADDR"
+
+if [ "${1:-}" = "--prepare-only" ]; then
+  exit 0
+fi
+
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mkdir -p "$LOG_DIR"
+
+if [ "${KORAI_SANDBOX:-1}" = "1" ]; then
+  say "Starting the clips sandbox (log: $LOG_DIR/clips-sandbox.log)"
+  "$PY" manage.py clips_sandbox >"$LOG_DIR/clips-sandbox.log" 2>&1 &
+  sandbox=$!
+  children+=("$sandbox")
+  # It prints its address once it listens, or dies with the reason (e.g. the port is taken).
+  deadline=$((SECONDS + 20))
+  until grep -q "listening on" "$LOG_DIR/clips-sandbox.log" || ! kill -0 "$sandbox" 2>/dev/null \
+    || [ "$SECONDS" -ge "$deadline" ]; do
+    sleep 0.2
+  done
+  if grep -q "listening on" "$LOG_DIR/clips-sandbox.log"; then
+    sed -n 1p "$LOG_DIR/clips-sandbox.log" | sed 's/^/    /'
+  else
+    echo "    The clips sandbox did not start; identification will fail until the clips APIs answer:"
+    tail -n 3 "$LOG_DIR/clips-sandbox.log" | sed 's/^/    /'
+  fi
+fi
+
+devserver="unavailable"
+if [ "${KORAI_DEVSERVER:-1}" != "1" ]; then
+  devserver="disabled"
+elif answers "$DEVSERVER_URL"; then
+  devserver="already running"
+elif command -v npx >/dev/null 2>&1; then
+  say "Starting the Inngest Dev Server with npx (up to ${KORAI_DEVSERVER_WAIT:-30}s; log: $LOG_DIR/inngest-dev.log)"
+  npx --yes inngest-cli@latest dev -u "http://$ADDR/api/inngest" --no-discovery \
+    >"$LOG_DIR/inngest-dev.log" 2>&1 </dev/null &
+  npx_pid=$!
+  children+=("$npx_pid")
+  if wait_for "$DEVSERVER_URL" "${KORAI_DEVSERVER_WAIT:-30}" "$npx_pid"; then
+    devserver="started"
+  else
+    stop_tree "$npx_pid"
+  fi
+fi
+
+case "$devserver" in
+  started | "already running")
+    say "Inngest Dev Server $devserver: $DEVSERVER_URL (runs, steps, events)" ;;
+  *)
+    say "No Inngest Dev Server ($devserver: npx could not start it, e.g. no Node or no network)."
+    echo "    Korai still runs: every event is recorded in the outbox and nothing is lost."
+    echo "    Start a Dev Server (npx inngest-cli@latest dev -u http://$ADDR/api/inngest)"
+    echo "    or set INNGEST_BASE_URL, then run: $PY manage.py resend_events" ;;
+esac
+
+say "Starting Django on http://$ADDR (Ctrl-C stops everything)"
+"$PY" manage.py runserver "$ADDR"

@@ -1,0 +1,94 @@
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from clips.sandbox import FAILURE_KINDS, IDENTIFY_PATH, PROCESS_PATH, SandboxConfig, SandboxServer
+
+DEFAULT_PORT = 8100
+
+
+def _default_port() -> int:
+    # Follow CLIPS_API_URL when it already points at this machine, so .env stays the one place
+    # that says where the stand-in listens.
+    parts = urlsplit(settings.CLIPS_API_URL)
+    if parts.hostname in {"127.0.0.1", "localhost"} and parts.port:
+        return parts.port
+    return DEFAULT_PORT
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve a local stand-in for the identify-clips and process-clips APIs on 127.0.0.1: "
+        "deterministic clips per YouTube URL, with optional latency and injected failures."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=None,
+            help=f"default: CLIPS_API_URL's port when it is local, else {DEFAULT_PORT}; "
+            "0 picks a free port",
+        )
+        parser.add_argument(
+            "--token", default=None, help="bearer token to require (default: CLIPS_API_TOKEN)"
+        )
+        parser.add_argument(
+            "--latency", type=float, default=0.0, help="seconds added to every answer"
+        )
+        parser.add_argument(
+            "--failure-rate",
+            type=float,
+            default=0.0,
+            help="share of requests that fail, 0..1 (e.g. 0.3)",
+        )
+        parser.add_argument(
+            "--failure-kind",
+            choices=FAILURE_KINDS,
+            default="server-error",
+            help="server-error: 500 (retried); throttle: 429 + Retry-After; "
+            "malformed: 200 with a body outside the contract (not retried)",
+        )
+        parser.add_argument(
+            "--seed", type=int, default=None, help="repeat the same sequence of failures"
+        )
+
+    def handle(self, *args, **options):
+        try:
+            config = SandboxConfig(
+                token=options["token"]
+                if options["token"] is not None
+                else settings.CLIPS_API_TOKEN,
+                latency=options["latency"],
+                failure_rate=options["failure_rate"],
+                failure_kind=options["failure_kind"],
+                seed=options["seed"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        port = options["port"] if options["port"] is not None else _default_port()
+        try:
+            server = SandboxServer(config, host=options["host"], port=port)
+        except OSError as exc:
+            raise CommandError(
+                f"cannot listen on {options['host']}:{port}: {exc.strerror}. "
+                "Is another clips_sandbox running? Pick another one with --port."
+            ) from exc
+
+        base = server.base_url
+        self.stdout.write(
+            f"Clips sandbox listening on {base}\n"
+            f"  CLIPS_API_URL={base}{IDENTIFY_PATH}\n"
+            f"  PROCESS_CLIPS_API_URL={base}{PROCESS_PATH}\n"
+            f"  latency {config.latency:g}s, failure rate {config.failure_rate:g} "
+            f"({config.failure_kind}), seed {config.seed}"
+        )
+        self.stdout.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how a foreground sandbox is meant to stop
+        finally:
+            server.server_close()

@@ -1,0 +1,276 @@
+"""A local stand-in for the two external clips APIs, for development and demos.
+
+It speaks the contract (`POST /identify-clips`, `POST /process-clips`, bearer token) on
+127.0.0.1 and answers with plausible clips that depend only on the YouTube URL, so the same video
+always gets the same clips. Latency and a failure rate can be switched on to rehearse retries and
+failure handling. Nothing in the settings points at it: local development reaches it through
+`.env.example`'s `CLIPS_API_URL`/`PROCESS_CLIPS_API_URL`, started with
+`python manage.py clips_sandbox`.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+logger = logging.getLogger(__name__)
+
+IDENTIFY_PATH = "/identify-clips"
+PROCESS_PATH = "/process-clips"
+HEALTH_PATH = "/healthz"
+ASPECT_RATIOS = ("9:16", "1:1", "16:9")
+FAILURE_KINDS = ("server-error", "throttle", "malformed")
+MAX_BODY_BYTES = 1_000_000
+
+_TOPICS = (
+    "productivity", "startups", "fitness", "cooking", "travel", "money", "science", "history",
+    "music", "gaming", "psychology", "technology", "comedy", "motivation", "design", "sports",
+)  # fmt: skip
+_HOOKS = (
+    "The one habit that changed everything",
+    "Nobody talks about this mistake",
+    "Why this works better than you think",
+    "The moment the room went silent",
+    "A story you will want to share",
+    "The surprising truth about {topic}",
+    "Stop doing this if you care about {topic}",
+    "How {topic} really works",
+    "The best advice on {topic} in 60 seconds",
+    "This changed how I think about {topic}",
+)
+_SENTENCES = (
+    "Here is the thing most people get wrong.",
+    "I tried it for thirty days and the results surprised me.",
+    "You do not need more time, you need a better system.",
+    "That is when everything started to make sense.",
+    "Write this down, because it matters.",
+    "The data tells a completely different story.",
+    "Honestly, I did not expect the audience to react like that.",
+    "Start small, and let the results compound.",
+)
+
+
+class SandboxError(Exception):
+    """A request the real API would refuse; answered with 400 and this message."""
+
+
+def _rng_for(*parts: str) -> random.Random:
+    # A hash (not Python's salted hash()) so the same URL gives the same clips in every process.
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))  # noqa: S311 - not cryptography
+
+
+def _number(value, *, name: str) -> float:
+    # The contract lets numbers arrive as numeric strings; anything else is the caller's bug.
+    if isinstance(value, bool):
+        raise SandboxError(f"{name} must be a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise SandboxError(f"{name} must be a number, got {value!r}") from None
+
+
+def identify_clips_response(*, youtube_url: str, s3_key_yt: str, prompt: str = "") -> dict:
+    """The identify-clips answer for a video: 3-8 non-overlapping clips, seeded by the URL."""
+    if not isinstance(youtube_url, str) or not youtube_url.strip():
+        raise SandboxError("youtube_url is required")
+    if not isinstance(s3_key_yt, str) or not s3_key_yt.strip():
+        raise SandboxError("s3_key_yt is required")
+    if not isinstance(prompt, str):
+        raise SandboxError("prompt must be a string")
+
+    rng = _rng_for(youtube_url.strip())
+    duration = float(rng.randrange(240, 3600))
+    count = rng.randint(3, 8)
+    # Cut the video into `count` equal windows and place one clip inside each: no overlaps,
+    # ascending starts, every clip 15-90 seconds long.
+    window = duration / count
+    clips = []
+    for index in range(count):
+        length = min(rng.uniform(15, 90), window - 1)
+        start = round(index * window + rng.uniform(0, window - length), 2)
+        end = round(start + length, 2)
+        topics = rng.sample(_TOPICS, k=rng.randint(1, 3))
+        title = rng.choice(_HOOKS).format(topic=topics[0])
+        clips.append(
+            {
+                "start": start,
+                "end": end,
+                "title": title,
+                "summary": f"{title}: a {end - start:.0f}-second moment about {', '.join(topics)}.",
+                "virality_score": round(rng.uniform(35, 98), 1),
+                "related_topics": topics,
+                "transcript": " ".join(rng.sample(_SENTENCES, k=3)),
+            }
+        )
+    return {
+        # A numeric string, as the real API sometimes sends: clients must accept both.
+        "total_clips": str(count),
+        "video_duration": duration,
+        "detected_language": rng.choice(("en", "en", "en", "es", "de")),
+        "s3_path": f"s3://korai-sandbox/{s3_key_yt.strip()}",
+        "identified_clips": clips,
+    }
+
+
+def process_clips_response(
+    *,
+    s3_key: str,
+    clips: list,
+    aspect_ratio: str,
+    target_language: str | None = None,
+    subtitles: bool = True,
+    **_ignored,
+) -> dict:
+    """The process-clips answer: one rendered-clip key per requested range, stable per input."""
+    if not isinstance(s3_key, str) or not s3_key.strip():
+        raise SandboxError("s3_key is required")
+    if aspect_ratio not in ASPECT_RATIOS:
+        raise SandboxError(f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}")
+    if target_language is not None and not isinstance(target_language, str):
+        raise SandboxError("target_language must be a string or null")
+    if not isinstance(clips, list) or not clips:
+        raise SandboxError("clips must be a non-empty list")
+
+    # youtube-videos/{video id}/yt -> renders live next to the source video.
+    folder = s3_key.strip().removesuffix("/yt")
+    processed = []
+    for position, clip in enumerate(clips):
+        if not isinstance(clip, dict):
+            raise SandboxError(f"clips[{position}] must be an object")
+        start = _number(clip.get("start"), name=f"clips[{position}].start")
+        end = _number(clip.get("end"), name=f"clips[{position}].end")
+        if not 0 <= start < end:
+            raise SandboxError(f"clips[{position}] needs 0 <= start < end")
+        variant = hashlib.sha256(
+            f"{s3_key}|{start}|{end}|{aspect_ratio}|{target_language}|{subtitles}".encode()
+        ).hexdigest()[:12]
+        processed.append(
+            {
+                "start": start,
+                "end": end,
+                "s3_key": f"{folder}/clips/{start:g}-{end:g}-{variant}.mp4",
+            }
+        )
+    return {"processed_clips": processed}
+
+
+@dataclass
+class SandboxConfig:
+    token: str
+    latency: float = 0.0  # seconds added to every API answer
+    failure_rate: float = 0.0  # share of API requests that fail, 0..1
+    failure_kind: str = "server-error"
+    seed: int | None = None  # makes the sequence of failures repeatable
+    _rng: random.Random = field(init=False, repr=False)
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+
+    def __post_init__(self):
+        if not self.token:
+            raise ValueError("the sandbox needs a bearer token (CLIPS_API_TOKEN or --token)")
+        if not 0 <= self.failure_rate <= 1:
+            raise ValueError("failure rate must be between 0 and 1")
+        if self.latency < 0:
+            raise ValueError("latency must not be negative")
+        if self.failure_kind not in FAILURE_KINDS:
+            raise ValueError(f"failure kind must be one of {', '.join(FAILURE_KINDS)}")
+        self._rng = random.Random(self.seed)  # noqa: S311 - not cryptography
+
+    def should_fail(self) -> bool:
+        if self.failure_rate <= 0:
+            return False
+        with self._lock:  # handler threads share one sequence, so --seed replays it exactly
+            return self._rng.random() < self.failure_rate
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "SandboxServer"
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path == HEALTH_PATH:
+            self._send(HTTPStatus.OK, {"status": "ok"})
+        else:
+            self._send(HTTPStatus.NOT_FOUND, {"detail": f"no such endpoint: GET {self.path}"})
+
+    def do_POST(self):
+        config = self.server.config
+        builders = {IDENTIFY_PATH: identify_clips_response, PROCESS_PATH: process_clips_response}
+        builder = builders.get(self.path.split("?", 1)[0])
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"detail": "body too large"})
+            return
+        raw = self.rfile.read(length)
+        if builder is None:
+            self._send(HTTPStatus.NOT_FOUND, {"detail": f"no such endpoint: POST {self.path}"})
+            return
+        expected = f"Bearer {config.token}".encode()
+        given = (self.headers.get("Authorization") or "").encode()
+        if not hmac.compare_digest(given, expected):
+            self._send(HTTPStatus.UNAUTHORIZED, {"detail": "missing or wrong bearer token"})
+            return
+        try:
+            body = json.loads(raw or b"null")
+            if not isinstance(body, dict):
+                raise SandboxError("the body must be a JSON object")
+            answer = builder(**body)
+        except json.JSONDecodeError:
+            self._send(HTTPStatus.BAD_REQUEST, {"detail": "the body is not valid JSON"})
+            return
+        except (SandboxError, TypeError) as exc:  # TypeError: a required field is missing
+            self._send(HTTPStatus.BAD_REQUEST, {"detail": str(exc)})
+            return
+
+        if config.latency:
+            time.sleep(config.latency)
+        if config.should_fail():
+            self._fail(config.failure_kind)
+            return
+        self._send(HTTPStatus.OK, answer)
+
+    def _fail(self, kind: str):
+        if kind == "throttle":
+            self._send(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                {"detail": "sandbox: rate limited"},
+                headers={"Retry-After": "1"},
+            )
+        elif kind == "malformed":
+            # 200 with a body that is not the contract: the client must refuse it for good.
+            self._send(HTTPStatus.OK, {"unexpected": "sandbox: malformed answer"})
+        else:
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"detail": "sandbox: injected failure"})
+
+    def _send(self, status: HTTPStatus, payload: dict, *, headers: dict | None = None):
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        logger.info("clips sandbox: %s", format % args)
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, config: SandboxConfig, *, host: str = "127.0.0.1", port: int = 8100):
+        self.config = config
+        super().__init__((host, port), _Handler)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
