@@ -27,6 +27,7 @@ from exports.models import Export
 from korai.errors import ApplicationError
 from korai.inngest import event_api_url
 from korai.inngest import event_key as inngest_event_key
+from korai.inngest import is_dev_mode as inngest_dev_mode  # noqa: F401 - part of this API
 from outbox.models import OutboxEvent
 from outbox.selectors import events_undelivered
 from videos.models import Video
@@ -285,8 +286,8 @@ def jobs_rerun(
     resend: running it again as well would start it twice."""
     # Imported here: those services record their events through this module.
     from exports.selectors import exports_stuck
-    from exports.services import export_rerun
 
+    from exports.services import export_rerun
     from videos.selectors import videos_stuck
     from videos.services import video_rerun
 
