@@ -1,0 +1,40 @@
+"""Reads of exports. Every per-user read filters by owner, so another user's export is simply
+not found."""
+
+from datetime import timedelta
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from exports.models import Export, ExportedClip
+from videos.models import Video
+
+
+def _with_exported_clips(exports: QuerySet[Export]) -> QuerySet[Export]:
+    return exports.prefetch_related(
+        Prefetch("exported_clips", queryset=ExportedClip.objects.order_by("start", "end"))
+    )
+
+
+def exports_for_video(*, video: Video) -> QuerySet[Export]:
+    """A video's exports, newest first, each with its exported clips (two queries in all)."""
+    return _with_exported_clips(Export.objects.filter(video=video)).order_by("-created_at", "-pk")
+
+
+def export_get(*, user, export_id) -> Export:
+    """One of the user's exports with its exported clips, or Http404."""
+    try:
+        return _with_exported_clips(Export.objects.filter(owner=user)).get(pk=export_id)
+    except Export.DoesNotExist as exc:
+        raise Http404("No export with this id.") from exc
+
+
+def exports_stuck(*, older_than: timedelta) -> QuerySet[Export]:
+    """Exports pending or processing with no progress (no write) for longer than `older_than`:
+    their event was lost or their run died. Oldest first."""
+    cutoff = timezone.now() - older_than
+    return Export.objects.filter(
+        status__in=[Export.Status.PENDING, Export.Status.PROCESSING],
+        updated_at__lt=cutoff,
+    ).order_by("updated_at", "pk")

@@ -1,0 +1,161 @@
+"""Input and output shapes of the exports API: one serializer per direction and operation."""
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from exports.models import AspectRatio, Export, ExportedClip, ExportStatus
+from exports.services import subtitle_style_errors, target_language_error
+from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+
+
+class ClipRangeSerializer(serializers.Serializer):
+    start = serializers.FloatField(min_value=0, help_text="Seconds from the start of the video.")
+    end = serializers.FloatField(min_value=0, help_text="Seconds from the start of the video.")
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "Overrides of the default subtitle customization; unknown keys are "
+        "rejected. Defaults: "
+        + ", ".join(f"{key}={value!r}" for key, value in DEFAULT_SUBTITLE_CUSTOMIZATION.items()),
+        "properties": {
+            key: {"nullable": True} if value is None else {"type": _type}
+            for key, value in DEFAULT_SUBTITLE_CUSTOMIZATION.items()
+            for _type in [
+                "boolean"
+                if isinstance(value, bool)
+                else "number"
+                if isinstance(value, int | float)
+                else "string"
+            ]
+        },
+        "additionalProperties": False,
+    }
+)
+class SubtitleStyleField(serializers.Field):
+    """A JSON object checked key by key against the default customization (exports.services)."""
+
+    def to_internal_value(self, data):
+        errors = subtitle_style_errors(data)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class ExportCreateInputSerializer(serializers.Serializer):
+    clip_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=settings.KORAI_EXPORT_MAX_CLIPS,
+        help_text="Ids of the video's clips to render. Give this or `clips`.",
+    )
+    clips = serializers.ListField(
+        child=ClipRangeSerializer(),
+        required=False,
+        max_length=settings.KORAI_EXPORT_MAX_CLIPS,
+        help_text="Custom ranges inside the video, at most "
+        f"{settings.KORAI_EXPORT_MAX_CLIP_SECONDS:g} s each. Give this or `clip_ids`.",
+    )
+    aspect_ratio = serializers.ChoiceField(choices=AspectRatio.choices)
+    target_language = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=2,
+        help_text="ISO 639-1 code to translate the subtitles to, or null for none.",
+    )
+    subtitles = serializers.BooleanField(required=False, default=True)
+    subtitle_style = SubtitleStyleField(required=False, default=dict)
+
+    def validate_target_language(self, value):
+        problem = target_language_error(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+    def validate(self, attrs):
+        if ("clip_ids" in attrs) == ("clips" in attrs):
+            raise serializers.ValidationError("Give either clip_ids or clips (custom ranges).")
+        return attrs
+
+
+class SelectedRangeSerializer(serializers.Serializer):
+    start = serializers.FloatField()
+    end = serializers.FloatField()
+    clip_id = serializers.UUIDField(allow_null=True, help_text="Null for a custom range.")
+
+
+class ExportedClipOutputSerializer(serializers.ModelSerializer):
+    s3_key = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+    source_clip_id = serializers.UUIDField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = ExportedClip
+        fields = [
+            "id",
+            "start",
+            "end",
+            "s3_key",
+            "aspect_ratio",
+            "target_language",
+            "source_clip_id",
+            "error",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True, "description": "Null if failed."})
+    def get_s3_key(self, clip: ExportedClip) -> str | None:
+        return clip.s3_key or None
+
+    @extend_schema_field({"type": "string", "nullable": True, "description": "Why it failed."})
+    def get_error(self, clip: ExportedClip) -> str | None:
+        return clip.error or None
+
+
+class ExportOutputSerializer(serializers.ModelSerializer):
+    video_id = serializers.UUIDField(read_only=True)
+    status = serializers.ChoiceField(choices=ExportStatus.choices, read_only=True)
+    clips = SelectedRangeSerializer(source="selected_ranges", many=True, read_only=True)
+    subtitle_style = SubtitleStyleField(read_only=True)
+    exported_clips = ExportedClipOutputSerializer(many=True, read_only=True)
+    error = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Export
+        fields = [
+            "id",
+            "video_id",
+            "status",
+            "aspect_ratio",
+            "target_language",
+            "subtitles",
+            "subtitle_style",
+            "clips",
+            "exported_clips",
+            "error",
+            "url",
+            "created_at",
+            "updated_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_error(self, export: Export) -> str | None:
+        return export.last_error or None
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, export: Export) -> str:
+        path = reverse("export-detail", kwargs={"export_id": export.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path

@@ -1,0 +1,114 @@
+"""The videos API: submit a YouTube video, poll it, browse its clips. Thin views: validate,
+call one service or selector, serialize."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from korai.errors import error_responses
+from korai.throttling import VideoSubmitThrottle
+from videos import selectors, services
+from videos.serializers import (
+    ClipFilterSerializer,
+    ClipOutputSerializer,
+    VideoDetailOutputSerializer,
+    VideoListFilterSerializer,
+    VideoOutputSerializer,
+    VideoStatusOutputSerializer,
+    VideoSubmitInputSerializer,
+)
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    name="Idempotency-Key",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Repeat a submission safely: the same key (per user) returns the video the "
+    "first request created instead of a second one. Printable ASCII, at most 255 characters.",
+)
+
+
+class VideoListCreateApi(generics.ListAPIView):
+    parser_classes = [JSONParser]  # a JSON API; no form posts to half-parse
+    serializer_class = VideoOutputSerializer
+    throttle_classes = [VideoSubmitThrottle]
+
+    def get_queryset(self):
+        filters = VideoListFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.videos_for_user(user=self.request.user, **filters.validated_data)
+
+    @extend_schema(
+        operation_id="videos_list",
+        summary="The user's videos, newest first",
+        parameters=[VideoListFilterSerializer],
+        responses={200: VideoOutputSerializer(many=True), **error_responses(400, 401, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="videos_submit",
+        summary="Submit a YouTube video for clip identification",
+        request=VideoSubmitInputSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            202: VideoOutputSerializer,
+            **error_responses(400, 401, 409, 429),
+        },
+    )
+    def post(self, request):
+        serializer = VideoSubmitInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        video = services.video_submit(
+            owner=request.user,
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+            **serializer.validated_data,
+        )
+        data = VideoOutputSerializer(video, context={"request": request}).data
+        return Response(
+            data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["status_url"]}
+        )
+
+
+class VideoDetailApi(APIView):
+    @extend_schema(
+        operation_id="videos_retrieve",
+        summary="One video with its clips (highest virality first)",
+        responses={200: VideoDetailOutputSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request, video_id):
+        video = selectors.video_get(user=request.user, video_id=video_id)
+        return Response(VideoDetailOutputSerializer(video, context={"request": request}).data)
+
+
+class VideoStatusApi(APIView):
+    @extend_schema(
+        operation_id="videos_status",
+        summary="A video's processing status: the polling endpoint",
+        responses={200: VideoStatusOutputSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request, video_id):
+        row = selectors.video_status_get(user=request.user, video_id=video_id)
+        return Response(VideoStatusOutputSerializer(row).data)
+
+
+class VideoClipsApi(generics.ListAPIView):
+    serializer_class = ClipOutputSerializer
+
+    def get_queryset(self):
+        filters = ClipFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        video = selectors.video_for_user(user=self.request.user, video_id=self.kwargs["video_id"])
+        return selectors.clips_for_video(video=video, **filters.validated_data)
+
+    @extend_schema(
+        operation_id="videos_clips",
+        summary="A video's clips, highest virality score first",
+        parameters=[ClipFilterSerializer],
+        responses={200: ClipOutputSerializer(many=True), **error_responses(400, 401, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

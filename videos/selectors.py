@@ -1,0 +1,93 @@
+"""Reads of videos and their clips. Every per-user read filters by owner, so another user's
+video is simply not found."""
+
+from datetime import timedelta
+
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from clips.models import Clip
+from exports.models import ExportedClip
+from videos.models import Video
+
+# What the status endpoint answers; the polling hot path reads only these columns.
+STATUS_FIELDS = (
+    "id",
+    "processing_status",
+    "total_clips",
+    "last_error",
+    "attempts",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "finished_at",
+)
+
+
+def videos_for_user(*, user, processing_status: str | None = None) -> QuerySet[Video]:
+    """The user's videos, newest first (the `video_owner_created` index)."""
+    videos = Video.objects.filter(owner=user)
+    if processing_status:
+        videos = videos.filter(processing_status=processing_status)
+    return videos.order_by("-created_at", "-pk")
+
+
+def video_get(*, user, video_id) -> Video:
+    """One of the user's videos with its clips (highest virality first), or Http404."""
+    clips = Prefetch("clips", queryset=Clip.objects.order_by("-virality_score", "start"))
+    return _get_or_404(Video.objects.filter(owner=user).prefetch_related(clips), video_id)
+
+
+def video_status_get(*, user, video_id) -> dict:
+    """The polling endpoint's answer in one query: a few columns of the video and the number of
+    its exported clips; no clip or exported clip row is loaded."""
+    exported = (
+        ExportedClip.objects.filter(video=OuterRef("pk"))
+        .exclude(s3_key="")
+        .order_by()
+        .values("video")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    row = (
+        Video.objects.filter(owner=user, pk=video_id)
+        .annotate(
+            exported_clips=Coalesce(Subquery(exported, output_field=IntegerField()), Value(0))
+        )
+        .values(*STATUS_FIELDS, "exported_clips")
+        .first()
+    )
+    if row is None:
+        raise Http404("No video with this id.")
+    return row
+
+
+def video_for_user(*, user, video_id) -> Video:
+    """The user's video without its children (to check ownership before a child query)."""
+    return _get_or_404(Video.objects.filter(owner=user), video_id)
+
+
+def clips_for_video(*, video: Video, min_score: float | None = None) -> QuerySet[Clip]:
+    clips = Clip.objects.filter(video=video)
+    if min_score is not None:
+        clips = clips.filter(virality_score__gte=min_score)
+    return clips.order_by("-virality_score", "start", "pk")
+
+
+def videos_stuck(*, older_than: timedelta) -> QuerySet[Video]:
+    """Videos pending or processing with no progress (no write) for longer than `older_than`:
+    their event was lost or their run died. Oldest first."""
+    cutoff = timezone.now() - older_than
+    return Video.objects.filter(
+        processing_status__in=[Video.Status.PENDING, Video.Status.PROCESSING],
+        updated_at__lt=cutoff,
+    ).order_by("updated_at", "pk")
+
+
+def _get_or_404(queryset: QuerySet[Video], video_id) -> Video:
+    try:
+        return queryset.get(pk=video_id)
+    except Video.DoesNotExist as exc:
+        raise Http404("No video with this id.") from exc

@@ -1,0 +1,117 @@
+"""Input and output shapes of the videos API: one serializer per direction and operation."""
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from clips.models import Clip
+from videos.models import Video
+from videos.youtube import MAX_URL_LENGTH
+
+
+class VideoSubmitInputSerializer(serializers.Serializer):
+    # Only the shape here: video_submit owns the rules (YouTube hosts, prompt length).
+    youtube_url = serializers.CharField(
+        max_length=MAX_URL_LENGTH,
+        trim_whitespace=True,
+        help_text="A YouTube video URL: youtube.com/watch?v=, youtu.be/, /shorts/, /live/, "
+        "/embed/ on the www., m. and music. hosts.",
+    )
+    prompt = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=settings.KORAI_PROMPT_MAX_LENGTH,
+        help_text="Optional instructions for the clip finder.",
+    )
+
+
+class VideoListFilterSerializer(serializers.Serializer):
+    processing_status = serializers.ChoiceField(choices=Video.Status.choices, required=False)
+
+
+class ClipFilterSerializer(serializers.Serializer):
+    min_score = serializers.FloatField(
+        required=False, min_value=0, help_text="Only clips with at least this virality score."
+    )
+
+
+class ClipOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Clip
+        fields = [
+            "id",
+            "start",
+            "end",
+            "title",
+            "summary",
+            "virality_score",
+            "related_topics",
+            "transcript",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class VideoOutputSerializer(serializers.ModelSerializer):
+    error = serializers.SerializerMethodField()
+    status_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Video
+        fields = [
+            "id",
+            "youtube_url",
+            "youtube_id",
+            "prompt",
+            "processing_status",
+            "total_clips",
+            "duration_seconds",
+            "detected_language",
+            "s3_key",
+            "error",
+            "status_url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_error(self, video: Video) -> str | None:
+        return video.last_error or None
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_status_url(self, video: Video) -> str:
+        path = reverse("video-status", kwargs={"video_id": video.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class VideoDetailOutputSerializer(VideoOutputSerializer):
+    clips = ClipOutputSerializer(many=True, read_only=True)
+
+    class Meta(VideoOutputSerializer.Meta):
+        fields = [*VideoOutputSerializer.Meta.fields, "clips"]
+        read_only_fields = fields
+
+
+class VideoStatusOutputSerializer(serializers.Serializer):
+    """Built from `videos.selectors.video_status_get`'s dict, not a model instance."""
+
+    id = serializers.UUIDField()
+    processing_status = serializers.ChoiceField(choices=Video.Status.choices)
+    total_clips = serializers.IntegerField()
+    exported_clips = serializers.IntegerField(help_text="Clips rendered by this video's exports.")
+    error = serializers.CharField(source="last_error", allow_null=True)
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["error"] = data["error"] or None
+        return data
