@@ -6,6 +6,7 @@
         api.down()      # stop listening: connection refused
         api.hang()      # accept connections, never answer (until up() or close())
         api.fail(500)   # answer every request with this status
+        api.delay = 0.1 # seconds to wait before answering (to make concurrent senders overlap)
         api.up()        # accept and record events again
         api.events      # every event received while up, in order, duplicates included
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -56,6 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         events = payload if isinstance(payload, list) else [payload]
         key = self.path[len("/e/") :]
+        if api.delay:
+            time.sleep(api.delay)
         with api._lock:
             for event in events:
                 api.events.append({**event, "event_key": key})
@@ -81,6 +85,7 @@ class FakeInngestEventAPI:
         self.events: list[dict] = []
         self.mode = UP
         self.fail_status = 500
+        self.delay = 0.0
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._handler = type("Handler", (_Handler,), {"api": self})

@@ -1,0 +1,219 @@
+import threading
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, connections
+from django.utils import timezone
+
+from exports.models import Export
+from outbox.models import OutboxEvent
+from outbox.services import event_record
+from tests.factories import ExportFactory, VideoFactory
+from videos.models import Video
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+IDENTIFY = "video/identify.clips"
+PROCESS = "clips/process"
+
+
+def _record(video):
+    return event_record(name=IDENTIFY, data={"videoId": str(video.pk)}, video=video)
+
+
+def _resend(*args):
+    out, err = StringIO(), StringIO()
+    call_command("resend_events", *args, stdout=out, stderr=err)
+    return out.getvalue()
+
+
+def _age(obj, minutes):
+    # updated_at is auto_now: only a queryset update can move it into the past.
+    type(obj).objects.filter(pk=obj.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=minutes)
+    )
+
+
+def test_delivers_undelivered_and_prints_a_summary(fake_inngest):
+    fake_inngest.down()
+    events = [_record(VideoFactory()) for _ in range(3)]
+    fake_inngest.up()
+
+    out = _resend()
+
+    assert "Delivered 3, failed 0, skipped 0" in out
+    assert fake_inngest.event_ids() == [event.event_id for event in events]
+    assert "Delivered 0, failed 0" in _resend()
+    assert len(fake_inngest.events) == 3
+
+
+def test_exits_non_zero_when_something_is_not_delivered(fake_inngest):
+    fake_inngest.down()
+    _record(VideoFactory())
+
+    err = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("resend_events", stdout=StringIO(), stderr=err)
+
+    assert excinfo.value.returncode == 1
+    assert "1 event(s) could not be delivered" in str(excinfo.value)
+    assert "unreachable" in err.getvalue()
+    assert OutboxEvent.objects.get().attempts == 2
+
+
+def test_dry_run_lists_and_sends_nothing(fake_inngest):
+    fake_inngest.down()
+    event = _record(VideoFactory())
+    fake_inngest.up()
+
+    out = _resend("--dry-run")
+
+    assert f"would send {event.event_id} (tried 1x: Inngest event API unreachable" in out
+    assert "1 undelivered event(s) would be sent" in out
+    assert fake_inngest.events == []
+    assert OutboxEvent.objects.get().attempts == 1
+
+
+def test_video_export_and_limit_options(fake_inngest):
+    fake_inngest.down()
+    video = VideoFactory()
+    export = ExportFactory(video=video)
+    first = _record(VideoFactory())
+    second = _record(VideoFactory())
+    _record(VideoFactory())
+    process = event_record(name=PROCESS, data={}, export=export)
+    identify = _record(video)
+    fake_inngest.up()
+
+    _resend("--export", str(export.pk))
+    assert fake_inngest.event_ids() == [process.event_id]
+    _resend("--video", str(video.pk))
+    assert fake_inngest.event_ids()[1:] == [identify.event_id]
+    _resend("--limit", "2")
+    assert fake_inngest.event_ids()[2:] == [first.event_id, second.event_id]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--video", "nope"], ["--export", "12"], ["--limit", "0"], ["--stuck", "-5"]],
+)
+def test_bad_options_are_refused(args):
+    with pytest.raises(CommandError):
+        _resend(*args)
+
+
+def test_failed_runs_failed_jobs_again_with_a_new_event(fake_inngest):
+    failed = VideoFactory(processing_status=Video.Status.FAILED, last_error="boom")
+    _record(failed)
+    completed = VideoFactory(processing_status=Video.Status.COMPLETED)
+    pending = VideoFactory()
+    failed_export = ExportFactory(status=Export.Status.FAILED)
+    ExportFactory(status=Export.Status.COMPLETED)
+    fake_inngest.clear()
+
+    out = _resend("--failed")
+
+    assert f"video {failed.pk}: ran again" in out
+    assert f"export {failed_export.pk}: ran again" in out
+    failed.refresh_from_db()
+    failed_export.refresh_from_db()
+    assert failed.processing_status == Video.Status.PENDING
+    assert failed_export.status == Export.Status.PENDING
+    # A new event, a new id: Inngest starts a new run instead of dropping a duplicate.
+    assert sorted(fake_inngest.event_ids()) == sorted(
+        [f"{IDENTIFY}:{failed.pk}:2", f"{PROCESS}:{failed_export.pk}:1"]
+    )
+    assert not completed.events.exists()
+    assert not pending.events.exists()
+
+
+def test_failed_dry_run_changes_nothing(fake_inngest):
+    failed = VideoFactory(processing_status=Video.Status.FAILED)
+
+    out = _resend("--failed", "--dry-run")
+
+    assert f"video {failed.pk}: would run again" in out
+    failed.refresh_from_db()
+    assert failed.processing_status == Video.Status.FAILED
+    assert fake_inngest.events == []
+
+
+def test_stuck_selects_exactly_jobs_without_progress(fake_inngest):
+    stuck_pending = VideoFactory()
+    _record(stuck_pending)  # delivered: the run never came, or died
+    _age(stuck_pending, 30)
+    stuck_processing = VideoFactory(processing_status=Video.Status.PROCESSING)
+    _age(stuck_processing, 30)
+    recent = VideoFactory(processing_status=Video.Status.PROCESSING)
+    _age(recent, 5)
+    old_done = VideoFactory(processing_status=Video.Status.COMPLETED)
+    _age(old_done, 30)
+    old_failed = VideoFactory(processing_status=Video.Status.FAILED)
+    _age(old_failed, 30)
+    stuck_export = ExportFactory(status=Export.Status.PROCESSING)
+    _age(stuck_export, 30)
+    recent_export = ExportFactory(status=Export.Status.PENDING)
+    _age(recent_export, 5)
+    fake_inngest.clear()
+
+    out = _resend("--stuck", "10")
+
+    rerun = {line.split()[1].rstrip(":") for line in out.splitlines() if line.endswith("ran again")}
+    assert rerun == {str(stuck_pending.pk), str(stuck_processing.pk), str(stuck_export.pk)}
+    assert sorted(fake_inngest.event_ids()) == sorted(
+        [
+            f"{IDENTIFY}:{stuck_pending.pk}:2",
+            f"{IDENTIFY}:{stuck_processing.pk}:1",
+            f"{PROCESS}:{stuck_export.pk}:1",
+        ]
+    )
+
+
+def test_stuck_job_with_an_undelivered_event_is_resent_not_run_twice(fake_inngest):
+    fake_inngest.down()
+    video = VideoFactory()
+    event = _record(video)
+    _age(video, 30)
+    fake_inngest.up()
+
+    out = _resend("--stuck", "10")
+
+    assert "0 video(s) and 0 export(s) ran again" in out
+    assert fake_inngest.event_ids() == [event.event_id]
+    assert video.events.count() == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite has no row locks (SELECT ... FOR UPDATE SKIP LOCKED): two runs at the same "
+    "moment may both send a row there, and Inngest drops the duplicate by its event id.",
+)
+def test_two_concurrent_runs_never_send_the_same_row(fake_inngest):
+    fake_inngest.down()
+    events = [_record(VideoFactory()) for _ in range(120)]
+    fake_inngest.up()
+    # Each POST takes a while, so the two runs overlap on every batch.
+    fake_inngest.delay = 0.05
+    results, errors = [], []
+    start = threading.Barrier(2)
+
+    def run():
+        try:
+            start.wait()
+            results.append(_resend())
+        except Exception as exc:  # reported below: a thread cannot fail the test itself
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert fake_inngest.id_counts() == {event.event_id: 1 for event in events}
+    assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
