@@ -3,6 +3,10 @@ from django.http import HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from exports.functions import process_clips
+from korai.inngest import inngest_client, serve
+from videos.functions import identify_clips
+
 
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
@@ -15,4 +19,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz/", healthz, name="healthz"),
+    serve(client=inngest_client, functions=[identify_clips, process_clips]),
 ]

@@ -1,0 +1,167 @@
+"""The one Inngest client (`inngest_client`, app id `korai-app`) and the `/api/inngest` endpoint.
+
+Configuration comes from settings (and so from the environment): `INNGEST_DEV` ("1" or a Dev
+Server URL) runs without keys; otherwise `INNGEST_EVENT_KEY` and a well-formed
+`INNGEST_SIGNING_KEY` are required, and a bad configuration stops the service at start-up
+(`ImproperlyConfigured` when the URLconf is imported) instead of failing requests later.
+"""
+
+import re
+import time
+import urllib.parse
+
+import inngest
+import inngest.django
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import URLPattern, path
+from django.views.decorators.csrf import csrf_exempt
+
+APP_ID = "korai-app"
+SERVE_PATH = "api/inngest"
+
+# `signkey-<env>-<hex>`: the SDK hashes the hex part, so anything else crashes it mid-request.
+_SIGNING_KEY_RE = re.compile(r"^signkey-\w+-(?:[0-9a-fA-F]{2})+$")
+_DEV_SERVER_URL = "http://127.0.0.1:8288"
+_CLOUD_API_URL = "https://api.inngest.com"
+_CLOUD_EVENT_API_URL = "https://inn.gs"
+# What the Dev Server accepts in place of an event key.
+_DEV_EVENT_KEY = "NO_EVENT_KEY_SET"
+
+
+def is_dev_mode() -> bool:
+    return settings.INNGEST_DEV.strip().lower() not in ("", "0", "false")
+
+
+def _dev_server_url() -> str | None:
+    """INNGEST_DEV may itself be the Dev Server's URL instead of a flag."""
+    value = settings.INNGEST_DEV.strip()
+    return value.rstrip("/") if "://" in value else None
+
+
+def api_base_url() -> str:
+    """Origin of the Inngest server: INNGEST_BASE_URL, else the Dev Server or Inngest Cloud."""
+    if settings.INNGEST_BASE_URL:
+        return settings.INNGEST_BASE_URL.rstrip("/")
+    if is_dev_mode():
+        return _dev_server_url() or _DEV_SERVER_URL
+    return _CLOUD_API_URL
+
+
+def event_api_base_url() -> str:
+    if settings.INNGEST_BASE_URL or is_dev_mode():
+        return api_base_url()
+    return _CLOUD_EVENT_API_URL
+
+
+def event_key() -> str:
+    return settings.INNGEST_EVENT_KEY or (_DEV_EVENT_KEY if is_dev_mode() else "")
+
+
+def event_api_url() -> str:
+    """Where to POST events (`[{"name", "data", "id"}, ...]`): `{event API}/e/{event key}`.
+    Resolved from settings on each call, so it follows `override_settings` in tests."""
+    return f"{event_api_base_url()}/e/{urllib.parse.quote(event_key(), safe='')}"
+
+
+def check_configuration() -> None:
+    """Raise ImproperlyConfigured unless production mode has usable keys."""
+    if is_dev_mode():
+        return
+    problems = []
+    if not settings.INNGEST_EVENT_KEY:
+        problems.append("INNGEST_EVENT_KEY is not set")
+    if not settings.INNGEST_SIGNING_KEY:
+        problems.append("INNGEST_SIGNING_KEY is not set")
+    elif not _SIGNING_KEY_RE.match(settings.INNGEST_SIGNING_KEY):
+        problems.append("INNGEST_SIGNING_KEY is malformed (expected signkey-<env>-<hex>)")
+    fallback = settings.INNGEST_SIGNING_KEY_FALLBACK
+    if fallback and not _SIGNING_KEY_RE.match(fallback):
+        problems.append("INNGEST_SIGNING_KEY_FALLBACK is malformed (expected signkey-<env>-<hex>)")
+    if problems:
+        raise ImproperlyConfigured(
+            "Inngest production mode: "
+            + "; ".join(problems)
+            + ". Set the keys from the Inngest dashboard, or INNGEST_DEV=1 for local development."
+        )
+
+
+def create_client() -> inngest.Inngest:
+    """Build the client from settings (tests call this under `override_settings`)."""
+    check_configuration()
+    dev = is_dev_mode()
+    client = inngest.Inngest(
+        app_id=APP_ID,
+        is_production=not dev,
+        api_base_url=api_base_url(),
+        event_api_base_url=event_api_base_url(),
+        event_key=settings.INNGEST_EVENT_KEY or None,
+        signing_key=settings.INNGEST_SIGNING_KEY or None,
+    )
+    # The SDK (0.5) reads the rotation key from the environment only; settings may come from
+    # elsewhere (.env, override_settings), so set it explicitly where the SDK keeps it: the
+    # serve handler verifies requests with it, the HTTP client authenticates API calls with it.
+    fallback = settings.INNGEST_SIGNING_KEY_FALLBACK or None
+    client._signing_key_fallback = fallback
+    client._http_client._signing_key_fallback = fallback
+    return client
+
+
+def serve(*, client: inngest.Inngest, functions: list[inngest.Function]) -> URLPattern:
+    """`/api/inngest` (GET, PUT, POST) for `functions`, with replay protection.
+
+    The SDK checks the HMAC of a signed request but not its age: a captured request would be
+    accepted forever. Outside dev mode a POST or GET whose signature timestamp is missing,
+    garbled or further than INNGEST_SIGNATURE_MAX_AGE_SECONDS from now is refused with 401
+    before the SDK sees it; a PUT (app sync) is checked only when it is signed, because an
+    unsigned PUT merely asks the app to register itself with the configured Inngest server."""
+    sdk_view = inngest.django.serve(client, functions).callback
+    dev = not client.is_production
+
+    def inngest_api(request: HttpRequest) -> HttpResponse:
+        if not dev:
+            signature = request.headers.get("X-Inngest-Signature")
+            if request.method in ("GET", "POST") or signature:
+                problem = _signature_age_problem(signature)
+                if problem:
+                    return JsonResponse({"message": "Unauthorized", "detail": problem}, status=401)
+        return sdk_view(request)
+
+    return path(SERVE_PATH, csrf_exempt(inngest_api), name="inngest")
+
+
+def _signature_age_problem(signature: str | None) -> str | None:
+    if not signature:
+        return "missing X-Inngest-Signature"
+    values = urllib.parse.parse_qs(signature)
+    raw = values.get("t", [""])[0]
+    if not raw.isdigit():
+        return "malformed X-Inngest-Signature"
+    age = abs(time.time() - int(raw))
+    if age > settings.INNGEST_SIGNATURE_MAX_AGE_SECONDS:
+        return "signature timestamp outside the accepted window"
+    return None
+
+
+def concurrency_limits() -> list[inngest.Concurrency]:
+    """Per user and in total, for one function: a single user cannot flood the GPU services."""
+    return [
+        inngest.Concurrency(key="event.data.userId", limit=settings.INNGEST_CONCURRENCY_PER_USER),
+        inngest.Concurrency(limit=settings.INNGEST_CONCURRENCY_GLOBAL),
+    ]
+
+
+def failure_message(error: object) -> str:
+    """A readable error from `inngest/function.failed`'s `data.error` ({name, message, ...})."""
+    if not isinstance(error, dict):
+        return str(error or "the function failed")
+    message = str(error.get("message") or error.get("error") or "the function failed")
+    name = str(error.get("name") or "")
+    # Our own messages already say what failed; the SDK's wrapper names add nothing.
+    if name and name not in ("Error", "NonRetriableError", "StepError", "RetryAfterError"):
+        return f"{name}: {message}"
+    return message
+
+
+inngest_client = create_client()

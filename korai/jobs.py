@@ -1,0 +1,101 @@
+"""Bookkeeping shared by the durable jobs (a video's identification, an export): the fields of
+`korai.models.TrackedJob` that the Inngest steps write, so an operator can follow a job."""
+
+import uuid
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from korai.models import TrackedJob
+
+# Error texts are shown in the admin and the API: long enough to act on, bounded in size.
+ERROR_MAX_CHARS = 2000
+
+
+class JobError(Exception):
+    """A job's data makes it impossible to run (unknown video, bad event payload): retrying
+    cannot help, the function turns it into a non-retriable failure."""
+
+
+def timeline_entry(*, step: str, attempt: int, detail: str = "") -> dict:
+    return {"step": step, "at": timezone.now().isoformat(), "attempt": attempt, "detail": detail}
+
+
+def job_note(job: TrackedJob, *, step: str, attempt: int, detail: str = "") -> None:
+    """Append to the job's timeline (the caller saves)."""
+    job.timeline = [*job.timeline, timeline_entry(step=step, attempt=attempt, detail=detail)]
+
+
+def job_begin_run(job: TrackedJob, *, run_id: str, step: str, attempt: int) -> None:
+    """Record that Inngest run `run_id` works on the job now (the caller saves). Counted once
+    per run: a step retried or delivered twice within the same run is not a new attempt."""
+    if job.inngest_run_id != run_id:
+        job.inngest_run_id = run_id
+        job.attempts += 1
+        job.started_at = timezone.now()
+        job.last_error = ""
+    job.finished_at = None
+    job_note(job, step=step, attempt=attempt, detail=f"run {run_id}")
+
+
+def job_step_failed(
+    *, model: type[TrackedJob], job_id: str, step: str, attempt: int, error: str
+) -> None:
+    """Record a failed attempt of a step (Inngest may still retry it)."""
+    with transaction.atomic():
+        job = model.objects.select_for_update().filter(pk=as_uuid(job_id)).first()
+        if job is None:
+            return
+        job.last_error = truncate_error(error)
+        job_note(job, step=step, attempt=attempt, detail=f"failed: {job.last_error}")
+        job.save(update_fields=["last_error", "timeline", "updated_at"])
+
+
+def job_fail(
+    *,
+    model: type[TrackedJob],
+    job_id: str,
+    run_id: str,
+    error: str,
+    status_field: str,
+    failed: str,
+    final: tuple[str, ...],
+) -> TrackedJob | None:
+    """Mark the job failed after its run gave up. A failure report from an older run (the job
+    was rerun since) or for a job that already finished is ignored: the newer outcome wins."""
+    with transaction.atomic():
+        job = model.objects.select_for_update().filter(pk=as_uuid(job_id)).first()
+        if job is None:
+            return None
+        if job.inngest_run_id not in ("", run_id) or getattr(job, status_field) in final:
+            return job
+        setattr(job, status_field, failed)
+        job.last_error = truncate_error(error)
+        job.finished_at = timezone.now()
+        job_note(job, step="on-failure", attempt=0, detail=job.last_error)
+        job.save(
+            update_fields=[status_field, "last_error", "finished_at", "timeline", "updated_at"]
+        )
+        return job
+
+
+def truncate_error(error: str) -> str:
+    error = error.strip() or "unknown error"
+    if len(error) > ERROR_MAX_CHARS:
+        return error[:ERROR_MAX_CHARS] + "…"
+    return error
+
+
+def lock(model: type[models.Model], pk: str) -> models.Model:
+    """The row, locked until the end of the transaction; JobError if it does not exist."""
+    job = model.objects.select_for_update().filter(pk=as_uuid(pk)).first()
+    if job is None:
+        raise JobError(f"{model._meta.verbose_name} {pk} does not exist")
+    return job
+
+
+def as_uuid(value: object) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise JobError(f"{value!r} is not a valid id") from None

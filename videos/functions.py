@@ -1,0 +1,103 @@
+"""`identify-clips`: find a video's clips with the identification API (event
+`video/identify.clips`, data `{"videoId", "youtubeUrl", "prompt", "userId"}`).
+
+Each step is one service call and returns plain JSON, so Inngest can memoize it: a retry resumes
+after the last step that succeeded."""
+
+import inngest
+from django.conf import settings
+
+from clips.services import clips_save
+from korai import clips_api
+from korai.inngest import concurrency_limits, failure_message, inngest_client
+from korai.jobs import JobError
+from videos.jobs import (
+    video_create_for_event,
+    video_fail,
+    video_id_for_event,
+    video_start,
+    video_step_failed,
+)
+from videos.models import Video
+
+
+def _identify_clips_failed(ctx: inngest.ContextSync) -> None:
+    """Retries are exhausted (or the failure was permanent): the video is `failed`."""
+    data = ctx.event.data
+    original = data.get("event") or {}
+    run_id = str(data.get("run_id") or "")
+    video_id = (original.get("data") or {}).get("videoId") or str(
+        video_id_for_event(original.get("id") or run_id)
+    )
+    video_fail(video_id=str(video_id), run_id=run_id, error=failure_message(data.get("error")))
+
+
+@inngest_client.create_function(
+    fn_id="identify-clips",
+    name="Identify Viral Clips from YouTube Video",
+    trigger=inngest.TriggerEvent(event="video/identify.clips"),
+    retries=settings.INNGEST_RETRIES,
+    concurrency=concurrency_limits(),
+    on_failure=_identify_clips_failed,
+)
+def identify_clips(ctx: inngest.ContextSync) -> dict:
+    data = ctx.event.data
+
+    def create_video_record() -> dict:
+        try:
+            if data.get("videoId"):
+                video = video_start(
+                    video_id=str(data["videoId"]), run_id=ctx.run_id, attempt=ctx.attempt
+                )
+            else:
+                video = video_create_for_event(
+                    event_id=ctx.event.id or ctx.run_id,
+                    owner_id=str(data.get("userId") or ""),
+                    youtube_url=str(data.get("youtubeUrl") or ""),
+                    prompt=str(data.get("prompt") or ""),
+                    run_id=ctx.run_id,
+                    attempt=ctx.attempt,
+                )
+        except JobError as err:
+            raise inngest.NonRetriableError(f"create-video-record: {err}") from err
+        return {
+            "videoId": str(video.id),
+            "s3Key": video.s3_key,
+            "youtubeUrl": video.youtube_url,
+            "prompt": video.prompt,
+            "completed": video.processing_status == Video.Status.COMPLETED,
+            "totalClips": video.total_clips,
+        }
+
+    video = ctx.step.run("create-video-record", create_video_record)
+    if video["completed"]:
+        # A duplicate or late event for a finished video: don't pay for identification twice.
+        return {
+            "videoId": video["videoId"],
+            "s3Key": video["s3Key"],
+            "totalClips": video["totalClips"],
+        }
+
+    def call_identify_clips_api() -> dict:
+        try:
+            return clips_api.identify_clips(
+                youtube_url=video["youtubeUrl"], s3_key=video["s3Key"], prompt=video["prompt"]
+            )
+        except Exception as err:
+            # Shown in the admin while Inngest retries; re-raised so Inngest decides.
+            video_step_failed(
+                video_id=video["videoId"],
+                step="call-identify-clips-api",
+                attempt=ctx.attempt,
+                error=str(err),
+            )
+            raise
+
+    identified = ctx.step.run("call-identify-clips-api", call_identify_clips_api)
+
+    def save_clips_to_database() -> int:
+        saved = clips_save(video_id=video["videoId"], identified=identified, attempt=ctx.attempt)
+        return saved.total_clips
+
+    total_clips = ctx.step.run("save-clips-to-database", save_clips_to_database)
+    return {"videoId": video["videoId"], "s3Key": video["s3Key"], "totalClips": total_clips}

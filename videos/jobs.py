@@ -1,0 +1,87 @@
+"""Step-side services of a video's identification (the `identify-clips` function): start it,
+record a failed attempt, fail it. Saving the identified clips is `clips.services.clips_save`.
+
+Each is safe to run twice: Inngest may deliver a step again after its writes committed."""
+
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from korai.jobs import JobError, job_begin_run, job_fail, job_step_failed, lock
+from videos.models import Video
+from videos.youtube import canonical_youtube_url, youtube_video_id
+
+# Fixed namespace: the video created for a seed-shaped event (no videoId) gets the same id every
+# time the event is delivered, so a second delivery finds it instead of creating a twin.
+_EVENT_VIDEO_NAMESPACE = uuid.UUID("7d6f4c1e-2b8a-4f0e-9a51-3c2d8e9b6a10")
+
+
+def video_id_for_event(event_id: str) -> uuid.UUID:
+    return uuid.uuid5(_EVENT_VIDEO_NAMESPACE, f"video/identify.clips:{event_id}")
+
+
+@transaction.atomic
+def video_start(*, video_id: str, run_id: str, attempt: int) -> Video:
+    """Mark the video `processing` by run `run_id`. A video that is already `completed` is left
+    as it is: the caller returns its result instead of identifying it again."""
+    video = lock(Video, video_id)
+    if video.processing_status == Video.Status.COMPLETED:
+        return video
+    video.processing_status = Video.Status.PROCESSING
+    job_begin_run(video, run_id=run_id, step="create-video-record", attempt=attempt)
+    video.save()
+    return video
+
+
+@transaction.atomic
+def video_create_for_event(
+    *, event_id: str, owner_id: str, youtube_url: str, prompt: str, run_id: str, attempt: int
+) -> Video:
+    """The seed's event shape carries no videoId: create the video (id derived from the event
+    id), or find the one an earlier delivery created, and start it."""
+    video_id = video_id_for_event(event_id)
+    if not Video.objects.filter(pk=video_id).exists():
+        owner = get_user_model().objects.filter(pk=_user_pk(owner_id)).first()
+        if owner is None:
+            raise JobError(f"user {owner_id!r} does not exist")
+        try:
+            youtube_id = youtube_video_id(youtube_url)
+        except ValidationError as err:
+            raise JobError(f"youtubeUrl {youtube_url!r}: {' '.join(err.messages)}") from None
+        Video.objects.get_or_create(
+            pk=video_id,
+            defaults={
+                "owner": owner,
+                "youtube_url": canonical_youtube_url(youtube_id),
+                "youtube_id": youtube_id,
+                "prompt": prompt or "",
+                "s3_key": Video.s3_key_for(video_id),
+            },
+        )
+    return video_start(video_id=str(video_id), run_id=run_id, attempt=attempt)
+
+
+def video_step_failed(*, video_id: str, step: str, attempt: int, error: str) -> None:
+    job_step_failed(model=Video, job_id=video_id, step=step, attempt=attempt, error=error)
+
+
+def video_fail(*, video_id: str, run_id: str, error: str) -> Video | None:
+    """`failed` with the error and finish time, unless a newer run took over or it completed."""
+    return job_fail(
+        model=Video,
+        job_id=video_id,
+        run_id=run_id,
+        error=error,
+        status_field="processing_status",
+        failed=Video.Status.FAILED,
+        final=(Video.Status.COMPLETED,),
+    )
+
+
+def _user_pk(owner_id: str) -> int:
+    try:
+        return int(owner_id)
+    except (TypeError, ValueError):
+        raise JobError(f"userId {owner_id!r} is not a user id") from None
