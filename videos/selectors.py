@@ -54,13 +54,16 @@ def video_status_get(*, user, video_id) -> dict:
     row = (
         Video.objects.filter(owner=user, pk=video_id)
         .annotate(
-            exported_clips=Coalesce(Subquery(exported, output_field=IntegerField()), Value(0))
+            exported_count=Coalesce(Subquery(exported, output_field=IntegerField()), Value(0))
         )
-        .values(*STATUS_FIELDS, "exported_clips")
+        .values(*STATUS_FIELDS, "exported_count")
         .first()
     )
     if row is None:
         raise Http404("No video with this id.")
+    # `exported_clips` is the name of the relation on the model, so it cannot be the
+    # annotation's; the answer uses it.
+    row["exported_clips"] = row.pop("exported_count")
     return row
 
 
