@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepare and start Korai for local development on SQLite (called by `make run`):
 # .env from .env.example when missing, migrate, demo user + token, the clips sandbox and, when
-# npx can start it, the Inngest Dev Server in the background; then Django's runserver in the
-# foreground. Every background child is stopped on exit (Ctrl-C, kill, or runserver ending).
+# npx can start it, the Inngest Dev Server in the background; then Django's runserver. Every
+# child is stopped on exit (Ctrl-C, kill, or runserver ending).
 #
 #   scripts/run.sh                 prepare and run
 #   scripts/run.sh --prepare-only  prepare (idempotent) and exit
@@ -112,6 +112,7 @@ elif command -v npx >/dev/null 2>&1; then
     devserver="started"
   else
     stop_tree "$npx_pid"
+    tail -n 5 "$LOG_DIR/inngest-dev.log" | sed 's/^/    npx: /'
   fi
 fi
 
@@ -126,4 +127,8 @@ case "$devserver" in
 esac
 
 say "Starting Django on http://$ADDR (Ctrl-C stops everything)"
-"$PY" manage.py runserver "$ADDR"
+# In the background and waited for, so a signal to this script alone (kill <pid>) also runs the
+# cleanup at once instead of waiting for runserver to end.
+"$PY" manage.py runserver "$ADDR" &
+children+=($!)
+wait "$!"

@@ -1,0 +1,278 @@
+"""The clips sandbox honours the contract: the real client (`korai/clips_api.py`) accepts its
+answers, its clips depend only on the URL, and its latency/failure switches and bearer token
+behave as documented."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import inngest
+import pytest
+import requests
+from django.core.management import CommandError, call_command
+
+from clips.sandbox import (
+    IDENTIFY_PATH,
+    PROCESS_PATH,
+    SandboxConfig,
+    SandboxServer,
+    identify_clips_response,
+)
+from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+from korai import clips_api
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "sandbox-test-token"
+URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+S3_KEY = "youtube-videos/4f1c0d5e-0000-4000-8000-000000000001/yt"
+
+
+@pytest.fixture
+def start_sandbox(settings):
+    """Start a sandbox on a free port and point the real client's settings at it."""
+    servers = []
+
+    def start(**config) -> SandboxServer:
+        server = SandboxServer(SandboxConfig(token=TOKEN, **config), port=0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        settings.CLIPS_API_URL = server.base_url + IDENTIFY_PATH
+        settings.PROCESS_CLIPS_API_URL = server.base_url + PROCESS_PATH
+        settings.CLIPS_API_FALLBACK_URL = ""
+        settings.PROCESS_CLIPS_API_FALLBACK_URL = ""
+        settings.CLIPS_API_TOKEN = TOKEN
+        settings.CLIPS_API_READ_TIMEOUT_SECONDS = 10
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _process(**overrides):
+    arguments = {
+        "s3_key": S3_KEY,
+        "start": 12.5,
+        "end": 40.0,
+        "target_language": None,
+        "aspect_ratio": "9:16",
+        "subtitles": True,
+        "subtitle_customization": DEFAULT_SUBTITLE_CUSTOMIZATION,
+    } | overrides
+    return clips_api.process_clip(**arguments)
+
+
+def test_identify_answer_passes_the_real_client(start_sandbox):
+    start_sandbox()
+    answer = clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="funny moments")
+
+    clips = answer["identified_clips"]
+    assert 3 <= len(clips) <= 8
+    assert answer["total_clips"] == len(clips)
+    assert answer["s3_path"].endswith(S3_KEY)
+    assert answer["detected_language"]
+    # Plausible clips: inside the video, ascending, never overlapping, 15-90 seconds long.
+    previous_end = 0.0
+    for clip in clips:
+        assert previous_end <= clip["start"] < clip["end"] <= answer["video_duration"]
+        assert 14 <= clip["end"] - clip["start"] <= 90
+        assert clip["title"] and clip["summary"] and clip["transcript"]
+        assert 0 <= clip["virality_score"] <= 100
+        assert clip["related_topics"]
+        previous_end = clip["end"]
+
+
+def test_clips_are_deterministic_per_url(start_sandbox):
+    start_sandbox()
+    first = clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="")
+    again = clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="other prompt")
+    other = clips_api.identify_clips(
+        youtube_url="https://youtu.be/9bZkp7q19f0", s3_key=S3_KEY, prompt=""
+    )
+
+    assert again["identified_clips"] == first["identified_clips"]
+    assert other["identified_clips"] != first["identified_clips"]
+
+
+def test_processed_clip_keys_are_stable_and_follow_the_options(start_sandbox):
+    start_sandbox()
+    rendered = _process()
+
+    assert rendered["start"] == 12.5 and rendered["end"] == 40.0
+    assert rendered["s3_key"].startswith("youtube-videos/4f1c0d5e-0000-4000-8000-000000000001/")
+    assert rendered["s3_key"].endswith(".mp4")
+    assert _process() == rendered
+    assert _process(aspect_ratio="1:1")["s3_key"] != rendered["s3_key"]
+    assert _process(target_language="es")["s3_key"] != rendered["s3_key"]
+
+
+def test_process_accepts_several_clips_and_numeric_strings(start_sandbox):
+    server = start_sandbox()
+    response = requests.post(
+        server.base_url + PROCESS_PATH,
+        json={
+            "s3_key": S3_KEY,
+            "clips": [{"start": "0", "end": "30.5"}, {"start": 60, "end": 90}],
+            "prompt": "",
+            "target_language": None,
+            "aspect_ratio": "16:9",
+            "subtitles": False,
+            "subtitle_customization": DEFAULT_SUBTITLE_CUSTOMIZATION,
+        },
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    )
+
+    assert response.status_code == 200
+    parsed = clips_api.parse_process_response(response.json())
+    assert [(c["start"], c["end"]) for c in parsed["processed_clips"]] == [(0, 30.5), (60, 90)]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"s3_key_yt": S3_KEY, "prompt": ""}, "youtube_url"),
+        ({"youtube_url": URL, "prompt": ""}, "s3_key_yt"),
+    ],
+)
+def test_identify_refuses_a_malformed_request(start_sandbox, body, message):
+    server = start_sandbox()
+    response = requests.post(
+        server.base_url + IDENTIFY_PATH,
+        json=body,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    )
+
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
+
+
+def test_process_refuses_a_bad_range_and_aspect_ratio(start_sandbox):
+    start_sandbox()
+    with pytest.raises(inngest.NonRetriableError, match="400"):
+        _process(start=50, end=40)
+    with pytest.raises(inngest.NonRetriableError, match="aspect_ratio"):
+        _process(aspect_ratio="4:3")
+
+
+def test_bearer_token_is_required(start_sandbox, settings):
+    server = start_sandbox()
+    settings.CLIPS_API_TOKEN = "wrong-token"
+    with pytest.raises(inngest.NonRetriableError, match="401"):
+        clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="")
+
+    # The client leaves the header out when no token is configured: still refused.
+    settings.CLIPS_API_TOKEN = ""
+    with pytest.raises(inngest.NonRetriableError, match="401"):
+        _process()
+    no_header = requests.post(server.base_url + IDENTIFY_PATH, json={}, timeout=5)
+    assert no_header.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("kind", "raised"),
+    [
+        ("server-error", clips_api.ClipsApiUnavailable),
+        ("throttle", inngest.RetryAfterError),
+        ("malformed", inngest.NonRetriableError),
+    ],
+)
+def test_failure_kinds_are_classified_by_the_client(start_sandbox, kind, raised):
+    start_sandbox(failure_rate=1.0, failure_kind=kind)
+    with pytest.raises(raised):
+        clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="")
+    with pytest.raises(raised):
+        _process()
+
+
+def _outcomes(server: SandboxServer, count: int) -> list[int]:
+    return [
+        requests.post(
+            server.base_url + IDENTIFY_PATH,
+            json={"youtube_url": URL, "s3_key_yt": S3_KEY, "prompt": ""},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=5,
+        ).status_code
+        for _ in range(count)
+    ]
+
+
+def test_failure_rate_with_a_seed_repeats_the_same_failures(start_sandbox):
+    first = _outcomes(start_sandbox(failure_rate=0.5, seed=7), 40)
+    second = _outcomes(start_sandbox(failure_rate=0.5, seed=7), 40)
+
+    assert set(first) == {200, 500}
+    assert 8 <= first.count(500) <= 32  # about half
+    assert second == first
+
+
+def test_latency_delays_every_answer(start_sandbox):
+    start_sandbox(latency=0.3)
+    began = time.monotonic()
+    clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="")
+    _process()
+
+    assert time.monotonic() - began >= 0.6
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"token": ""},
+        {"token": TOKEN, "failure_rate": 1.5},
+        {"token": TOKEN, "latency": -1},
+        {"token": TOKEN, "failure_kind": "explode"},
+    ],
+)
+def test_config_refuses_bad_switches(config):
+    with pytest.raises(ValueError):
+        SandboxConfig(**config)
+
+
+def test_command_refuses_bad_switches_and_a_taken_port(start_sandbox):
+    with pytest.raises(CommandError, match="failure rate"):
+        call_command("clips_sandbox", "--token", TOKEN, "--failure-rate", "2")
+    with pytest.raises(CommandError, match="bearer token"):
+        call_command("clips_sandbox", "--token", "")
+    taken = start_sandbox().server_address[1]
+    with pytest.raises(CommandError, match="another clips_sandbox"):
+        call_command("clips_sandbox", "--token", TOKEN, "--port", str(taken))
+
+
+def test_command_serves_the_same_clips_from_another_process(settings):
+    """`manage.py clips_sandbox` as a developer runs it: a separate process whose clips match
+    this process's, so determinism does not hang on Python's per-process hash seed."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONHASHSEED": "random"}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "clips_sandbox", "--port", "0", "--token", TOKEN],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        assert match, line
+        base = match.group(1)
+        settings.CLIPS_API_URL = base + IDENTIFY_PATH
+        settings.CLIPS_API_FALLBACK_URL = ""
+        settings.CLIPS_API_TOKEN = TOKEN
+
+        answer = clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="")
+        expected = clips_api.parse_identify_response(
+            json.loads(json.dumps(identify_clips_response(youtube_url=URL, s3_key_yt=S3_KEY)))
+        )
+        assert answer == expected
+        assert requests.get(base + "/healthz", timeout=5).json() == {"status": "ok"}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
