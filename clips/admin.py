@@ -1,0 +1,38 @@
+from django.contrib import admin
+
+from clips.models import Clip
+from exports.admin import video_link
+from korai.admin_common import ReadOnlyAdminMixin, duration_text
+
+
+@admin.register(Clip)
+class ClipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("__str__", "video_column", "start", "end", "length", "virality_score")
+    list_select_related = ("video",)
+    search_fields = ("title", "video__youtube_id")
+    search_help_text = "The clip's title or the video's YouTube id."
+    list_per_page = 100
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    fields = (
+        "id",
+        "video_column",
+        "title",
+        "start",
+        "end",
+        "length",
+        "virality_score",
+        "related_topics",
+        "summary",
+        "transcript",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="video", ordering="video__youtube_id")
+    def video_column(self, obj):
+        return video_link(obj.video)
+
+    @admin.display(description="length")
+    def length(self, obj):
+        return duration_text(obj.end - obj.start)

@@ -1,0 +1,188 @@
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from exports.models import Export, ExportedClip
+from exports.selectors import exports_stuck
+from exports.services import export_rerun
+from korai.admin_common import (
+    OwnerFilter,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+    StuckFilter,
+    TrackedJobAdmin,
+    badge,
+    excerpt,
+    report_delivery,
+    rerun_jobs,
+)
+from outbox.admin import ExportEventInline, deliver_in_batches
+from outbox.selectors import events_undelivered
+
+
+class ExportStuckFilter(StuckFilter):
+    def stuck(self, older_than):
+        return exports_stuck(older_than=older_than)
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return (("rendered", "Rendered"), ("failed", "Failed"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "rendered":
+            return queryset.exclude(s3_key="")
+        if self.value() == "failed":
+            return queryset.filter(s3_key="")
+        return queryset
+
+
+def outcome_badge(clip: ExportedClip):
+    return badge("rendered") if clip.succeeded else badge("failed")
+
+
+class ExportedClipInline(ReadOnlyInline):
+    model = ExportedClip
+    fields = ("start", "end", "outcome", "s3_key", "error")
+    readonly_fields = fields
+    ordering = ("start",)
+
+    @admin.display(description="outcome")
+    def outcome(self, obj):
+        return outcome_badge(obj)
+
+
+def video_link(video):
+    url = reverse("admin:videos_video_change", args=[video.pk])
+    return format_html('<a href="{}">{}</a>', url, video.youtube_id)
+
+
+@admin.register(Export)
+class ExportAdmin(TrackedJobAdmin):
+    list_display = (
+        "__str__",
+        "video_column",
+        "owner",
+        "status_badge",
+        "aspect_ratio",
+        "target_language",
+        "clip_count",
+        "attempts",
+        "age",
+        "time_taken",
+        "error_start",
+    )
+    list_select_related = ("video", "owner")
+    list_filter = ("status", ExportStuckFilter, "aspect_ratio", "created_at", OwnerFilter)
+    search_fields = ("video__youtube_id", "owner__username", "owner__email")
+    search_help_text = "The video's YouTube id, the owner's username or email, or the export's id."
+    actions = ("rerun", "resend_events")
+    inlines = (ExportedClipInline, ExportEventInline)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "id",
+                    "video_column",
+                    "owner",
+                    "aspect_ratio",
+                    "target_language",
+                    "subtitles",
+                    "subtitle_style",
+                    "selected_ranges",
+                )
+            },
+        ),
+        ("Job", {"fields": TrackedJobAdmin.job_fields}),
+        ("Error", {"fields": ("error_full",)}),
+        ("Timeline", {"fields": ("timeline_table",)}),
+    )
+    readonly_fields = tuple(field for _, options in fieldsets for field in options["fields"])
+
+    @admin.display(description="video", ordering="video__youtube_id")
+    def video_column(self, obj):
+        return video_link(obj.video)
+
+    @admin.display(description="clips")
+    def clip_count(self, obj):
+        # The ranges are on the row itself: counting them costs no query.
+        return len(obj.selected_ranges or [])
+
+    @admin.action(description="Run selected failed or stuck exports again", permissions=("rerun",))
+    def rerun(self, request, queryset):
+        rerun_jobs(
+            self,
+            request,
+            queryset,
+            stuck=exports_stuck,
+            waiting=events_undelivered().filter(export__isnull=False).values("export_id"),
+            status_field="status",
+            rerun=lambda export: export_rerun(export=export),
+        )
+
+    @admin.action(
+        description="Resend undelivered events of selected exports", permissions=("rerun",)
+    )
+    def resend_events(self, request, queryset):
+        events = events_undelivered().filter(export__in=queryset.values("pk"))
+        report_delivery(self, request, deliver_in_batches(events))
+
+
+@admin.register(ExportedClip)
+class ExportedClipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "export_column",
+        "video_column",
+        "start",
+        "end",
+        "outcome",
+        "aspect_ratio",
+        "target_language",
+        "error_start",
+        "created_at",
+    )
+    list_select_related = ("export", "video")
+    list_filter = (OutcomeFilter, "aspect_ratio")
+    search_fields = ("video__youtube_id", "s3_key")
+    search_help_text = "The video's YouTube id or the clip's S3 key."
+    ordering = ("-created_at",)
+    list_per_page = 100
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    fields = (
+        "id",
+        "export_column",
+        "video_column",
+        "source_clip",
+        "start",
+        "end",
+        "outcome",
+        "s3_key",
+        "aspect_ratio",
+        "target_language",
+        "error",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="export")
+    def export_column(self, obj):
+        url = reverse("admin:exports_export_change", args=[obj.export_id])
+        return format_html('<a href="{}">{}</a>', url, obj.export_id)
+
+    @admin.display(description="video")
+    def video_column(self, obj):
+        return video_link(obj.video)
+
+    @admin.display(description="outcome")
+    def outcome(self, obj):
+        return outcome_badge(obj)
+
+    @admin.display(description="error")
+    def error_start(self, obj):
+        return excerpt(obj.error)

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from exports.functions import process_clips
+from korai.admin_dashboard import dashboard
 from korai.inngest import inngest_client, serve
 from videos.functions import identify_clips
 
@@ -13,6 +14,8 @@ def healthz(request):
 
 
 urlpatterns = [
+    # Before admin.site.urls, whose catch-all would answer 404 for an unknown app label.
+    path("admin/dashboard/", admin.site.admin_view(dashboard), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/", include("videos.urls")),
     path("api/", include("exports.urls")),

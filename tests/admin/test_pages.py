@@ -1,0 +1,150 @@
+"""Every admin page an operator opens renders, with what they came for on it."""
+
+import pytest
+from django.urls import reverse
+
+from clips.models import Clip
+from exports.models import ExportedClip
+from outbox.models import OutboxEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_index_links_the_dashboard(admin_client):
+    response = admin_client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    assert reverse("admin-dashboard").encode() in response.content
+
+
+@pytest.mark.parametrize(
+    ("name", "query"),
+    [
+        ("videos_video", ""),
+        ("videos_video", "?processing_status__exact=failed"),
+        ("videos_video", "?stuck=yes"),
+        ("videos_video", "?owner=alice"),
+        ("videos_video", "?created_at__gte=2020-01-01+00:00:00%2B00:00"),
+        ("videos_video", "?q=vid"),
+        ("exports_export", ""),
+        ("exports_export", "?status__exact=partial&stuck=yes&owner=alice"),
+        ("exports_exportedclip", "?outcome=failed"),
+        ("clips_clip", "?q=Clip"),
+        ("outbox_outboxevent", "?delivery=undelivered"),
+        ("outbox_outboxevent", "?delivery=failed&name=clips/process"),
+    ],
+)
+def test_changelists_render(admin_client, jobs, name, query):
+    response = admin_client.get(reverse(f"admin:{name}_changelist") + query)
+    assert response.status_code == 200, response.content[:500]
+
+
+def test_video_changelist_shows_badges_and_error_start(admin_client, jobs):
+    response = admin_client.get(reverse("admin:videos_video_changelist"))
+    html = response.content.decode()
+    assert 'korai-badge--red">failed</span>' in html
+    assert 'korai-badge--green">completed</span>' in html
+    assert "Clips API answered 422: the video is private" in html
+    assert "Traceback line 2" not in html  # only the start of the error in the list
+    assert "12m 34s" in html  # duration
+
+
+def test_filters_narrow_the_videos(admin_client, jobs):
+    url = reverse("admin:videos_video_changelist")
+    failed = admin_client.get(url + "?processing_status__exact=failed").context["cl"]
+    assert [v.pk for v in failed.result_list] == [jobs["failed"].pk]
+    stuck = admin_client.get(url + "?stuck=yes").context["cl"]
+    assert [v.pk for v in stuck.result_list] == [jobs["stuck"].pk]
+    nobody = admin_client.get(url + "?owner=nobody").context["cl"]
+    assert list(nobody.result_list) == []
+    by_id = admin_client.get(url, {"q": str(jobs["completed"].pk)}).context["cl"]
+    assert [v.pk for v in by_id.result_list] == [jobs["completed"].pk]
+
+
+def test_video_change_page_shows_the_whole_job(admin_client, jobs, settings):
+    settings.INNGEST_DEV = ""
+    settings.INNGEST_DASHBOARD_URL = "https://app.inngest.com"
+    video = jobs["completed"]
+    html = admin_client.get(reverse("admin:videos_video_change", args=[video.pk])).content.decode()
+    assert "https://app.inngest.com/env/production/runs/01JRUNCOMPLETED" in html
+    assert "save-clips-to-database" in html and "+3m 00s" in html  # timeline with gaps
+    assert jobs["clips"][0].title in html  # clips inline
+    assert reverse("admin:exports_export_change", args=[jobs["export"].pk]) in html
+    assert jobs["lost_event"].event_id in html  # the export's event, on its video too
+    assert 'korai-badge--red">delivery failed</span>' in html
+    assert 'name="_save"' not in html  # read-only
+
+
+def test_failed_video_page_shows_the_full_error(admin_client, jobs):
+    html = admin_client.get(
+        reverse("admin:videos_video_change", args=[jobs["failed"].pk])
+    ).content.decode()
+    assert "Traceback line 2" in html
+    assert 'korai-badge--green">delivered</span>' in html
+
+
+def test_export_change_page_shows_per_clip_errors(admin_client, jobs):
+    html = admin_client.get(
+        reverse("admin:exports_export_change", args=[jobs["export"].pk])
+    ).content.decode()
+    assert "GPU out of memory" in html
+    assert 'korai-badge--amber">partial</span>' in html
+    assert jobs["lost_event"].event_id in html
+
+
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("clips_clip", Clip),
+        ("exports_exportedclip", ExportedClip),
+        ("outbox_outboxevent", OutboxEvent),
+    ],
+)
+def test_other_change_pages_render(admin_client, jobs, name, model):
+    obj = model.objects.first()
+    response = admin_client.get(reverse(f"admin:{name}_change", args=[obj.pk]))
+    assert response.status_code == 200
+
+
+def test_nothing_can_be_added_or_edited(admin_client, jobs):
+    assert admin_client.get(reverse("admin:videos_video_add")).status_code == 403
+    video = jobs["failed"]
+    response = admin_client.post(
+        reverse("admin:videos_video_change", args=[video.pk]),
+        {"processing_status": "completed"},
+    )
+    assert response.status_code == 403
+    video.refresh_from_db()
+    assert video.processing_status == "failed"
+
+
+def test_dashboard_counts_and_links(admin_client, jobs):
+    response = admin_client.get(reverse("admin-dashboard"))
+    assert response.status_code == 200
+    videos, exports = response.context["jobs"]
+    counts = {row["status"]: [c["count"] for c in row["cells"]] for row in videos["rows"]}
+    assert counts == {
+        "pending": [0, 0],
+        "processing": [1, 1],
+        "completed": [1, 1],
+        "failed": [1, 1],
+    }
+    assert videos["stuck_count"] == 1
+    assert [row["job"].pk for row in videos["failures"]] == [jobs["failed"].pk]
+    assert exports["failures"][0]["job"].pk == jobs["export"].pk  # partial counts as failure
+    events = response.context["events"]
+    assert (events["total"], events["failed"]) == (1, 1)
+    html = response.content.decode()
+    assert "Clips API answered 422" in html
+    # Each link leads to the rows it counted.
+    failed_link = videos["rows"][3]["cells"][0]["url"]
+    assert [v.pk for v in admin_client.get(failed_link).context["cl"].result_list] == [
+        jobs["failed"].pk
+    ]
+    undelivered = admin_client.get(events["url"]).context["cl"].result_list
+    assert [e.pk for e in undelivered] == [jobs["lost_event"].pk]
+
+
+def test_dashboard_needs_staff(client, jobs):
+    response = client.get(reverse("admin-dashboard"))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
