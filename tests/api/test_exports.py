@@ -1,0 +1,298 @@
+import uuid
+
+import pytest
+
+from exports.models import Export
+from outbox.models import OutboxEvent
+from tests.factories import ClipFactory, ExportedClipFactory, ExportFactory, VideoFactory
+from videos.models import Video
+
+
+def exports_path(video) -> str:
+    return f"/api/videos/{video.pk}/exports/"
+
+
+def ordered_clip_ids(video) -> list[str]:
+    return [str(pk) for pk in video.clips.order_by("-virality_score").values_list("pk", flat=True)]
+
+
+# --- POST /api/videos/{id}/exports/ ----------------------------------------------------------
+
+
+def test_export_of_clips_records_the_export_and_its_event(api_client, user, completed_video):
+    clip_ids = ordered_clip_ids(completed_video)[:2]  # scores 90 (100-130 s), 65 (200-230 s)
+
+    response = api_client.post(
+        exports_path(completed_video),
+        {"clip_ids": clip_ids, "aspect_ratio": "1:1", "target_language": "es"},
+        format="json",
+    )
+
+    assert response.status_code == 202
+    body = response.json()
+    export = Export.objects.get()
+    assert body["id"] == str(export.pk)
+    assert body["status"] == "pending"
+    assert body["video_id"] == str(completed_video.pk)
+    assert body["aspect_ratio"] == "1:1"
+    assert body["target_language"] == "es"
+    assert body["subtitles"] is True
+    assert body["subtitle_style"] == {}
+    assert body["exported_clips"] == []
+    assert body["error"] is None
+    assert body["clips"] == [
+        {"start": 100.0, "end": 130.0, "clip_id": clip_ids[0]},
+        {"start": 200.0, "end": 230.0, "clip_id": clip_ids[1]},
+    ]
+    assert body["url"] == f"http://testserver/api/exports/{export.pk}/"
+    assert response.headers["Location"] == body["url"]
+    assert sorted(str(pk) for pk in export.clips.values_list("pk", flat=True)) == sorted(clip_ids)
+
+    event = OutboxEvent.objects.get()
+    assert event.name == "clips/process"
+    assert event.event_id == f"clips/process:{export.pk}:1"
+    assert (event.export, event.video) == (export, completed_video)
+    assert event.data == {
+        "exportId": str(export.pk),
+        "videoId": str(completed_video.pk),
+        "s3Key": completed_video.s3_key,
+        "selectedClips": [{"start": 100.0, "end": 130.0}, {"start": 200.0, "end": 230.0}],
+        "targetLanguage": "es",
+        "aspectRatio": "1:1",
+        "userId": str(user.pk),
+    }
+
+
+def test_export_of_custom_ranges_with_a_subtitle_style(api_client, completed_video):
+    style = {"position": "top", "font_color": "#FF0000", "font_size": 90, "karaoke_enabled": False}
+    response = api_client.post(
+        exports_path(completed_video),
+        {
+            "clips": [{"start": 10, "end": 70.5}, {"start": "500", "end": 600}],
+            "aspect_ratio": "9:16",
+            "target_language": None,
+            "subtitles": False,
+            "subtitle_style": style,
+        },
+        format="json",
+    )
+
+    assert response.status_code == 202, response.json()
+    export = Export.objects.get()
+    assert export.selected_ranges == [
+        {"start": 10.0, "end": 70.5, "clip_id": None},
+        {"start": 500.0, "end": 600.0, "clip_id": None},
+    ]
+    assert (export.subtitles, export.subtitle_style, export.target_language) == (False, style, None)
+    assert not export.clips.exists()
+    data = OutboxEvent.objects.get().data
+    assert data["selectedClips"] == [{"start": 10.0, "end": 70.5}, {"start": 500.0, "end": 600.0}]
+    assert data["targetLanguage"] is None
+
+
+@pytest.mark.parametrize("status", ["pending", "processing", "failed"])
+def test_a_video_that_is_not_completed_cannot_be_exported(api_client, user, status):
+    video = VideoFactory(owner=user, processing_status=status)
+    clip = ClipFactory(video=video)
+    response = api_client.post(
+        exports_path(video), {"clip_ids": [str(clip.pk)], "aspect_ratio": "9:16"}, format="json"
+    )
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "video_not_ready"
+    assert status in error["message"]
+    assert not Export.objects.exists()
+    assert not OutboxEvent.objects.exists()
+
+
+TOO_MANY = [{"start": i, "end": i + 1} for i in range(21)]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"aspect_ratio": "9:16"}, "non_field_errors"),
+        ({"clip_ids": [], "aspect_ratio": "9:16"}, "clip_ids"),
+        ({"clips": [], "aspect_ratio": "9:16"}, "clips"),
+        ({"clip_ids": ["not-a-uuid"], "aspect_ratio": "9:16"}, "clip_ids"),
+        ({"clip_ids": [str(uuid.uuid4())], "aspect_ratio": "9:16"}, "clip_ids"),
+        ({"clip_ids": "OWN", "aspect_ratio": "9:16"}, "clip_ids"),
+        ({"clips": TOO_MANY, "aspect_ratio": "9:16"}, "clips"),
+        ({"clips": [{"start": 30, "end": 30}], "aspect_ratio": "9:16"}, "clips"),
+        ({"clips": [{"start": 40, "end": 30}], "aspect_ratio": "9:16"}, "clips"),
+        ({"clips": [{"start": -1, "end": 30}], "aspect_ratio": "9:16"}, "clips"),
+        ({"clips": [{"start": 0, "end": 181}], "aspect_ratio": "9:16"}, "clips"),
+        ({"clips": [{"start": 590, "end": 601}], "aspect_ratio": "9:16"}, "clips"),
+        ({"clips": [{"start": 0, "end": 10}] * 2, "aspect_ratio": "9:16"}, "clips"),
+        ({"clips": [{"start": "a", "end": 10}], "aspect_ratio": "9:16"}, "clips"),
+        ({"clips": [{"start": "nan", "end": 10}], "aspect_ratio": "9:16"}, "clips"),
+        ({"clips": [{"start": 0}], "aspect_ratio": "9:16"}, "clips"),
+        ({"clips": [[0, 10]], "aspect_ratio": "9:16"}, "clips"),
+        ({"clips": [{"start": 0, "end": 10}]}, "aspect_ratio"),
+        ({"clips": [{"start": 0, "end": 10}], "aspect_ratio": "4:3"}, "aspect_ratio"),
+        (
+            {"clips": [{"start": 0, "end": 10}], "aspect_ratio": "9:16", "target_language": "xx"},
+            "target_language",
+        ),
+        (
+            {"clips": [{"start": 0, "end": 10}], "aspect_ratio": "9:16", "target_language": "EN"},
+            "target_language",
+        ),
+        (
+            {"clips": [{"start": 0, "end": 10}], "aspect_ratio": "9:16", "target_language": "eng"},
+            "target_language",
+        ),
+        (
+            {"clips": [{"start": 0, "end": 10}], "aspect_ratio": "9:16", "subtitles": "maybe"},
+            "subtitles",
+        ),
+        (
+            {"clips": [{"start": 0, "end": 10}], "aspect_ratio": "9:16", "subtitle_style": "big"},
+            "subtitle_style",
+        ),
+    ],
+)
+def test_export_rejects_bad_input_and_writes_nothing(api_client, completed_video, body, field):
+    if body.get("clip_ids") == "OWN":
+        body = {**body, "clip_ids": ordered_clip_ids(completed_video) * 2}  # each one twice
+    response = api_client.post(exports_path(completed_video), body, format="json")
+    assert response.status_code == 400, response.json()
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert list(error["fields"]) == [field]
+    assert not Export.objects.exists()
+    assert not OutboxEvent.objects.exists()
+
+
+def test_clips_of_another_video_cannot_be_exported(api_client, user, completed_video):
+    foreign = ClipFactory(video=VideoFactory(owner=user))
+    response = api_client.post(
+        exports_path(completed_video),
+        {"clip_ids": [str(foreign.pk)], "aspect_ratio": "9:16"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert str(foreign.pk) in response.json()["error"]["fields"]["clip_ids"][0]
+
+
+@pytest.mark.parametrize(
+    ("style", "key"),
+    [
+        ({"colour": "#FFFFFF"}, "colour"),
+        ({"font_color": "white"}, "font_color"),
+        ({"font_color": "#GGGGGG"}, "font_color"),
+        ({"karaoke_highlight_color": "#12345"}, "karaoke_highlight_color"),
+        ({"background_color": 0}, "background_color"),
+        ({"position": "left"}, "position"),
+        ({"font_size": 4000}, "font_size"),
+        ({"font_size": "120"}, "font_size"),
+        ({"outline_width": -1}, "outline_width"),
+        ({"background_opacity": 1.5}, "background_opacity"),
+        ({"max_words_per_line": 2.5}, "max_words_per_line"),
+        ({"max_words_per_line": True}, "max_words_per_line"),
+        ({"enabled": "yes"}, "enabled"),
+        ({"font_family": "Anton; rm -rf /"}, "font_family"),
+        ({"karaoke_popup_scale": 10}, "karaoke_popup_scale"),
+    ],
+)
+def test_each_subtitle_style_key_is_validated(api_client, completed_video, style, key):
+    response = api_client.post(
+        exports_path(completed_video),
+        {"clips": [{"start": 0, "end": 10}], "aspect_ratio": "9:16", "subtitle_style": style},
+        format="json",
+    )
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert list(fields["subtitle_style"]) == [key]
+    assert fields["subtitle_style"][key][0]
+    assert f"subtitle_style.{key}" in response.json()["error"]["message"]
+    assert not Export.objects.exists()
+
+
+def test_a_valid_full_subtitle_style_is_accepted(api_client, completed_video):
+    from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+
+    style = {**DEFAULT_SUBTITLE_CUSTOMIZATION, "background_color": "#123", "position": "bottom"}
+    response = api_client.post(
+        exports_path(completed_video),
+        {"clips": [{"start": 0, "end": 10}], "aspect_ratio": "16:9", "subtitle_style": style},
+        format="json",
+    )
+    assert response.status_code == 202, response.json()
+    assert Export.objects.get().subtitle_style == style
+
+
+# --- GET /api/videos/{id}/exports/ and /api/exports/{id}/ ------------------------------------
+
+
+def test_a_videos_exports_newest_first_with_their_clips(api_client, completed_video, user):
+    older = ExportFactory(video=completed_video)
+    newer = ExportFactory(video=completed_video, status=Export.Status.COMPLETED)
+    ExportedClipFactory(export=newer, start=0, end=30, s3_key="exports/a.mp4")
+    ExportFactory(video=VideoFactory(owner=user, processing_status=Video.Status.COMPLETED))
+
+    response = api_client.get(exports_path(completed_video))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 2
+    assert [e["id"] for e in body["results"]] == [str(newer.pk), str(older.pk)]
+    assert body["results"][0]["exported_clips"][0]["s3_key"] == "exports/a.mp4"
+
+
+def test_export_list_makes_the_same_queries_for_1_and_50(api_client, completed_video):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert (
+                api_client.get(exports_path(completed_video) + "?page_size=50").status_code == 200
+            )
+        return len(captured)
+
+    ExportedClipFactory(export=ExportFactory(video=completed_video))
+    one = queries()
+    for _ in range(49):
+        ExportedClipFactory.create_batch(2, export=ExportFactory(video=completed_video))
+    assert queries() == one == 4  # video, count, page, exported clips
+
+
+def test_one_export_with_its_exported_clips_and_per_clip_errors(api_client, completed_video):
+    export = ExportFactory(
+        video=completed_video, status=Export.Status.PARTIAL, target_language="fr"
+    )
+    ExportedClipFactory(export=export, start=0, end=30, s3_key="exports/ok.mp4")
+    ExportedClipFactory(export=export, start=100, end=130, s3_key="", error="Render timed out")
+
+    response = api_client.get(f"/api/exports/{export.pk}/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "partial"
+    assert [(c["start"], c["end"], c["s3_key"], c["error"]) for c in body["exported_clips"]] == [
+        (0.0, 30.0, "exports/ok.mp4", None),
+        (100.0, 130.0, None, "Render timed out"),
+    ]
+    assert set(body["exported_clips"][0]) == {
+        "id",
+        "start",
+        "end",
+        "s3_key",
+        "aspect_ratio",
+        "target_language",
+        "source_clip_id",
+        "error",
+        "created_at",
+    }
+
+
+def test_an_unknown_export_is_a_404(api_client):
+    assert api_client.get(f"/api/exports/{uuid.uuid4()}/").status_code == 404
+
+
+def test_one_export_is_two_queries(api_client, completed_video, django_assert_num_queries):
+    export = ExportFactory(video=completed_video)
+    ExportedClipFactory.create_batch(5, export=export)
+    with django_assert_num_queries(2):
+        assert api_client.get(f"/api/exports/{export.pk}/").status_code == 200

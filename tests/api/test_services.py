@@ -1,0 +1,111 @@
+"""The services and selectors behind the API that other parts call too (admin, resend_events)."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from exports.models import Export
+from exports.selectors import exports_stuck
+from exports.services import SUBTITLE_STYLE_RULES, export_create, export_rerun
+from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+from korai.errors import ConflictError
+from outbox.models import OutboxEvent
+from tests.factories import ExportFactory, VideoFactory
+from videos.models import Video
+from videos.selectors import videos_stuck
+from videos.services import video_rerun, video_submit
+
+URL = "https://www.youtube.com/shorts/dQw4w9WgXcQ"
+
+
+def test_every_default_subtitle_setting_has_a_rule_and_its_default_passes():
+    assert set(SUBTITLE_STYLE_RULES) == set(DEFAULT_SUBTITLE_CUSTOMIZATION)
+    for key, value in DEFAULT_SUBTITLE_CUSTOMIZATION.items():
+        assert SUBTITLE_STYLE_RULES[key](value) is None, key
+
+
+def test_video_submit_is_safe_to_repeat_with_a_key(user):
+    first = video_submit(owner=user, youtube_url=URL, idempotency_key="abc")
+    again = video_submit(owner=user, youtube_url=URL, idempotency_key="abc")
+    assert first.pk == again.pk
+    assert OutboxEvent.objects.count() == 1
+
+
+def test_video_submit_validates_even_without_the_api(user):
+    with pytest.raises(ValidationError) as caught:
+        video_submit(owner=user, youtube_url="https://example.com/watch?v=dQw4w9WgXcQ")
+    assert "youtube_url" in caught.value.message_dict
+    assert not Video.objects.exists()
+
+
+def test_video_rerun_puts_a_failed_video_back_to_pending_with_a_new_event(user):
+    video = video_submit(owner=user, youtube_url=URL)
+    Video.objects.filter(pk=video.pk).update(
+        processing_status=Video.Status.FAILED, last_error="API 500", finished_at=timezone.now()
+    )
+
+    video_rerun(video=video)
+
+    video.refresh_from_db()
+    assert (video.processing_status, video.last_error, video.finished_at) == ("pending", "", None)
+    assert list(OutboxEvent.objects.order_by("created_at").values_list("event_id", flat=True)) == [
+        f"video/identify.clips:{video.pk}:1",
+        f"video/identify.clips:{video.pk}:2",
+    ]
+    assert OutboxEvent.objects.get(event_id__endswith=":2").data["videoId"] == str(video.pk)
+
+
+def test_a_completed_video_is_not_run_again(user):
+    video = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
+    with pytest.raises(ConflictError):
+        video_rerun(video=video)
+    assert not OutboxEvent.objects.exists()
+
+
+def test_export_rerun_of_a_failed_export(completed_video, user):
+    export = export_create(
+        video=completed_video, owner=user, aspect_ratio="9:16", clips=[{"start": 0, "end": 5}]
+    )
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.FAILED, last_error="x")
+    export_rerun(export=export)
+    export.refresh_from_db()
+    assert (export.status, export.last_error) == ("pending", "")
+    assert OutboxEvent.objects.filter(export=export).count() == 2
+    assert OutboxEvent.objects.get(event_id=f"clips/process:{export.pk}:2").data[
+        "selectedClips"
+    ] == [{"start": 0.0, "end": 5.0}]
+
+
+@pytest.mark.parametrize("status", ["completed", "partial"])
+def test_a_finished_export_is_not_run_again(db, status):
+    export = ExportFactory(status=status)
+    with pytest.raises(ConflictError):
+        export_rerun(export=export)
+
+
+def test_export_create_checks_the_owner(completed_video, other_user):
+    with pytest.raises(ValueError, match="owner"):
+        export_create(
+            video=completed_video,
+            owner=other_user,
+            aspect_ratio="9:16",
+            clips=[{"start": 0, "end": 5}],
+        )
+
+
+def test_stuck_selectors_pick_old_pending_or_processing_jobs_only(db):
+    old = timezone.now() - timedelta(hours=2)
+    stuck_video = VideoFactory(processing_status=Video.Status.PROCESSING)
+    VideoFactory(processing_status=Video.Status.FAILED)
+    fresh_video = VideoFactory(processing_status=Video.Status.PENDING)
+    stuck_export = ExportFactory(status=Export.Status.PENDING)
+    ExportFactory(status=Export.Status.COMPLETED)
+    ExportFactory(status=Export.Status.PROCESSING)  # fresh
+    Video.objects.exclude(pk=fresh_video.pk).update(updated_at=old)
+    Export.objects.filter(status__in=["pending", "completed"]).update(updated_at=old)
+
+    assert list(videos_stuck(older_than=timedelta(hours=1))) == [stuck_video]
+    assert list(exports_stuck(older_than=timedelta(hours=1))) == [stuck_export]
+    assert not videos_stuck(older_than=timedelta(hours=3)).exists()
