@@ -1,0 +1,209 @@
+"""A fake of the two external clips APIs on 127.0.0.1, for tests and benchmarks.
+
+    with FakeClipsAPI(clips=3) as api:
+        settings.CLIPS_API_URL = api.identify_url
+        settings.PROCESS_CLIPS_API_URL = api.process_url
+        api.queue("identify", Reply(status=502), times=2)   # the next 2 identify calls fail
+        api.queue("identify", Reply(hang=5))                # then one hangs 5 s (or until close())
+        api.queue("process", Reply(status=429, headers={"Retry-After": "3"}))
+        api.queue("identify", Reply(raw=b"not json"))       # malformed answers: raw bytes or
+        api.queue("identify", Reply(body={"oops": 1}))      # any JSON body
+        api.on_range(30, 60, Reply(status=400))             # process calls for 30-60s, always
+        api.count("identify"), api.count("process", start=30, end=60), api.calls
+
+Without a scripted reply, identify answers `clips` well-formed clips (numbers as numeric
+strings in every other clip, as a real API may send them) and process renders every range it
+is asked for. Requests without `Authorization: Bearer <token>` get 401. Use the
+`fake_clips_api` fixture to get one pointed at by settings.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+IDENTIFY, PROCESS = "identify", "process"
+_PATHS = {"/identify-clips": IDENTIFY, "/process-clips": PROCESS}
+
+
+@dataclass
+class Reply:
+    """A scripted answer. `body` is sent as JSON, `raw` as is; `hang` seconds are waited first
+    (cut short by close())."""
+
+    status: int = 200
+    body: object = None
+    raw: bytes | None = None
+    headers: dict = field(default_factory=dict)
+    hang: float = 0.0
+
+
+@dataclass
+class Call:
+    endpoint: str
+    body: object
+    headers: dict
+
+
+class FakeClipsAPI:
+    def __init__(self, *, clips: int = 3, token: str = "test-clips-token") -> None:
+        self.clips = clips
+        self.token = token
+        self.calls: list[Call] = []
+        self._queues: dict[str, deque[Reply]] = {IDENTIFY: deque(), PROCESS: deque()}
+        self._ranges: dict[tuple[float, float], deque[Reply] | Reply] = {}
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        handler = type("Handler", (_Handler,), {"api": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> FakeClipsAPI:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeClipsAPI:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def identify_url(self) -> str:
+        return f"{self.url}/identify-clips"
+
+    @property
+    def process_url(self) -> str:
+        return f"{self.url}/process-clips"
+
+    # --- scripting ------------------------------------------------------------------------
+    def queue(self, endpoint: str, reply: Reply, *, times: int = 1) -> None:
+        """Answer the next `times` calls of `endpoint` with `reply` (after earlier queued ones)."""
+        with self._lock:
+            self._queues[endpoint].extend([reply] * times)
+
+    def on_range(self, start: float, end: float, reply: Reply, *, times: int | None = None) -> None:
+        """Answer process calls for this range with `reply`: the next `times` ones, or all."""
+        with self._lock:
+            key = (float(start), float(end))
+            self._ranges[key] = reply if times is None else deque([reply] * times)
+
+    def count(self, endpoint: str, *, start: float | None = None, end: float | None = None) -> int:
+        with self._lock:
+            calls = [c for c in self.calls if c.endpoint == endpoint]
+        if start is not None:
+            calls = [c for c in calls if _range_of(c.body) == (float(start), float(end))]
+        return len(calls)
+
+    # --- answers --------------------------------------------------------------------------
+    def _reply_for(self, endpoint: str, body: object) -> Reply:
+        with self._lock:
+            if endpoint == PROCESS:
+                scripted = self._ranges.get(_range_of(body))
+                if isinstance(scripted, Reply):
+                    return scripted
+                if scripted:
+                    return scripted.popleft()
+            if self._queues[endpoint]:
+                return self._queues[endpoint].popleft()
+        if endpoint == IDENTIFY:
+            return Reply(body=self.identify_answer(body))
+        return Reply(body=self.process_answer(body))
+
+    def identify_answer(self, body: object) -> dict:
+        clips = []
+        for i in range(self.clips):
+            start, end = 60.0 * i + 5, 60.0 * i + 35.5
+            as_text = i % 2 == 1
+            clips.append(
+                {
+                    "start": str(start) if as_text else start,
+                    "end": str(end) if as_text else end,
+                    "title": f"Moment {i + 1}",
+                    "summary": f"Why moment {i + 1} works.",
+                    "virality_score": str(90 - i) if as_text else 90 - i,
+                    "related_topics": ["korai", f"topic-{i}"],
+                    "transcript": f"Words of moment {i + 1}.",
+                }
+            )
+        return {
+            "total_clips": str(self.clips),
+            "video_duration": 60.0 * self.clips + 12.5,
+            "detected_language": "en",
+            "s3_path": f"s3://bucket/{body.get('s3_key_yt', '') if isinstance(body, dict) else ''}",
+            "identified_clips": clips,
+        }
+
+    def process_answer(self, body: object) -> dict:
+        processed = []
+        for clip in (body or {}).get("clips", []) if isinstance(body, dict) else []:
+            start, end = clip["start"], clip["end"]
+            processed.append(
+                {"start": start, "end": end, "s3_key": f"exports/{start:g}-{end:g}.mp4"}
+            )
+        return {"processed_clips": processed}
+
+
+def _range_of(body: object) -> tuple[float, float] | None:
+    try:
+        clip = body["clips"][0]
+        return float(clip["start"]), float(clip["end"])
+    except (TypeError, KeyError, IndexError, ValueError):
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: FakeClipsAPI
+
+    def do_POST(self) -> None:
+        api = self.api
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        endpoint = _PATHS.get(self.path)
+        if endpoint is None:
+            self._send(Reply(status=404, body={"detail": "unknown path"}))
+            return
+        with api._lock:
+            api.calls.append(Call(endpoint, body, dict(self.headers.items())))
+        if self.headers.get("Authorization") != f"Bearer {api.token}":
+            self._send(Reply(status=401, body={"detail": "bad token"}))
+            return
+        reply = api._reply_for(endpoint, body)
+        if reply.hang and api._closing.wait(reply.hang):
+            return
+        self._send(reply)
+
+    def _send(self, reply: Reply) -> None:
+        payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its read timeout): nothing left to answer
+
+    def log_message(self, format: str, *args) -> None:
+        return

@@ -1,0 +1,247 @@
+"""The external API client: every HTTP outcome is classified as the functions need it."""
+
+import inngest
+import pytest
+
+from korai import clips_api
+from tests.fakes.clips_api import FakeClipsAPI, Reply
+
+
+def identify():
+    return clips_api.identify_clips(
+        youtube_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        s3_key="youtube-videos/abc/yt",
+        prompt="funny bits",
+    )
+
+
+def process(start=5.0, end=35.5):
+    return clips_api.process_clip(
+        s3_key="youtube-videos/abc/yt",
+        start=start,
+        end=end,
+        target_language=None,
+        aspect_ratio="9:16",
+        subtitles=True,
+        subtitle_customization={"font_family": "Anton"},
+    )
+
+
+def test_identify_sends_the_contract_body_with_bearer_token(fake_clips_api):
+    result = identify()
+
+    call = fake_clips_api.calls[0]
+    assert call.body == {
+        "youtube_url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        "s3_key_yt": "youtube-videos/abc/yt",
+        "prompt": "funny bits",
+    }
+    assert call.headers["Authorization"] == f"Bearer {fake_clips_api.token}"
+    # Numeric strings from the API arrive as numbers.
+    assert result["total_clips"] == 3
+    assert result["identified_clips"][1]["start"] == 65.0
+    assert result["identified_clips"][1]["virality_score"] == 89.0
+
+
+def test_process_sends_one_clip_and_returns_its_key(fake_clips_api):
+    assert process() == {"start": 5.0, "end": 35.5, "s3_key": "exports/5-35.5.mp4"}
+    body = fake_clips_api.calls[0].body
+    assert body["clips"] == [{"start": 5.0, "end": 35.5}]
+    assert body["aspect_ratio"] == "9:16"
+    assert body["target_language"] is None
+    assert body["subtitles"] is True
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_is_retriable_plain_error(fake_clips_api, status):
+    fake_clips_api.queue("identify", Reply(status=status, body={"detail": "boom"}))
+    with pytest.raises(clips_api.ClipsApiUnavailable, match=f"answered {status}"):
+        identify()
+
+
+def test_429_without_retry_after_is_retriable(fake_clips_api):
+    fake_clips_api.queue("identify", Reply(status=429))
+    with pytest.raises(clips_api.ClipsApiUnavailable, match="429"):
+        identify()
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_seconds_raises_retry_after_error(fake_clips_api, status):
+    fake_clips_api.queue("process", Reply(status=status, headers={"Retry-After": "30"}))
+    with pytest.raises(inngest.RetryAfterError) as caught:
+        process()
+    assert f"answered {status}" in str(caught.value)
+
+
+def test_retry_after_http_date_is_understood(fake_clips_api):
+    date = "Wed, 21 Oct 2099 07:28:00 GMT"
+    fake_clips_api.queue("identify", Reply(status=503, headers={"Retry-After": date}))
+    with pytest.raises(inngest.RetryAfterError) as caught:
+        identify()
+    assert caught.value.retry_after.year == 2099
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_other_4xx_is_not_retried(fake_clips_api, status):
+    fake_clips_api.queue("identify", Reply(status=status, body={"detail": "no such video"}))
+    with pytest.raises(inngest.NonRetriableError, match=f"answered {status}.*no such video"):
+        identify()
+
+
+def test_wrong_token_is_a_permanent_failure(fake_clips_api, settings):
+    settings.CLIPS_API_TOKEN = "wrong"
+    with pytest.raises(inngest.NonRetriableError, match="401"):
+        identify()
+
+
+def test_timeout_is_retriable(fake_clips_api):
+    fake_clips_api.queue("identify", Reply(hang=3))
+    with pytest.raises(clips_api.ClipsApiUnavailable, match="timed out"):
+        identify()
+
+
+def test_connection_refused_is_retriable(settings):
+    settings.CLIPS_API_URL = "http://127.0.0.1:9/identify-clips"
+    with pytest.raises(clips_api.ClipsApiUnavailable, match="could not be reached"):
+        identify()
+
+
+def test_missing_url_setting_is_permanent(settings):
+    settings.PROCESS_CLIPS_API_URL = ""
+    with pytest.raises(inngest.NonRetriableError, match="PROCESS_CLIPS_API_URL is not set"):
+        process()
+
+
+def test_fallback_is_tried_when_the_primary_fails(fake_clips_api, settings):
+    with FakeClipsAPI(clips=1, token=fake_clips_api.token) as fallback:
+        settings.CLIPS_API_FALLBACK_URL = fallback.identify_url
+        fake_clips_api.queue("identify", Reply(status=502))
+
+        assert identify()["total_clips"] == 1
+        assert fake_clips_api.count("identify") == 1
+        assert fallback.count("identify") == 1
+
+
+def test_fallback_is_not_tried_for_a_permanent_refusal(fake_clips_api, settings):
+    with FakeClipsAPI(clips=1, token=fake_clips_api.token) as fallback:
+        settings.CLIPS_API_FALLBACK_URL = fallback.identify_url
+        fake_clips_api.queue("identify", Reply(status=400))
+
+        with pytest.raises(inngest.NonRetriableError):
+            identify()
+        assert fallback.count("identify") == 0
+
+
+def test_both_down_names_both_and_stays_retriable(fake_clips_api, settings):
+    settings.PROCESS_CLIPS_API_FALLBACK_URL = "http://127.0.0.1:9/process-clips"
+    fake_clips_api.queue("process", Reply(status=500))
+    with pytest.raises(
+        clips_api.ClipsApiUnavailable, match=r"answered 500.*fallback.*127\.0\.0\.1:9"
+    ):
+        process()
+
+
+def test_non_json_answer_is_permanent(fake_clips_api):
+    fake_clips_api.queue("identify", Reply(raw=b"<html>oops</html>"))
+    with pytest.raises(inngest.NonRetriableError, match="not JSON"):
+        identify()
+
+
+def test_process_answer_without_the_requested_range_is_permanent(fake_clips_api):
+    fake_clips_api.queue(
+        "process", Reply(body={"processed_clips": [{"start": 1, "end": 2, "s3_key": "k"}]})
+    )
+    with pytest.raises(inngest.NonRetriableError, match="no clip for the requested range"):
+        process()
+
+
+GOOD_CLIP = {
+    "start": 1,
+    "end": 2,
+    "title": "t",
+    "summary": "s",
+    "virality_score": 5,
+    "related_topics": [],
+    "transcript": "x",
+}
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ([], "(body)"),
+        ({"total_clips": 1}, "identified_clips"),
+        ({"total_clips": "many", "identified_clips": []}, "total_clips"),
+        ({"total_clips": 1.5, "identified_clips": []}, "total_clips"),
+        ({"total_clips": True, "identified_clips": []}, "total_clips"),
+        ({"total_clips": 1, "identified_clips": ["clip"]}, "identified_clips[0]"),
+        (
+            {"total_clips": 1, "identified_clips": [{**GOOD_CLIP, "start": "soon"}]},
+            "identified_clips[0].start",
+        ),
+        (
+            {"total_clips": 1, "identified_clips": [{**GOOD_CLIP, "end": "NaN"}]},
+            "identified_clips[0].end",
+        ),
+        (
+            {"total_clips": 1, "identified_clips": [{**GOOD_CLIP, "start": 3}]},
+            "identified_clips[0] start (3) must be before end",
+        ),
+        (
+            {"total_clips": 2, "identified_clips": [GOOD_CLIP, GOOD_CLIP]},
+            "identified_clips[1] duplicates",
+        ),
+        (
+            {"total_clips": 1, "identified_clips": [{**GOOD_CLIP, "virality_score": None}]},
+            "identified_clips[0].virality_score",
+        ),
+        (
+            {"total_clips": 1, "identified_clips": [{**GOOD_CLIP, "related_topics": "a,b"}]},
+            "identified_clips[0].related_topics",
+        ),
+        (
+            {"total_clips": 1, "identified_clips": [{**GOOD_CLIP, "title": 7}]},
+            "identified_clips[0].title",
+        ),
+        ({"total_clips": 0, "identified_clips": [], "video_duration": "long"}, "video_duration"),
+        ({"total_clips": 0, "identified_clips": [], "detected_language": 1}, "detected_language"),
+    ],
+)
+def test_malformed_identify_answer_names_the_field(payload, field):
+    with pytest.raises(inngest.NonRetriableError) as caught:
+        clips_api.parse_identify_response(payload)
+    assert field in str(caught.value)
+
+
+def test_identify_answer_accepts_numeric_strings_and_missing_optionals():
+    parsed = clips_api.parse_identify_response(
+        {
+            "total_clips": "1",
+            "video_duration": "100.5",
+            "identified_clips": [{**GOOD_CLIP, "start": "1.5", "related_topics": None}],
+        }
+    )
+    assert parsed["total_clips"] == 1
+    assert parsed["video_duration"] == 100.5
+    assert parsed["detected_language"] == ""
+    assert parsed["s3_path"] == ""
+    assert parsed["identified_clips"][0]["start"] == 1.5
+    assert parsed["identified_clips"][0]["related_topics"] == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "processed_clips"),
+        ({"processed_clips": [{"start": 1, "end": 2}]}, "processed_clips[0].s3_key"),
+        ({"processed_clips": [{"start": 1, "end": 2, "s3_key": ""}]}, "processed_clips[0].s3_key"),
+        (
+            {"processed_clips": [{"start": "x", "end": 2, "s3_key": "k"}]},
+            "processed_clips[0].start",
+        ),
+    ],
+)
+def test_malformed_process_answer_names_the_field(payload, field):
+    with pytest.raises(inngest.NonRetriableError) as caught:
+        clips_api.parse_process_response(payload)
+    assert field in str(caught.value)
