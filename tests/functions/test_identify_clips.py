@@ -1,0 +1,186 @@
+"""identify-clips end to end: the live server's /api/inngest driven over HTTP like Inngest."""
+
+import pytest
+
+from clips.models import Clip
+from tests.factories import VideoFactory
+from tests.fakes.clips_api import Reply
+from videos.jobs import video_id_for_event
+from videos.models import Video
+
+STEPS = ["create-video-record", "call-identify-clips-api", "save-clips-to-database"]
+
+
+@pytest.fixture
+def video(user):
+    return VideoFactory(owner=user, prompt="the funny parts")
+
+
+def event_for(video):
+    return {
+        "name": "video/identify.clips",
+        "data": {
+            "videoId": str(video.id),
+            "youtubeUrl": video.youtube_url,
+            "prompt": video.prompt,
+            "userId": str(video.owner_id),
+        },
+    }
+
+
+def test_happy_path(executor, fake_clips_api, video):
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "completed"
+    assert run.output == {"videoId": str(video.id), "s3Key": video.s3_key, "totalClips": 3}
+    assert list(run.step_attempts) == STEPS
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.COMPLETED
+    assert (video.total_clips, video.duration_seconds, video.detected_language) == (3, 192.5, "en")
+    assert video.s3_path == f"s3://bucket/{video.s3_key}"
+    assert video.inngest_run_id == run.run_id
+    assert video.attempts == 1
+    assert video.started_at <= video.finished_at
+    assert [e["step"] for e in video.timeline] == ["create-video-record", STEPS[2]]
+    clips = list(video.clips.order_by("start"))
+    assert [(c.start, c.end, c.virality_score) for c in clips] == [
+        (5.0, 35.5, 90.0),
+        (65.0, 95.5, 89.0),
+        (125.0, 155.5, 88.0),
+    ]
+    assert fake_clips_api.calls[0].body["s3_key_yt"] == f"youtube-videos/{video.id}/yt"
+    assert fake_clips_api.calls[0].body["prompt"] == "the funny parts"
+
+
+def test_seed_event_shape_creates_the_video_once(executor, fake_clips_api, user):
+    event = {
+        "id": "01JSEEDSHAPEEVENT",
+        "name": "video/identify.clips",
+        "data": {
+            "youtubeUrl": "https://youtu.be/dQw4w9WgXcQ",
+            "prompt": "",
+            "userId": str(user.pk),
+        },
+    }
+    first = executor.run("identify-clips", event)
+    second = executor.run("identify-clips", event)  # the same event delivered again
+
+    video = Video.objects.get()
+    assert video.id == video_id_for_event("01JSEEDSHAPEEVENT")
+    assert (video.owner, video.youtube_id) == (user, "dQw4w9WgXcQ")
+    assert first.output["videoId"] == second.output["videoId"] == str(video.id)
+    assert video.clips.count() == 3
+    # The second run found the video completed and did not pay for identification again.
+    assert fake_clips_api.count("identify") == 1
+
+
+def test_seed_event_for_unknown_user_fails_without_retrying(executor, fake_clips_api):
+    event = {
+        "name": "video/identify.clips",
+        "data": {"youtubeUrl": "https://youtu.be/dQw4w9WgXcQ", "userId": "999"},
+    }
+    run = executor.run("identify-clips", event)
+
+    assert run.status == "failed"
+    assert "user '999' does not exist" in run.error["message"]
+    assert run.requests == 1
+    assert not Video.objects.exists()
+
+
+def test_every_step_delivered_twice_writes_one_set(live_server, fake_clips_api, video):
+    from tests.inngest_executor import InngestExecutor
+
+    run = InngestExecutor(base_url=live_server.url, redeliver=True).run(
+        "identify-clips", event_for(video)
+    )
+
+    assert run.status == "completed"
+    # Each step body really ran twice ...
+    assert fake_clips_api.count("identify") == 2
+    steps_run = [e["step"] for e in Video.objects.get(pk=video.pk).timeline]
+    assert steps_run == [STEPS[0], STEPS[0], STEPS[2], STEPS[2]]
+    # ... and left one set of clips.
+    assert Clip.objects.filter(video=video).count() == 3
+    video.refresh_from_db()
+    assert video.attempts == 1  # one run, however often its steps were delivered
+
+
+def test_transient_failures_then_success(executor, fake_clips_api, video):
+    fake_clips_api.queue("identify", Reply(status=502, body={"detail": "gpu busy"}), times=2)
+    fake_clips_api.queue("identify", Reply(hang=3))  # read timeout (0.5 s)
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "completed"
+    assert run.step_attempts["call-identify-clips-api"] == 4
+    assert fake_clips_api.count("identify") == 4
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.COMPLETED
+    assert video.last_error == ""
+    failed_attempts = [e for e in video.timeline if e["detail"].startswith("failed")]
+    assert [e["attempt"] for e in failed_attempts] == [0, 1, 2]
+    assert "answered 502" in failed_attempts[0]["detail"]
+    assert "timed out" in failed_attempts[2]["detail"]
+
+
+def test_retries_exhausted_marks_the_video_failed(executor, fake_clips_api, video, settings):
+    fake_clips_api.queue("identify", Reply(status=500, body={"detail": "down"}), times=10)
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "failed"
+    assert fake_clips_api.count("identify") == settings.INNGEST_RETRIES + 1
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.FAILED
+    assert "identify-clips API" in video.last_error and "answered 500" in video.last_error
+    assert video.finished_at is not None
+    assert video.timeline[-1]["step"] == "on-failure"
+    assert not video.clips.exists()
+
+
+def test_permanent_4xx_fails_at_once(executor, fake_clips_api, video):
+    fake_clips_api.queue("identify", Reply(status=422, body={"detail": "video is private"}))
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "failed"
+    assert fake_clips_api.count("identify") == 1
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.FAILED
+    assert "answered 422" in video.last_error and "video is private" in video.last_error
+    assert video.finished_at is not None
+
+
+def test_malformed_answer_writes_nothing(executor, fake_clips_api, video):
+    answer = fake_clips_api.identify_answer({})
+    answer["identified_clips"][2]["end"] = "later"
+    fake_clips_api.queue("identify", Reply(body=answer))
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "failed"
+    assert fake_clips_api.count("identify") == 1
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.FAILED
+    assert "identified_clips[2].end must be a number" in video.last_error
+    assert not video.clips.exists()
+    assert video.total_clips == 0
+
+
+def test_rate_limited_run_waits_and_resumes(executor, fake_clips_api, video):
+    fake_clips_api.queue("identify", Reply(status=429, headers={"Retry-After": "7"}))
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "completed"
+    assert len(run.retry_after) == 1  # Inngest was told when to come back
+    assert fake_clips_api.count("identify") == 2
+
+
+def test_completed_video_is_not_identified_again(executor, fake_clips_api, video):
+    executor.run("identify-clips", event_for(video))
+    again = executor.run("identify-clips", event_for(video))
+
+    assert again.output["totalClips"] == 3
+    assert list(again.step_attempts) == ["create-video-record"]
+    assert fake_clips_api.count("identify") == 1
