@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from exports.functions import process_clips
 from korai.admin_dashboard import dashboard
 from korai.inngest import inngest_client, serve
+from outbox.functions import resend_undelivered_events
 from videos.functions import identify_clips
 
 
@@ -22,5 +23,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz/", healthz, name="healthz"),
-    serve(client=inngest_client, functions=[identify_clips, process_clips]),
+    serve(
+        client=inngest_client,
+        functions=[identify_clips, process_clips, resend_undelivered_events],
+    ),
 ]
