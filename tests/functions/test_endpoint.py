@@ -1,0 +1,223 @@
+"""/api/inngest: configuration at start-up, signatures and replay protection, dev mode."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.test import RequestFactory
+from inngest._internal.net import sign_request
+
+from exports.functions import process_clips
+from korai import inngest as korai_inngest
+from tests.inngest_executor import InngestExecutor
+from videos.functions import identify_clips
+
+FUNCTIONS = [identify_clips, process_clips]
+FALLBACK_KEY = "signkey-test-" + "cd" * 32
+
+
+def probe_body():
+    """A run request for a video that does not exist: any correctly signed request reaches the
+    function, which answers 500 (no retry); a refused one never gets there."""
+    event = {"name": "video/identify.clips", "data": {"videoId": "x"}, "id": "e1", "ts": 1}
+    return {
+        "event": event,
+        "events": [event],
+        "steps": {},
+        "ctx": {
+            "run_id": "r1",
+            "attempt": 0,
+            "disable_immediate_execution": False,
+            "stack": {"stack": []},
+        },
+        "use_api": False,
+    }
+
+
+PARAMS = {"fnId": "korai-app-identify-clips", "stepId": "step"}
+
+
+@pytest.fixture
+def prober(live_server):
+    return InngestExecutor(base_url=live_server.url)
+
+
+def test_correctly_signed_request_reaches_the_function(prober):
+    response = prober.post(probe_body(), params=PARAMS)
+    assert response.status_code == 500
+    assert "is not a valid id" in response.json()["message"]
+    assert response.headers["x-inngest-no-retry"] == "true"
+
+
+def test_unsigned_request_is_refused(prober):
+    assert prober.post(probe_body(), params=PARAMS, key="").status_code == 401
+
+
+def test_request_signed_with_another_key_is_refused(prober):
+    other = "signkey-test-" + "ef" * 32
+    assert prober.post(probe_body(), params=PARAMS, key=other).status_code == 401
+
+
+@pytest.mark.parametrize("offset", [-301, -3600, 301])
+def test_stale_or_future_signature_is_refused(prober, offset):
+    signed_at = int(time.time()) + offset
+    response = prober.post(probe_body(), params=PARAMS, signed_at=signed_at)
+    assert response.status_code == 401
+    assert "window" in response.json()["detail"]
+
+
+def test_signature_within_the_window_is_accepted(prober):
+    response = prober.post(probe_body(), params=PARAMS, signed_at=int(time.time()) - 250)
+    assert response.status_code == 500  # reached the function
+
+
+def test_garbled_signature_timestamp_is_refused(live_server):
+    raw = json.dumps(probe_body()).encode()
+    signature = sign_request(raw, "signkey-test-" + "ab" * 32).replace("t=", "t=x")
+    import requests
+
+    response = requests.post(
+        f"{live_server.url}/api/inngest",
+        data=raw,
+        params=PARAMS,
+        timeout=5,
+        headers={"X-Inngest-Signature": signature, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 401
+
+
+def test_unsigned_inspection_is_refused_in_production(client):
+    assert client.get("/api/inngest").status_code == 401
+
+
+def test_fallback_signing_key_is_accepted_during_rotation(db, settings):
+    settings.INNGEST_SIGNING_KEY_FALLBACK = FALLBACK_KEY
+    view = korai_inngest.serve(client=korai_inngest.create_client(), functions=FUNCTIONS).callback
+    raw = json.dumps(probe_body()).encode()
+
+    def post(key):
+        request = RequestFactory().post(
+            "/api/inngest?fnId=korai-app-identify-clips&stepId=step",
+            data=raw,
+            content_type="application/json",
+            HTTP_X_INNGEST_SIGNATURE=sign_request(raw, key),
+        )
+        return view(request)
+
+    assert post(FALLBACK_KEY).status_code == 500  # reached the function
+    assert post("signkey-test-" + "ef" * 32).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"INNGEST_SIGNING_KEY": ""}, "INNGEST_SIGNING_KEY is not set"),
+        ({"INNGEST_SIGNING_KEY": "abc123"}, "INNGEST_SIGNING_KEY is malformed"),
+        ({"INNGEST_SIGNING_KEY": "signkey-prod-nothex"}, "INNGEST_SIGNING_KEY is malformed"),
+        ({"INNGEST_EVENT_KEY": ""}, "INNGEST_EVENT_KEY is not set"),
+        (
+            {"INNGEST_SIGNING_KEY_FALLBACK": "signkey-x"},
+            "INNGEST_SIGNING_KEY_FALLBACK is malformed",
+        ),
+    ],
+)
+def test_production_without_usable_keys_refuses_to_start(settings, overrides, message):
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    with pytest.raises(ImproperlyConfigured, match=message):
+        korai_inngest.create_client()
+
+
+def test_dev_mode_needs_no_keys_and_reports_both_functions(settings):
+    settings.INNGEST_DEV = "1"
+    settings.INNGEST_EVENT_KEY = settings.INNGEST_SIGNING_KEY = ""
+    view = korai_inngest.serve(client=korai_inngest.create_client(), functions=FUNCTIONS).callback
+
+    response = view(RequestFactory().get("/api/inngest"))
+
+    assert response.status_code == 200
+    body = json.loads(response.content)
+    assert (body["mode"], body["function_count"]) == ("dev", 2)
+
+
+class _Registry(BaseHTTPRequestHandler):
+    received: list
+
+    def do_POST(self):
+        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        payload = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        return
+
+
+def test_dev_server_sync_registers_both_functions_with_flow_control(settings):
+    received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Registry,), {"received": received}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.INNGEST_DEV = f"http://127.0.0.1:{server.server_address[1]}"
+        settings.INNGEST_BASE_URL = ""
+        view = korai_inngest.serve(
+            client=korai_inngest.create_client(), functions=FUNCTIONS
+        ).callback
+        response = view(RequestFactory().put("/api/inngest"))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert response.status_code == 200
+    functions = {f["id"]: f for f in received[0]["functions"]}
+    assert set(functions) == {
+        "korai-app-identify-clips",
+        "korai-app-identify-clips-failure",
+        "korai-app-process-clips",
+        "korai-app-process-clips-failure",
+    }
+    identify = functions["korai-app-identify-clips"]
+    assert identify["triggers"] == [{"event": "video/identify.clips"}]
+    assert identify["concurrency"] == [
+        {"key": "event.data.userId", "limit": settings.INNGEST_CONCURRENCY_PER_USER},
+        {"limit": settings.INNGEST_CONCURRENCY_GLOBAL},
+    ]
+    assert identify["steps"]["step"]["retries"] == {"attempts": settings.INNGEST_RETRIES}
+    assert functions["korai-app-process-clips"]["triggers"] == [{"event": "clips/process"}]
+
+
+def test_event_api_url_follows_settings(settings):
+    settings.INNGEST_BASE_URL = "http://127.0.0.1:8288/"
+    settings.INNGEST_EVENT_KEY = "key/1"
+    assert korai_inngest.event_api_url() == "http://127.0.0.1:8288/e/key%2F1"
+    settings.INNGEST_BASE_URL = ""
+    assert korai_inngest.event_api_url() == "https://inn.gs/e/key%2F1"
+    settings.INNGEST_DEV = "1"
+    settings.INNGEST_EVENT_KEY = ""
+    assert korai_inngest.event_api_url() == "http://127.0.0.1:8288/e/NO_EVENT_KEY_SET"
+
+
+def test_missing_signing_key_stops_the_service_at_start_up():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "INNGEST_SIGNING_KEY": ""}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: Inngest production mode: INNGEST_SIGNING_KEY is not set" in (
+        result.stderr
+    )
