@@ -286,7 +286,6 @@ def jobs_rerun(
     resend: running it again as well would start it twice."""
     # Imported here: those services record their events through this module.
     from exports.selectors import exports_stuck
-
     from exports.services import export_rerun
     from videos.selectors import videos_stuck
     from videos.services import video_rerun
