@@ -78,7 +78,7 @@ class VideoOutputSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field({"type": "string", "nullable": True, "description": "Why it failed."})
     def get_error(self, video: Video) -> str | None:
         return video.last_error or None
 
