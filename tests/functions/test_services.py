@@ -1,0 +1,169 @@
+"""The step-side services: idempotent, transactional, and careful about which run wins."""
+
+import re
+
+import inngest
+import pytest
+from inngest.experimental import mocked
+
+from clips.services import clips_save
+from exports.jobs import export_create_for_event, export_fail, exported_clips_save
+from exports.models import Export
+from korai.jobs import JobError
+from tests.factories import ClipFactory, ExportedClipFactory, ExportFactory, VideoFactory
+from videos.functions import identify_clips
+from videos.jobs import video_fail, video_start
+from videos.models import Video
+
+
+def answer(*ranges):
+    return {
+        "total_clips": len(ranges),
+        "video_duration": 300.0,
+        "detected_language": "en",
+        "s3_path": "s3://b/k",
+        "identified_clips": [
+            {
+                "start": s,
+                "end": e,
+                "title": f"t{s}",
+                "summary": "",
+                "virality_score": 1.0,
+                "related_topics": [],
+                "transcript": "",
+            }
+            for s, e in ranges
+        ],
+    }
+
+
+@pytest.mark.django_db
+def test_clips_save_twice_leaves_exactly_the_answers_clips():
+    video = VideoFactory()
+    ClipFactory(video=video, start=500, end=530)  # from an earlier identification
+
+    clips_save(video_id=str(video.id), identified=answer((1, 2), (3, 4)), attempt=0)
+    clips_save(video_id=str(video.id), identified=answer((1, 2), (3, 4)), attempt=1)
+
+    assert sorted(video.clips.values_list("start", "end")) == [(1, 2), (3, 4)]
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.COMPLETED
+    assert (video.total_clips, video.duration_seconds, video.s3_path) == (2, 300.0, "s3://b/k")
+
+
+@pytest.mark.django_db
+def test_video_start_counts_runs_not_deliveries():
+    video = VideoFactory()
+    video_start(video_id=str(video.id), run_id="run-1", attempt=0)
+    video_start(video_id=str(video.id), run_id="run-1", attempt=0)
+    video_start(video_id=str(video.id), run_id="run-2", attempt=0)
+
+    video.refresh_from_db()
+    assert (video.attempts, video.inngest_run_id) == (2, "run-2")
+    assert video.processing_status == Video.Status.PROCESSING
+
+
+@pytest.mark.django_db
+def test_failure_of_an_older_run_does_not_touch_a_rerun():
+    video = VideoFactory()
+    video_start(video_id=str(video.id), run_id="run-2", attempt=0)
+
+    video_fail(video_id=str(video.id), run_id="run-1", error="late news")
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.PROCESSING
+
+    video_fail(video_id=str(video.id), run_id="run-2", error="API down")
+    video.refresh_from_db()
+    assert (video.processing_status, video.last_error) == (Video.Status.FAILED, "API down")
+    assert video.finished_at is not None
+
+
+@pytest.mark.django_db
+def test_failure_never_overrides_a_finished_export():
+    export = ExportFactory(status=Export.Status.PARTIAL, inngest_run_id="run-1")
+    export_fail(export_id=str(export.id), run_id="run-1", error="boom")
+    export.refresh_from_db()
+    assert export.status == Export.Status.PARTIAL
+
+
+@pytest.mark.django_db
+def test_a_recorded_failure_never_replaces_a_rendered_clip():
+    export = ExportFactory(selected_ranges=[{"start": 0.0, "end": 30.0, "clip_id": None}])
+    ExportedClipFactory(export=export, start=0.0, end=30.0, s3_key="exports/done.mp4")
+
+    saved = exported_clips_save(
+        export_id=str(export.id),
+        results=[{"start": 0.0, "end": 30.0, "error": "late failure"}],
+        attempt=0,
+    )
+
+    assert saved.status == Export.Status.COMPLETED
+    assert export.exported_clips.get().s3_key == "exports/done.mp4"
+
+
+@pytest.mark.django_db
+def test_exported_clips_save_is_idempotent():
+    ranges = [
+        {"start": 0.0, "end": 30.0, "clip_id": None},
+        {"start": 40.0, "end": 50.0, "clip_id": None},
+    ]
+    export = ExportFactory(selected_ranges=ranges)
+    results = [
+        {"start": 0.0, "end": 30.0, "s3_key": "exports/a.mp4"},
+        {"start": 40.0, "end": 50.0, "error": "refused"},
+    ]
+    exported_clips_save(export_id=str(export.id), results=results, attempt=0)
+    saved = exported_clips_save(export_id=str(export.id), results=results, attempt=1)
+
+    assert saved.status == Export.Status.PARTIAL
+    assert export.exported_clips.count() == 2
+    assert "40-50s: refused" in saved.last_error
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"aspect_ratio": "4:3"}, "aspectRatio"),
+        ({"target_language": "spanish"}, "targetLanguage"),
+        ({"selected_clips": []}, "selectedClips"),
+        ({"selected_clips": [{"start": "a", "end": 2}]}, "selectedClips[0]"),
+        ({"selected_clips": [{"start": 5, "end": 2}]}, "selectedClips[0]"),
+        ({"owner_id": "999"}, "does not exist"),
+    ],
+)
+def test_seed_shaped_export_with_bad_data_writes_nothing(changes, message):
+    video = VideoFactory()
+    arguments = {
+        "event_id": "e1",
+        "owner_id": str(video.owner_id),
+        "video_id": str(video.id),
+        "selected_clips": [{"start": 0, "end": 10}],
+        "aspect_ratio": "9:16",
+        "target_language": None,
+        "run_id": "r1",
+        "attempt": 0,
+        **changes,
+    }
+    with pytest.raises(JobError, match=re.escape(message)):
+        export_create_for_event(**arguments)
+    assert not Export.objects.exists()
+
+
+@pytest.mark.django_db
+def test_identify_clips_with_the_sdk_mocked_harness(settings):
+    """The function's logic in-process (the HTTP tests cover what this harness hides)."""
+    video = VideoFactory()
+    result = mocked.trigger(
+        identify_clips,
+        inngest.Event(
+            name="video/identify.clips",
+            data={"videoId": str(video.id), "youtubeUrl": video.youtube_url, "userId": "1"},
+        ),
+        mocked.Inngest(app_id="korai-app"),
+        step_stubs={"call-identify-clips-api": answer((10, 20))},
+    )
+
+    assert result.status is mocked.Status.COMPLETED
+    assert result.output == {"videoId": str(video.id), "s3Key": video.s3_key, "totalClips": 1}
+    assert list(video.clips.values_list("start", "end")) == [(10, 20)]
