@@ -54,7 +54,17 @@ def test_operator_finds_a_failed_video_and_runs_it_again(
         owner=operator,
         processing_status=Video.Status.FAILED,
         attempts=3,
+        inngest_run_id="01JBROWSERTESTRUN",
         last_error="Clips API answered 422: the video is private",
+        timeline=[
+            {"step": "create-video-record", "at": "2025-01-01T10:00:00+00:00", "attempt": 1},
+            {
+                "step": "call-identify-clips-api",
+                "at": "2025-01-01T10:00:02+00:00",
+                "attempt": 3,
+                "detail": "422 from the clips API",
+            },
+        ],
     )
     event_record(name="video/identify.clips", data={"videoId": str(failed.pk)}, video=failed)
     completed = VideoFactory(owner=operator, processing_status=Video.Status.COMPLETED)
@@ -80,6 +90,13 @@ def test_operator_finds_a_failed_video_and_runs_it_again(
             assert failed.youtube_id in rows and completed.youtube_id not in rows
 
             page.screenshot(path=str(ARTIFACTS / "admin-failed-videos.png"), full_page=True)
+            list_url = page.url
+
+            page.click(f"#result_list >> text={failed.youtube_id}")
+            page.wait_for_selector("text=call-identify-clips-api")
+            assert "01JBROWSERTESTRUN" in page.inner_text("#content")
+            page.screenshot(path=str(ARTIFACTS / "admin-video.png"), full_page=True)
+            page.goto(list_url)
 
             page.check(f"input.action-select[value='{failed.pk}']")
             page.select_option("select[name=action]", "rerun")
