@@ -3,7 +3,8 @@
 Configuration comes from settings (and so from the environment): `INNGEST_DEV` ("1" or a Dev
 Server URL) runs without keys; otherwise `INNGEST_EVENT_KEY` and a well-formed
 `INNGEST_SIGNING_KEY` are required, and a bad configuration stops the service at start-up
-(`ImproperlyConfigured` when the URLconf is imported) instead of failing requests later.
+(`ImproperlyConfigured` when the URLconf builds the endpoint) instead of failing requests
+later.
 """
 
 import re
@@ -31,7 +32,12 @@ _DEV_EVENT_KEY = "NO_EVENT_KEY_SET"
 
 
 def is_dev_mode() -> bool:
-    return settings.INNGEST_DEV.strip().lower() not in ("", "0", "false")
+    """INNGEST_DEV set; or local development (DJANGO_DEBUG=1) with no signing key, just as
+    settings gives DEBUG a development secret key. Production (DEBUG off) needs the keys."""
+    flag = settings.INNGEST_DEV.strip().lower()
+    if flag:
+        return flag not in ("0", "false")
+    return settings.DEBUG and not settings.INNGEST_SIGNING_KEY
 
 
 def _dev_server_url() -> str | None:
@@ -88,8 +94,8 @@ def check_configuration() -> None:
 
 
 def create_client() -> inngest.Inngest:
-    """Build the client from settings (tests call this under `override_settings`)."""
-    check_configuration()
+    """Build the client from settings (tests call this under `override_settings`). Building it
+    never fails, so modules that only send events can import this one; `serve` checks the keys."""
     dev = is_dev_mode()
     client = inngest.Inngest(
         app_id=APP_ID,
@@ -115,7 +121,11 @@ def serve(*, client: inngest.Inngest, functions: list[inngest.Function]) -> URLP
     accepted forever. Outside dev mode a POST or GET whose signature timestamp is missing,
     garbled or further than INNGEST_SIGNATURE_MAX_AGE_SECONDS from now is refused with 401
     before the SDK sees it; a PUT (app sync) is checked only when it is signed, because an
-    unsigned PUT merely asks the app to register itself with the configured Inngest server."""
+    unsigned PUT merely asks the app to register itself with the configured Inngest server.
+
+    Raises ImproperlyConfigured when production mode lacks usable keys: the URLconf imports
+    this, so the service refuses to start instead of answering 500s."""
+    check_configuration()
     sdk_view = inngest.django.serve(client, functions).callback
     dev = not client.is_production
 

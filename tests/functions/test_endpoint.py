@@ -132,7 +132,18 @@ def test_production_without_usable_keys_refuses_to_start(settings, overrides, me
     for name, value in overrides.items():
         setattr(settings, name, value)
     with pytest.raises(ImproperlyConfigured, match=message):
-        korai_inngest.create_client()
+        korai_inngest.serve(client=korai_inngest.create_client(), functions=FUNCTIONS)
+
+
+def test_local_development_without_keys_is_dev_mode(settings):
+    settings.DEBUG = True
+    settings.INNGEST_SIGNING_KEY = ""
+    assert korai_inngest.is_dev_mode()
+    settings.INNGEST_SIGNING_KEY = "signkey-test-" + "ab" * 32
+    assert not korai_inngest.is_dev_mode()
+    settings.INNGEST_DEV = "0"
+    settings.INNGEST_SIGNING_KEY = ""
+    assert not korai_inngest.is_dev_mode()
 
 
 def test_dev_mode_needs_no_keys_and_reports_both_functions(settings):
