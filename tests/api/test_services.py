@@ -109,3 +109,26 @@ def test_stuck_selectors_pick_old_pending_or_processing_jobs_only(db):
     assert list(videos_stuck(older_than=timedelta(hours=1))) == [stuck_video]
     assert list(exports_stuck(older_than=timedelta(hours=1))) == [stuck_export]
     assert not videos_stuck(older_than=timedelta(hours=3)).exists()
+
+
+def test_losing_a_race_on_the_idempotency_key_returns_the_winners_video(user, monkeypatch):
+    """Two processes look the key up at the same moment, both miss, both insert: the unique
+    constraint stops the second, which then answers with the first one's video."""
+    import videos.services as services
+
+    winner = video_submit(owner=user, youtube_url=URL, idempotency_key="race")
+    real_lookup = services._video_for_key
+    calls = []
+
+    def stale_first_lookup(*, owner, key):
+        calls.append(key)
+        return None if len(calls) == 1 else real_lookup(owner=owner, key=key)
+
+    monkeypatch.setattr(services, "_video_for_key", stale_first_lookup)
+    loser = video_submit(owner=user, youtube_url=URL, idempotency_key="race")
+
+    assert loser.pk == winner.pk
+    assert len(calls) == 2
+    assert Video.objects.count() == 1
+    assert OutboxEvent.objects.count() == 1
+    assert Video.objects.filter(owner=user).count() == 1  # the transaction is still usable
