@@ -181,8 +181,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 CACHES = {
-    # Throttling and idempotency keys live here; set CACHE_URL (e.g. redis://) when running
-    # more than one process so they are shared.
+    # API throttle counters live here; set CACHE_URL (e.g. redis://) when running more than one
+    # process so they are shared. (Idempotency keys are in the database: videos.Video.)
     "default": env.cache("CACHE_URL", default="locmemcache://korai"),
 }
 
