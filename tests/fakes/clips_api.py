@@ -13,8 +13,8 @@
 
 Without a scripted reply, identify answers `clips` well-formed clips (numbers as numeric
 strings in every other clip, as a real API may send them) and process renders every range it
-is asked for. Requests without `Authorization: Bearer <token>` get 401. Use the
-`fake_clips_api` fixture to get one pointed at by settings.
+is asked for. Requests without `Authorization: Bearer <token>` get 401. The
+`fake_clips_api` fixture (tests/functions/conftest.py) starts one and points settings at it.
 """
 
 from __future__ import annotations
