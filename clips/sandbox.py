@@ -76,13 +76,16 @@ def _number(value, *, name: str) -> float:
         raise SandboxError(f"{name} must be a number, got {value!r}") from None
 
 
-def identify_clips_response(*, youtube_url: str, s3_key_yt: str, prompt: str = "") -> dict:
-    """The identify-clips answer for a video: 3-8 non-overlapping clips, seeded by the URL."""
+def identify_clips_response(
+    *, youtube_url: str | None = None, s3_key_yt: str | None = None, prompt: str = "", **_ignored
+) -> dict:
+    """The identify-clips answer for a video: 3-8 non-overlapping clips, seeded by the URL.
+    Missing or mistyped fields raise `SandboxError`; unknown ones are ignored, as APIs do."""
     if not isinstance(youtube_url, str) or not youtube_url.strip():
         raise SandboxError("youtube_url is required")
     if not isinstance(s3_key_yt, str) or not s3_key_yt.strip():
         raise SandboxError("s3_key_yt is required")
-    if not isinstance(prompt, str):
+    if prompt is not None and not isinstance(prompt, str):
         raise SandboxError("prompt must be a string")
 
     rng = _rng_for(youtube_url.strip())
@@ -121,14 +124,15 @@ def identify_clips_response(*, youtube_url: str, s3_key_yt: str, prompt: str = "
 
 def process_clips_response(
     *,
-    s3_key: str,
-    clips: list,
-    aspect_ratio: str,
+    s3_key: str | None = None,
+    clips: list | None = None,
+    aspect_ratio: str | None = None,
     target_language: str | None = None,
     subtitles: bool = True,
     **_ignored,
 ) -> dict:
-    """The process-clips answer: one rendered-clip key per requested range, stable per input."""
+    """The process-clips answer: one rendered-clip key per requested range, stable per input.
+    Missing or mistyped fields raise `SandboxError`; unknown ones are ignored."""
     if not isinstance(s3_key, str) or not s3_key.strip():
         raise SandboxError("s3_key is required")
     if aspect_ratio not in ASPECT_RATIOS:
@@ -203,10 +207,16 @@ class _Handler(BaseHTTPRequestHandler):
         config = self.server.config
         builders = {IDENTIFY_PATH: identify_clips_response, PROCESS_PATH: process_clips_response}
         builder = builders.get(self.path.split("?", 1)[0])
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY_BYTES:
             self.close_connection = True
-            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"detail": "body too large"})
+            self._send(
+                HTTPStatus.BAD_REQUEST,
+                {"detail": f"Content-Length must be 0..{MAX_BODY_BYTES} bytes"},
+            )
             return
         raw = self.rfile.read(length)
         if builder is None:
@@ -225,7 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             self._send(HTTPStatus.BAD_REQUEST, {"detail": "the body is not valid JSON"})
             return
-        except (SandboxError, TypeError) as exc:  # TypeError: a required field is missing
+        except SandboxError as exc:
             self._send(HTTPStatus.BAD_REQUEST, {"detail": str(exc)})
             return
 

@@ -111,6 +111,10 @@ elif command -v npx >/dev/null 2>&1; then
   if wait_for "$DEVSERVER_URL" "${KORAI_DEVSERVER_WAIT:-30}" "$npx_pid"; then
     devserver="started"
   else
+    if kill -0 "$npx_pid" 2>/dev/null; then
+      # Still busy (a first download can be slow): raising KORAI_DEVSERVER_WAIT may help.
+      devserver="no answer within ${KORAI_DEVSERVER_WAIT:-30}s, see KORAI_DEVSERVER_WAIT"
+    fi
     stop_tree "$npx_pid"
     tail -n 5 "$LOG_DIR/inngest-dev.log" | sed 's/^/    npx: /'
   fi
@@ -120,7 +124,7 @@ case "$devserver" in
   started | "already running")
     say "Inngest Dev Server $devserver: $DEVSERVER_URL (runs, steps, events)" ;;
   *)
-    say "No Inngest Dev Server ($devserver: npx could not start it, e.g. no Node or no network)."
+    say "No Inngest Dev Server ($devserver; npx needs Node and network)."
     echo "    Korai still runs: every event is recorded in the outbox and nothing is lost."
     echo "    Start a Dev Server (npx inngest-cli@latest dev -u http://$ADDR/api/inngest)"
     echo "    or set INNGEST_BASE_URL, then run: $PY manage.py resend_events" ;;

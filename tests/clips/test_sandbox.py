@@ -154,6 +154,36 @@ def test_identify_refuses_a_malformed_request(start_sandbox, body, message):
     assert message in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [(b"{not json", "not valid JSON"), (b"[1, 2]", "JSON object")],
+)
+def test_refuses_a_body_that_is_not_a_json_object(start_sandbox, raw, message):
+    server = start_sandbox()
+    response = requests.post(
+        server.base_url + IDENTIFY_PATH,
+        data=raw,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        timeout=5,
+    )
+
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
+
+
+def test_unknown_fields_and_a_null_prompt_are_accepted(start_sandbox):
+    server = start_sandbox()
+    response = requests.post(
+        server.base_url + IDENTIFY_PATH,
+        json={"youtube_url": URL, "s3_key_yt": S3_KEY, "prompt": None, "callback": "x"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    )
+
+    assert response.status_code == 200
+    assert clips_api.parse_identify_response(response.json())["total_clips"] >= 3
+
+
 def test_process_refuses_a_bad_range_and_aspect_ratio(start_sandbox):
     start_sandbox()
     with pytest.raises(inngest.NonRetriableError, match="400"):
