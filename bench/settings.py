@@ -1,0 +1,22 @@
+"""Benchmark settings: production settings served over plain HTTP on 127.0.0.1, PostgreSQL,
+throttles lifted (the benchmark is the only client), and a bare comparison view mounted."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-" + "z" * 50)
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/korai_bench")
+os.environ.setdefault("INNGEST_EVENT_KEY", "bench-event-key")
+os.environ.setdefault("INNGEST_SIGNING_KEY", "signkey-bench-" + "ef" * 32)
+os.environ.setdefault("KORAI_THROTTLE_VIDEO_SUBMIT", "1000000/hour")
+os.environ.setdefault("KORAI_THROTTLE_EXPORT_CREATE", "1000000/hour")
+
+from korai.settings import *  # noqa: F403
+
+ROOT_URLCONF = "bench.urls"
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

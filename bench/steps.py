@@ -1,0 +1,106 @@
+"""Durable-step overhead: an identify-clips run driven through /api/inngest (signed HTTP, step
+memos, one request per step, as Inngest does) against the same services called in-process.
+
+Both sides call the same instantly answering fake clips API (50 clips) over HTTP and write the
+same rows; the difference is the durable-execution machinery. Target: at most 2x."""
+
+import statistics
+import sys
+import time
+
+from bench.common import gunicorn, report, setup_django
+
+TARGET_RATIO = 2.0
+CLIPS = 50
+
+
+def main(runs: int = 15) -> dict:
+    setup_django()
+    from tests.fakes.clips_api import FakeClipsAPI
+
+    with FakeClipsAPI(clips=CLIPS, token="bench-clips-token") as clips_api:
+        env = {
+            "CLIPS_API_URL": clips_api.identify_url,
+            "PROCESS_CLIPS_API_URL": clips_api.process_url,
+            "CLIPS_API_TOKEN": clips_api.token,
+            "INNGEST_DEV": "",
+        }
+        _configure_this_process(env)
+        owner = _owner()
+        in_process = [_timed(_identify_in_process, _new_video(owner)) for _ in range(runs)]
+        with gunicorn(workers=2, env=env) as base:
+            from tests.inngest_executor import InngestExecutor
+
+            executor = InngestExecutor(base_url=base)
+            _identify_durably(_new_video(owner), executor)  # warm up the workers
+            durable = [_timed(_identify_durably, _new_video(owner), executor) for _ in range(runs)]
+    in_ms, durable_ms = statistics.median(in_process), statistics.median(durable)
+    ratio = durable_ms / in_ms
+    report(
+        f"Durable-step overhead: identify-clips with {CLIPS} clips (median of {runs} runs)",
+        [
+            f"services in-process:            {in_ms:7.1f} ms",
+            f"through /api/inngest (executor): {durable_ms:7.1f} ms  (4 signed HTTP requests)",
+            f"ratio durable / in-process: {ratio:.2f}  (target <= {TARGET_RATIO})"
+            f"  {'MET' if ratio <= TARGET_RATIO else 'MISSED'}",
+        ],
+    )
+    return {"in_process_ms": in_ms, "durable_ms": durable_ms, "ratio": ratio}
+
+
+def _configure_this_process(env: dict) -> None:
+    from django.conf import settings
+
+    settings.CLIPS_API_URL = env["CLIPS_API_URL"]
+    settings.PROCESS_CLIPS_API_URL = env["PROCESS_CLIPS_API_URL"]
+    settings.CLIPS_API_TOKEN = env["CLIPS_API_TOKEN"]
+
+
+def _owner():
+    from tests.factories import UserFactory
+
+    return UserFactory(username="bench-steps")
+
+
+def _new_video(owner):
+    """Created before the clock starts: only identification is measured."""
+    from tests.factories import VideoFactory
+
+    return VideoFactory(owner=owner)
+
+
+def _identify_in_process(video) -> None:
+    from clips.services import clips_save
+    from korai import clips_api
+    from videos.jobs import video_start
+
+    video_start(video_id=str(video.id), run_id="in-process", attempt=0)
+    identified = clips_api.identify_clips(
+        youtube_url=video.youtube_url, s3_key=video.s3_key, prompt=video.prompt
+    )
+    saved = clips_save(video_id=str(video.id), identified=identified, attempt=0)
+    assert saved.total_clips == CLIPS
+
+
+def _identify_durably(video, executor) -> None:
+    event = {
+        "name": "video/identify.clips",
+        "data": {
+            "videoId": str(video.id),
+            "youtubeUrl": video.youtube_url,
+            "prompt": video.prompt,
+            "userId": str(video.owner_id),
+        },
+    }
+    run = executor.run("identify-clips", event)
+    assert run.status == "completed" and run.output["totalClips"] == CLIPS, run
+
+
+def _timed(work, *args) -> float:
+    started = time.perf_counter()
+    work(*args)
+    return (time.perf_counter() - started) * 1000
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 15)
