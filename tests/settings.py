@@ -9,6 +9,9 @@ os.environ.setdefault("INNGEST_DEV", "")
 os.environ.setdefault("INNGEST_EVENT_KEY", "test-event-key")
 os.environ.setdefault("INNGEST_SIGNING_KEY", "signkey-test-" + "ab" * 32)
 os.environ.setdefault("INNGEST_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+# Delivery finishes before the response does, so tests can assert on it; the background sender
+# has tests of its own (tests/outbox/test_dispatch.py).
+os.environ.setdefault("OUTBOX_DELIVERY", "inline")
 
 from korai.settings import *  # noqa: F403
 
