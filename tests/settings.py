@@ -4,6 +4,8 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-" + "x" * 50)
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+# Production mode even when `make run` left a local .env (DJANGO_DEBUG=1) in the checkout.
+os.environ.setdefault("DJANGO_DEBUG", "0")
 # Production-mode Inngest with test keys, so signature checks are exercised by default.
 os.environ.setdefault("INNGEST_DEV", "")
 os.environ.setdefault("INNGEST_EVENT_KEY", "test-event-key")
@@ -21,3 +23,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not the in-memory default: in-memory SQLite shared between threads (live servers,
+    # the outbox sender) fails at once with "table is locked" instead of waiting its turn.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".pytest-db.sqlite3")}
