@@ -1,4 +1,4 @@
-"""Subtitle customization sent to the process-clips API: the seed's style, overridable per export."""
+"""Subtitle customization sent to the process-clips API: the seed's style, overridable."""
 
 DEFAULT_SUBTITLE_CUSTOMIZATION: dict = {
     "enabled": True,

@@ -205,6 +205,11 @@ INNGEST_CONCURRENCY_PER_USER = env.int("INNGEST_CONCURRENCY_PER_USER", default=2
 INNGEST_CONCURRENCY_GLOBAL = env.int("INNGEST_CONCURRENCY_GLOBAL", default=10)
 # Sending an event from a request: one short attempt; resend_events delivers what it misses.
 INNGEST_SEND_TIMEOUT_SECONDS = env.float("INNGEST_SEND_TIMEOUT_SECONDS", default=1.0)
+# "background": a per-process thread sends committed events, so requests never wait on Inngest;
+# "inline": the committing request sends them itself (tests that need delivery done on return).
+OUTBOX_DELIVERY = env.str("OUTBOX_DELIVERY", default="background")
+if OUTBOX_DELIVERY not in ("background", "inline"):
+    raise ImproperlyConfigured("OUTBOX_DELIVERY must be 'background' or 'inline'.")
 
 # --- External clips APIs ------------------------------------------------------------------------
 CLIPS_API_URL = env.str("CLIPS_API_URL", default="")

@@ -28,6 +28,7 @@ from korai.errors import ApplicationError
 from korai.inngest import event_api_url
 from korai.inngest import event_key as inngest_event_key
 from korai.inngest import is_dev_mode as inngest_dev_mode  # noqa: F401 - part of this API
+from outbox.dispatch import deliver_after_commit
 from outbox.models import OutboxEvent
 from outbox.selectors import events_undelivered
 from videos.models import Video
@@ -125,8 +126,8 @@ def event_record(
         export=export,
     )
     # robust: the data is committed by now; a failure here must not turn the request into a
-    # 500. events_deliver already records network failures on the row instead of raising.
-    transaction.on_commit(lambda: events_deliver(events=[event]), robust=True)
+    # 500. Delivery records network failures on the row instead of raising.
+    transaction.on_commit(lambda: deliver_after_commit([event.pk]), robust=True)
     return event
 
 
@@ -134,7 +135,11 @@ def events_deliver(*, events: Iterable[OutboxEvent]) -> DeliveryReport:
     """Send these rows' events in one POST, once, with a short timeout; record the outcome on
     each row. Rows already delivered, or being sent right now by another pass, are skipped.
     Never raises for a delivery failure: the rows stay undelivered for the next resend."""
-    ids = [event.pk for event in events]
+    return events_deliver_ids(ids=[event.pk for event in events])
+
+
+def events_deliver_ids(*, ids: list) -> DeliveryReport:
+    """`events_deliver` by primary keys (what the background sender holds)."""
     report = DeliveryReport()
     if not ids:
         return report

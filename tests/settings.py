@@ -1,6 +1,7 @@
 """Settings for the test suite: production settings with test-only secrets and fast hashing."""
 
 import os
+import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-" + "x" * 50)
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
@@ -16,6 +17,7 @@ os.environ.setdefault("INNGEST_BASE_URL", "http://127.0.0.1:9")  # nothing liste
 os.environ.setdefault("OUTBOX_DELIVERY", "inline")
 
 from korai.settings import *  # noqa: F403
+from korai.settings import BASE_DIR, DATABASES  # noqa: F401  (named: edited below)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
@@ -27,4 +29,7 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not the in-memory default: in-memory SQLite shared between threads (live servers,
     # the outbox sender) fails at once with "table is locked" instead of waiting its turn.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".pytest-db.sqlite3")}
+    # One file per test process, so concurrent runs never share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"korai-test-{os.getpid()}.sqlite3")
+    }

@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from outbox import dispatch
 from outbox.models import OutboxEvent
 from videos.models import Video
 
@@ -51,13 +52,17 @@ def test_submission_answers_202_quickly_while_the_event_api_is_unavailable(
     assert fake_inngest.events == []
 
 
+@pytest.mark.parametrize("delivery", ["inline", "background"])
 def test_hundred_submissions_half_during_an_outage_each_delivered_exactly_once(
-    api_client, fake_inngest, unthrottled
+    api_client, fake_inngest, unthrottled, settings, delivery
 ):
+    settings.OUTBOX_DELIVERY = delivery
     fake_inngest.down()
     first_half = [_submit(api_client, n) for n in range(50)]
+    assert dispatch.flush(timeout=30)  # the outage has been met before Inngest comes back
     fake_inngest.up()
     second_half = [_submit(api_client, n) for n in range(50, 100)]
+    assert dispatch.flush(timeout=30)
 
     assert OutboxEvent.objects.filter(delivered_at__isnull=True).count() == 50
     assert len(fake_inngest.events) == 50
