@@ -13,7 +13,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,10 @@ def _send_forever() -> None:
             # The rows stay undelivered; resend_events will send them.
             logger.exception("Background delivery of %d event(s) failed", len(event_ids))
         finally:
+            if _pending.empty():
+                # An idle sender holds no database connection (nor keeps a test database
+                # from being dropped).
+                connections.close_all()
             _pending.task_done()
 
 

@@ -3,9 +3,10 @@
 import os
 import tempfile
 
+# The suite's settings come from here and the environment only, never from a developer's .env.
+os.environ["DJANGO_READ_DOT_ENV"] = "0"
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-" + "x" * 50)
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
-# Production mode even when `make run` left a local .env (DJANGO_DEBUG=1) in the checkout.
 os.environ.setdefault("DJANGO_DEBUG", "0")
 # Production-mode Inngest with test keys, so signature checks are exercised by default.
 os.environ.setdefault("INNGEST_DEV", "")
@@ -20,6 +21,8 @@ from korai.settings import *  # noqa: F403
 from korai.settings import BASE_DIR, DATABASES  # noqa: F401  (named: edited below)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# No collectstatic here: whitenoise would warn about the missing STATIC_ROOT on every start.
+STATIC_ROOT = None
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "p" * 20 + "-production-only-secret-" + "q" * 30,
@@ -19,7 +17,12 @@ PRODUCTION_ENV = {
 
 def manage(*args, **env_overrides):
     # Only what these tests set: nothing from the developer's shell or .env leaks in.
-    env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "korai.settings", **env_overrides}
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "korai.settings",
+        "DJANGO_READ_DOT_ENV": "0",
+        **env_overrides,
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -28,12 +31,6 @@ def manage(*args, **env_overrides):
         text=True,
         timeout=60,
     )
-
-
-@pytest.fixture(autouse=True)
-def no_dotenv(tmp_path, monkeypatch):
-    if (ROOT / ".env").exists():
-        pytest.skip("a local .env would leak into the subprocess; these tests need a clean env")
 
 
 def test_production_refuses_to_start_without_a_secret_key():
