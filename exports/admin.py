@@ -131,6 +131,11 @@ class ExportAdmin(TrackedJobAdmin):
         events = events_undelivered().filter(export__in=queryset.values("pk"))
         report_delivery(self, request, deliver_in_batches(events))
 
+    def has_delete_permission(self, request, obj=None):
+        # Rendered clips are counted on their video (Video.exported_clip_count): they go only
+        # with the video itself, never one by one.
+        return False
+
 
 @admin.register(ExportedClip)
 class ExportedClipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -186,3 +191,8 @@ class ExportedClipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="error")
     def error_start(self, obj):
         return excerpt(obj.error)
+
+    def has_delete_permission(self, request, obj=None):
+        # Rendered clips are counted on their video (Video.exported_clip_count): they go only
+        # with the video itself, never one by one.
+        return False

@@ -9,6 +9,7 @@ import uuid
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from clips.models import Clip
@@ -210,6 +211,12 @@ def _store(export: Export, selected: dict, *, s3_key: str, error: str) -> Export
                 "target_language": export.target_language,
             },
         )
+        if s3_key:
+            # The row turned from missing or failed into rendered (a rendered row returned
+            # above), so this counts each rendered clip exactly once.
+            Video.objects.filter(pk=export.video_id).update(
+                exported_clip_count=F("exported_clip_count") + 1
+            )
         return row
 
 

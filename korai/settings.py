@@ -161,7 +161,7 @@ REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an unauthenticated request a 401 (with
     # session first DRF answers 403). Either one authenticates.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "korai.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -183,6 +183,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
 }
+# Seconds a token's user is remembered between API requests (0: look it up every time).
+KORAI_TOKEN_CACHE_SECONDS = env.int("KORAI_TOKEN_CACHE_SECONDS", default=30)
 CACHES = {
     # API throttle counters live here; set CACHE_URL (e.g. redis://) when running more than one
     # process so they are shared. (Idempotency keys are in the database: videos.Video.)

@@ -2,6 +2,7 @@ import uuid
 
 import factory
 from django.contrib.auth import get_user_model
+from django.db import models
 
 from clips.models import Clip
 from exports.models import AspectRatio, Export, ExportedClip
@@ -57,6 +58,7 @@ class ExportFactory(factory.django.DjangoModelFactory):
 class ExportedClipFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ExportedClip
+        skip_postgeneration_save = True
 
     export = factory.SubFactory(ExportFactory)
     video = factory.LazyAttribute(lambda c: c.export.video)
@@ -64,3 +66,11 @@ class ExportedClipFactory(factory.django.DjangoModelFactory):
     end = factory.LazyAttribute(lambda c: c.start + 30)
     s3_key = factory.Sequence(lambda n: f"exports/clip-{n}.mp4")
     aspect_ratio = factory.LazyAttribute(lambda c: c.export.aspect_ratio)
+
+    @factory.post_generation
+    def count_on_video(clip, create, extracted, **kwargs):
+        # As exports.jobs does when it stores a rendered clip.
+        if create and clip.s3_key:
+            Video.objects.filter(pk=clip.video_id).update(
+                exported_clip_count=models.F("exported_clip_count") + 1
+            )

@@ -18,6 +18,7 @@ from videos.serializers import (
     VideoOutputSerializer,
     VideoStatusOutputSerializer,
     VideoSubmitInputSerializer,
+    video_status_payload,
 )
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -92,7 +93,7 @@ class VideoStatusApi(APIView):
     )
     def get(self, request, video_id):
         row = selectors.video_status_get(user=request.user, video_id=video_id)
-        return Response(VideoStatusOutputSerializer(row).data)
+        return Response(video_status_payload(row))
 
 
 class VideoClipsApi(generics.ListAPIView):

@@ -115,3 +115,18 @@ class VideoStatusOutputSerializer(serializers.Serializer):
         data = super().to_representation(instance)
         data["error"] = data["error"] or None
         return data
+
+
+def video_status_payload(row: dict) -> dict:
+    """`VideoStatusOutputSerializer(row).data` without DRF's per-field machinery, which costs a
+    fifth of a poll. DRF's JSON encoder writes the UUID and the datetimes exactly as the
+    serializer's fields do; the serializer still documents the answer, and a test keeps the
+    two identical."""
+    payload = {name: row[name] for name in _STATUS_PAYLOAD_FIELDS}
+    payload["error"] = row["last_error"] or None
+    return payload
+
+
+_STATUS_PAYLOAD_FIELDS = [
+    name for name in VideoStatusOutputSerializer._declared_fields if name != "error"
+]
