@@ -67,6 +67,10 @@ class InngestExecutor:
         self.max_attempts = max_attempts or settings.INNGEST_RETRIES + 1
         self.redeliver = redeliver
         self.max_requests = max_requests
+        # Straight to the endpoint: no proxy settings from the environment (tests reach only
+        # 127.0.0.1), and no per-request environment lookups.
+        self.session = requests.Session()
+        self.session.trust_env = False
 
     # --- one run, start to end ------------------------------------------------------------
     def run(self, fn_id: str, event: dict) -> Run:
@@ -170,7 +174,7 @@ class InngestExecutor:
         signing_key = key if key is not None else self.signing_key
         if signing_key:
             headers["X-Inngest-Signature"] = sign_request(raw, signing_key, signed_at)
-        return requests.post(self.url, data=raw, params=params, headers=headers, timeout=30)
+        return self.session.post(self.url, data=raw, params=params, headers=headers, timeout=30)
 
     def _fail(self, fn_id: str, event: dict, run: Run) -> object:
         failed = {
