@@ -31,5 +31,12 @@ migrations-check: $(VENV)/.installed
 	DJANGO_SETTINGS_MODULE=tests.settings DATABASE_URL=sqlite://:memory: \
 		$(BIN)/python manage.py makemigrations --check --dry-run
 
+# Every benchmark, side by side, on PostgreSQL (BENCH_DATABASE_URL, default the local
+# korai_bench, which it drops and recreates);
+# needs wrk (apt-get install wrk). Results: bench/out/results.json; see bench/README.md.
+bench: $(VENV)/.installed
+	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk" >&2; exit 1; }
+	$(BIN)/python -m bench.run_all
+
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

@@ -18,28 +18,34 @@ PYTHON = sys.executable
 BENCH_SETTINGS = "bench.settings"
 
 
-def setup_django() -> None:
-    """Point Django at the benchmark settings and database, creating and migrating it."""
+def setup_django(*, fresh: bool = False) -> None:
+    """Point Django at the benchmark settings and database, creating (or, `fresh`, recreating)
+    and migrating it. Safe to call again in the same process."""
     os.environ["DJANGO_SETTINGS_MODULE"] = BENCH_SETTINGS
     sys.path.insert(0, str(ROOT))
     import django
+    from django.apps import apps
 
-    _ensure_postgres_database(os.environ.get("DATABASE_URL", ""))
+    if apps.ready:
+        return
+    _ensure_postgres_database(fresh=fresh)
     django.setup()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
 
 
-def _ensure_postgres_database(url: str) -> None:
-    import bench.settings  # noqa: F401  (sets the DATABASE_URL default)
+def _ensure_postgres_database(*, fresh: bool) -> None:
+    import bench.settings  # noqa: F401  (sets DATABASE_URL from BENCH_DATABASE_URL)
 
     url = os.environ["DATABASE_URL"]
     if not url.startswith("postgres"):
-        return
+        raise SystemExit("The benchmarks measure PostgreSQL: BENCH_DATABASE_URL=postgres://…")
     name = url.rsplit("/", 1)[1]
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
+        if fresh:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')

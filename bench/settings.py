@@ -6,7 +6,12 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-" + "z" * 50)
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/korai_bench")
+# A database of the benchmarks' own, whatever DATABASE_URL says: `make bench` drops and
+# recreates it.
+os.environ["DATABASE_URL"] = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/korai_bench"
+)
+os.environ["DJANGO_READ_DOT_ENV"] = "0"
 os.environ.setdefault("INNGEST_EVENT_KEY", "bench-event-key")
 os.environ.setdefault("INNGEST_SIGNING_KEY", "signkey-bench-" + "ef" * 32)
 os.environ.setdefault("KORAI_THROTTLE_VIDEO_SUBMIT", "1000000/hour")

@@ -18,6 +18,7 @@ from django.db import close_old_connections, connections
 logger = logging.getLogger(__name__)
 
 _pending: queue.Queue = queue.Queue(maxsize=10_000)
+SEND_BATCH_SIZE = 50  # commits whose events share one POST
 _start_lock = threading.Lock()
 _sender: threading.Thread | None = None
 
@@ -65,7 +66,15 @@ def _send_forever() -> None:
     from outbox.services import events_deliver_ids
 
     while True:
-        event_ids = _pending.get()
+        batches = [_pending.get()]
+        # Whatever else is already queued goes in the same POST: one timeout per batch, not
+        # per event, while Inngest hangs.
+        while len(batches) < SEND_BATCH_SIZE:
+            try:
+                batches.append(_pending.get_nowait())
+            except queue.Empty:
+                break
+        event_ids = [pk for batch in batches for pk in batch]
         try:
             close_old_connections()
             events_deliver_ids(ids=event_ids)
@@ -77,7 +86,8 @@ def _send_forever() -> None:
                 # An idle sender holds no database connection (nor keeps a test database
                 # from being dropped).
                 connections.close_all()
-            _pending.task_done()
+            for _ in batches:
+                _pending.task_done()
 
 
 # A worker that stops gracefully sends what it has queued (briefly: a hanging Inngest must

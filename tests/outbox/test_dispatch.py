@@ -90,3 +90,35 @@ def test_a_rollback_queues_nothing(user, fake_inngest):
     assert dispatch.flush(timeout=5)
     assert not OutboxEvent.objects.exists()
     assert fake_inngest.events == []
+
+
+def test_events_queued_together_share_one_post(user, fake_inngest, monkeypatch):
+    from django.db import transaction
+
+    from outbox import services
+    from videos.services import video_submit
+
+    posts = []
+    real_post = services._post
+    monkeypatch.setattr(
+        services, "_post", lambda payload: posts.append(payload) or real_post(payload)
+    )
+    fake_inngest.hang()  # the sender's first POST blocks; the next commits queue up meanwhile
+    with transaction.atomic():
+        first = video_submit(owner=user, youtube_url="https://youtu.be/batchfirst1")
+    deadline = time.monotonic() + 5
+    while not posts and time.monotonic() < deadline:  # the sender is inside its first POST
+        time.sleep(0.01)
+    queued = []
+    for n in range(5):
+        with transaction.atomic():
+            queued.append(
+                video_submit(owner=user, youtube_url=f"https://youtu.be/batchnext{n:02d}")
+            )
+    fake_inngest.up()  # releases the hanging POST (it fails) and accepts the next
+
+    assert dispatch.flush(timeout=10)
+    assert [len(payload) for payload in posts] == [1, 5]
+    delivered = OutboxEvent.objects.filter(delivered_at__isnull=False)
+    assert set(delivered.values_list("video_id", flat=True)) == {v.pk for v in queued}
+    assert OutboxEvent.objects.get(video=first).delivered_at is None  # left for resend_events
