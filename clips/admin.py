@@ -11,6 +11,7 @@ class ClipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("video",)
     search_fields = ("title", "video__youtube_id")
     search_help_text = "The clip's title or the video's YouTube id."
+    ordering = ("-created_at",)  # indexed; the model's by-score order would sort every clip
     list_per_page = 100
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER

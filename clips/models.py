@@ -19,7 +19,10 @@ class Clip(models.Model):
 
     class Meta:
         ordering = ["-virality_score", "start"]
-        indexes = [models.Index(fields=["video", "-virality_score"], name="clip_video_score")]
+        indexes = [
+            models.Index(fields=["video", "-virality_score"], name="clip_video_score"),
+            models.Index(fields=["-created_at"], name="clip_created"),  # the admin's list
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(start__gte=0) & models.Q(start__lt=models.F("end")),

@@ -18,20 +18,15 @@ from exports.jobs import (
     exported_clips_save,
 )
 from exports.models import Export
-from korai.inngest import concurrency_limits, failure_message, inngest_client
+from korai.inngest import concurrency_limits, failed_run, inngest_client
 from korai.jobs import JobError
 
 
 def _process_clips_failed(ctx: inngest.ContextSync) -> None:
     """Retries are exhausted (or the failure was permanent): the export is `failed`; the clips
     rendered before the failure stay stored."""
-    data = ctx.event.data
-    original = data.get("event") or {}
-    run_id = str(data.get("run_id") or "")
-    export_id = (original.get("data") or {}).get("exportId") or str(
-        export_id_for_event(original.get("id") or run_id)
-    )
-    export_fail(export_id=str(export_id), run_id=run_id, error=failure_message(data.get("error")))
+    failed = failed_run(ctx, id_field="exportId", id_for_event=export_id_for_event)
+    export_fail(export_id=failed.job_id, run_id=failed.run_id, error=failed.error)
 
 
 @inngest_client.create_function(

@@ -85,6 +85,7 @@ class ExportedClip(models.Model):
 
     class Meta:
         ordering = ["start"]
+        indexes = [models.Index(fields=["-created_at"], name="exported_clip_created")]  # admin
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(start__gte=0) & models.Q(start__lt=models.F("end")),

@@ -10,6 +10,7 @@ later.
 import re
 import time
 import urllib.parse
+from dataclasses import dataclass
 
 import inngest
 import inngest.django
@@ -160,6 +161,26 @@ def concurrency_limits() -> list[inngest.Concurrency]:
         inngest.Concurrency(key="event.data.userId", limit=settings.INNGEST_CONCURRENCY_PER_USER),
         inngest.Concurrency(limit=settings.INNGEST_CONCURRENCY_GLOBAL),
     ]
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    job_id: str
+    run_id: str
+    error: str
+
+
+def failed_run(ctx: inngest.ContextSync, *, id_field: str, id_for_event) -> FailedRun:
+    """What an `inngest/function.failed` event says about the run that failed: the job it
+    worked on (the original event's `id_field`, or for the seed's event shape the id derived
+    from that event's id), the run id and a readable error."""
+    data = ctx.event.data
+    original = data.get("event") or {}
+    run_id = str(data.get("run_id") or "")
+    job_id = (original.get("data") or {}).get(id_field) or id_for_event(
+        original.get("id") or run_id
+    )
+    return FailedRun(job_id=str(job_id), run_id=run_id, error=failure_message(data.get("error")))
 
 
 def failure_message(error: object) -> str:

@@ -29,6 +29,7 @@ class OutboxEvent(models.Model):
     class Meta:
         ordering = ["created_at"]
         indexes = [
+            models.Index(fields=["-created_at"], name="outbox_created"),  # the admin's list
             # resend_events walks undelivered rows oldest first; delivered rows are most rows.
             models.Index(
                 fields=["created_at"],

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from clips.services import clips_save
 from korai import clips_api
-from korai.inngest import concurrency_limits, failure_message, inngest_client
+from korai.inngest import concurrency_limits, failed_run, inngest_client
 from korai.jobs import JobError
 from videos.jobs import (
     video_create_for_event,
@@ -23,13 +23,8 @@ from videos.models import Video
 
 def _identify_clips_failed(ctx: inngest.ContextSync) -> None:
     """Retries are exhausted (or the failure was permanent): the video is `failed`."""
-    data = ctx.event.data
-    original = data.get("event") or {}
-    run_id = str(data.get("run_id") or "")
-    video_id = (original.get("data") or {}).get("videoId") or str(
-        video_id_for_event(original.get("id") or run_id)
-    )
-    video_fail(video_id=str(video_id), run_id=run_id, error=failure_message(data.get("error")))
+    failed = failed_run(ctx, id_field="videoId", id_for_event=video_id_for_event)
+    video_fail(video_id=failed.job_id, run_id=failed.run_id, error=failed.error)
 
 
 @inngest_client.create_function(
