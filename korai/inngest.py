@@ -33,12 +33,10 @@ _DEV_EVENT_KEY = "NO_EVENT_KEY_SET"
 
 
 def is_dev_mode() -> bool:
-    """INNGEST_DEV set; or local development (DJANGO_DEBUG=1) with no signing key, just as
-    settings gives DEBUG a development secret key. Production (DEBUG off) needs the keys."""
+    """Only when asked: INNGEST_DEV set (and not "0"/"false"). Nothing is inferred from DEBUG,
+    so a stray DJANGO_DEBUG can never switch the signature checks off."""
     flag = settings.INNGEST_DEV.strip().lower()
-    if flag:
-        return flag not in ("0", "false")
-    return settings.DEBUG and not settings.INNGEST_SIGNING_KEY
+    return bool(flag) and flag not in ("0", "false")
 
 
 def _dev_server_url() -> str | None:

@@ -135,15 +135,17 @@ def test_production_without_usable_keys_refuses_to_start(settings, overrides, me
         korai_inngest.serve(client=korai_inngest.create_client(), functions=FUNCTIONS)
 
 
-def test_local_development_without_keys_is_dev_mode(settings):
+def test_dev_mode_only_when_asked(settings):
+    settings.INNGEST_DEV = "1"
+    assert korai_inngest.is_dev_mode()
+    settings.INNGEST_DEV = "http://127.0.0.1:8288"
+    assert korai_inngest.is_dev_mode()
+    # DEBUG without keys is not dev mode: a stray DJANGO_DEBUG must not turn off signatures.
     settings.DEBUG = True
     settings.INNGEST_SIGNING_KEY = ""
-    assert korai_inngest.is_dev_mode()
-    settings.INNGEST_SIGNING_KEY = "signkey-test-" + "ab" * 32
-    assert not korai_inngest.is_dev_mode()
-    settings.INNGEST_DEV = "0"
-    settings.INNGEST_SIGNING_KEY = ""
-    assert not korai_inngest.is_dev_mode()
+    for flag in ("", "0", "false"):
+        settings.INNGEST_DEV = flag
+        assert not korai_inngest.is_dev_mode()
 
 
 def test_dev_mode_needs_no_keys_and_reports_both_functions(settings):
