@@ -1,10 +1,6 @@
 """Writes of a video's clips."""
 
-import functools
-import operator
-
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from clips.models import Clip
@@ -29,12 +25,16 @@ def clips_save(*, video_id: str, identified: dict, attempt: int) -> Video:
         unique_fields=["video", "start", "end"],
         update_fields=list(_CLIP_FIELDS),
     )
-    stale = Clip.objects.filter(video=video)
-    if clips:
-        stale = stale.exclude(
-            functools.reduce(operator.or_, (Q(start=c["start"], end=c["end"]) for c in clips))
-        )
-    stale.delete()
+    # Clips an earlier answer had and this one has not, compared in Python: one condition per
+    # clip in SQL would exceed SQLite's expression depth at a thousand clips.
+    wanted = {(c["start"], c["end"]) for c in clips}
+    stale = [
+        pk
+        for pk, start, end in Clip.objects.filter(video=video).values_list("pk", "start", "end")
+        if (start, end) not in wanted
+    ]
+    if stale:
+        Clip.objects.filter(pk__in=stale).delete()
 
     video.total_clips = identified["total_clips"]
     video.duration_seconds = identified["video_duration"]

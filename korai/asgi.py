@@ -1,16 +1,20 @@
-"""
-ASGI config for korai project.
+"""The ASGI entry point that production servers load (`uvicorn korai.asgi:application`).
 
-It exposes the ASGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/asgi/
-"""
+Two things differ from `manage.py`: a `.env` file is never read here, so a leftover local
+development file (DEBUG, Inngest dev mode) cannot leak into production; and the URLconf is
+loaded at once, so a bad Inngest configuration stops the server at start-up instead of failing
+every request later."""
 
 import os
+from importlib import import_module
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "korai.settings")
+os.environ.setdefault("DJANGO_READ_DOT_ENV", "0")
 
 application = get_asgi_application()
+
+# Building /api/inngest checks the Inngest keys.
+import_module(settings.ROOT_URLCONF)

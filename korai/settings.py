@@ -12,8 +12,9 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# Local development keeps its settings in .env (`make run` creates it); real environments set
-# variables, which win over the file. The test suite sets DJANGO_READ_DOT_ENV=0.
+# Local development keeps its settings in .env (`make run` creates it); variables set in the
+# environment win over the file. korai/wsgi.py and asgi.py (production servers), the test suite
+# and the benchmarks set DJANGO_READ_DOT_ENV=0, so they never read it.
 if env.bool("DJANGO_READ_DOT_ENV", default=True):
     environ.Env.read_env(BASE_DIR / ".env")
 
@@ -126,8 +127,9 @@ STORAGES = {
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    # Health checks and the Inngest executor may reach the app over plain HTTP inside the network.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+    # Health checks and a self-hosted Inngest may reach the app over plain HTTP inside the
+    # network; a redirect would lose the executor's POST (its requests are HMAC-signed anyway).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^api/inngest$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
@@ -199,9 +201,11 @@ INNGEST_SIGNING_KEY = env.str("INNGEST_SIGNING_KEY", default="")
 INNGEST_SIGNING_KEY_FALLBACK = env.str("INNGEST_SIGNING_KEY_FALLBACK", default="")
 INNGEST_BASE_URL = env.str("INNGEST_BASE_URL", default="")
 # Where operators open a run: the Dev Server's UI locally, Inngest Cloud otherwise.
-INNGEST_DASHBOARD_URL = env.str(
-    "INNGEST_DASHBOARD_URL",
-    default="http://127.0.0.1:8288" if INNGEST_DEV else "https://app.inngest.com",
+# (`or`: an empty value, as in a copied .env.example, means the default too.)
+INNGEST_DASHBOARD_URL = env.str("INNGEST_DASHBOARD_URL", default="") or (
+    "http://127.0.0.1:8288"
+    if INNGEST_DEV.strip().lower() not in ("", "0", "false")
+    else "https://app.inngest.com"
 )
 # Signed requests older than this are refused, so a captured request cannot be replayed.
 INNGEST_SIGNATURE_MAX_AGE_SECONDS = env.int("INNGEST_SIGNATURE_MAX_AGE_SECONDS", default=300)

@@ -1,16 +1,20 @@
-"""
-WSGI config for korai project.
+"""The WSGI entry point that production servers load (`gunicorn korai.wsgi`).
 
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
-"""
+Two things differ from `manage.py`: a `.env` file is never read here, so a leftover local
+development file (DEBUG, Inngest dev mode) cannot leak into production; and the URLconf is
+loaded at once, so a bad Inngest configuration stops the server at start-up instead of failing
+every request later."""
 
 import os
+from importlib import import_module
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "korai.settings")
+os.environ.setdefault("DJANGO_READ_DOT_ENV", "0")
 
 application = get_wsgi_application()
+
+# Building /api/inngest checks the Inngest keys.
+import_module(settings.ROOT_URLCONF)

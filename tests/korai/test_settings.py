@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "p" * 20 + "-production-only-secret-" + "q" * 30,
@@ -79,3 +81,48 @@ def test_production_logs_json_lines():
     assert record["message"] == "hello"
     assert record["video_id"] == "v1"
     assert record["level"] == "WARNING"
+
+
+def python(code, **env_overrides):
+    env = {"PATH": os.environ["PATH"], "DJANGO_READ_DOT_ENV": "0", **env_overrides}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("entry_point", ["korai.wsgi", "korai.asgi"])
+def test_the_server_entry_points_refuse_to_start_without_inngest_keys(entry_point):
+    without_keys = {
+        k: v
+        for k, v in PRODUCTION_ENV.items()
+        if k not in ("INNGEST_EVENT_KEY", "INNGEST_SIGNING_KEY")
+    }
+    result = python(f"import {entry_point}", **without_keys)
+    assert result.returncode != 0
+    assert "INNGEST_SIGNING_KEY is not set" in result.stderr
+
+    assert python(f"import {entry_point}", **PRODUCTION_ENV).returncode == 0
+
+
+def test_the_server_entry_points_never_read_a_dotenv_file():
+    code = "import os, korai.wsgi; print(os.environ['DJANGO_READ_DOT_ENV'])"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], **PRODUCTION_ENV},  # DJANGO_READ_DOT_ENV not set
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "0", result.stderr
+
+
+def test_https_redirect_spares_the_inngest_endpoint_and_health_check():
+    code = (
+        "from django.test import Client; c = Client(SERVER_NAME='korai.example.com');"
+        "print(c.post('/api/inngest?fnId=x').status_code, c.get('/healthz/').status_code,"
+        " c.get('/api/videos/').status_code)"
+    )
+    result = manage("shell", "--no-imports", "-c", code, **PRODUCTION_ENV)
+    # Unsigned POST: refused by the signature check (401), not redirected (301) and lost.
+    assert result.stdout.split()[-3:] == ["401", "200", "301"], result.stderr
