@@ -4,7 +4,6 @@ from django.utils.html import format_html
 
 from exports.models import Export, ExportedClip
 from exports.selectors import exports_stuck
-from exports.services import export_rerun
 from korai.admin_common import (
     OwnerFilter,
     ReadOnlyAdminMixin,
@@ -14,10 +13,12 @@ from korai.admin_common import (
     badge,
     excerpt,
     report_delivery,
-    rerun_jobs,
+    report_rerun,
+    stuck_after,
 )
 from outbox.admin import ExportEventInline, deliver_in_batches
 from outbox.selectors import events_undelivered
+from outbox.services import jobs_rerun
 
 
 class ExportStuckFilter(StuckFilter):
@@ -114,15 +115,8 @@ class ExportAdmin(TrackedJobAdmin):
 
     @admin.action(description="Run selected failed or stuck exports again", permissions=("rerun",))
     def rerun(self, request, queryset):
-        rerun_jobs(
-            self,
-            request,
-            queryset,
-            stuck=exports_stuck,
-            waiting=events_undelivered().filter(export__isnull=False).values("export_id"),
-            status_field="status",
-            rerun=lambda export: export_rerun(export=export),
-        )
+        report = jobs_rerun(failed=True, stuck_for=stuck_after(), export_ids=queryset.values("pk"))
+        report_rerun(self, request, selected=queryset.count(), report=report)
 
     @admin.action(
         description="Resend undelivered events of selected exports", permissions=("rerun",)

@@ -9,15 +9,12 @@ from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from korai.errors import ApplicationError
 from korai.inngest import is_dev_mode
 
 # Both jobs' statuses and the outbox's delivery states share one palette (admin/base_site.html).
@@ -291,25 +288,12 @@ def _timeline_row(entry, index, entries):
     )
 
 
-def rerun_jobs(model_admin, request, queryset, *, stuck, waiting, status_field, rerun) -> None:
-    """Run the selected failed or stuck jobs again through the API's own rerun service (back to
-    pending, a new event, a new run). A stuck job whose event is still undelivered is left to
-    the resend, as `resend_events --stuck` does: running it again too would start it twice.
-    Jobs still running or finished are left alone; the message counts each group."""
-    is_failed = Q(**{status_field: "failed"})
-    is_stuck = Q(pk__in=stuck(older_than=stuck_after()).values("pk")) & ~Q(pk__in=waiting)
-    selected = queryset.count()
-    eligible = list(queryset.filter(is_failed | is_stuck).order_by("updated_at"))
-    done, refused = 0, []
-    for job in eligible:
-        try:
-            rerun(job)
-        except (ApplicationError, ValidationError) as exc:
-            # A concurrent run finished the job since the page was loaded.
-            refused.append(f"{job}: {getattr(exc, 'message', exc)}")
-            continue
-        done += 1
-    left_alone = selected - len(eligible)
+def report_rerun(model_admin, request, *, selected: int, report) -> None:
+    """The message of a "run again" action: how many of the `selected` jobs `jobs_rerun` ran
+    again, how many it left alone (running, finished, or stuck with an undelivered event of
+    their own, which the resend covers), and which changed under it (finished meanwhile)."""
+    done = report.total
+    left_alone = selected - done - len(report.skipped)
     text = f"Ran {done} job(s) again."
     if left_alone:
         text += (
@@ -317,5 +301,7 @@ def rerun_jobs(model_admin, request, queryset, *, stuck, waiting, status_field, 
             " (resend that instead)."
         )
     model_admin.message_user(request, text, messages.SUCCESS if done else messages.WARNING)
-    if refused:
-        model_admin.message_user(request, "Not run again: " + " | ".join(refused), messages.ERROR)
+    if report.skipped:
+        model_admin.message_user(
+            request, "Not run again: " + " | ".join(report.skipped), messages.ERROR
+        )

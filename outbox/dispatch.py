@@ -8,6 +8,7 @@ that want delivery finished when the response is."""
 
 import atexit
 import logging
+import math
 import queue
 import threading
 import time
@@ -51,6 +52,15 @@ def flush(timeout: float = 5.0) -> bool:
                 return False
             _pending.all_tasks_done.wait(remaining)
     return True
+
+
+def flush_timeout(commits: int) -> float:
+    """How long `flush` may need after `commits` deliveries were queued: one POST per
+    SEND_BATCH_SIZE of them plus the one that may already be under way, each bounded by its
+    connect and its read timeout (INNGEST_SEND_TIMEOUT_SECONDS each), and a second of slack
+    for the database."""
+    posts = 1 + math.ceil(max(commits, 0) / SEND_BATCH_SIZE)
+    return posts * 2 * settings.INNGEST_SEND_TIMEOUT_SECONDS + 1.0
 
 
 def _ensure_sender() -> None:

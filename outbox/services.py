@@ -20,14 +20,13 @@ from datetime import timedelta
 import requests
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from exports.models import Export
 from korai.errors import ApplicationError
 from korai.inngest import event_api_url
 from korai.inngest import event_key as inngest_event_key
-from korai.inngest import is_dev_mode as inngest_dev_mode  # noqa: F401 - part of this API
 from outbox.dispatch import deliver_after_commit
 from outbox.models import OutboxEvent
 from outbox.selectors import events_undelivered
@@ -283,12 +282,19 @@ def jobs_rerun(
     stuck_for: timedelta | None = None,
     video_id=None,
     export_id=None,
+    video_ids: Iterable | QuerySet | None = None,
+    export_ids: Iterable | QuerySet | None = None,
     limit: int | None = None,
     dry_run: bool = False,
 ) -> RerunReport:
     """Run failed and/or stuck videos and exports again (each back to `pending` with a new
     event, so a new Inngest run). A stuck job whose event is still undelivered is left to the
-    resend: running it again as well would start it twice."""
+    resend: running it again as well would start it twice.
+
+    `video_id` limits it to one video and its exports, `export_id` to one export (the
+    command's `--video`/`--export`). `video_ids`/`export_ids` (ids or a `values("pk")`
+    queryset, e.g. an admin selection) limit it to exactly those jobs: given only one of them,
+    no job of the other kind is run again."""
     # Imported here: those services record their events through this module.
     from exports.selectors import exports_stuck
     from exports.services import export_rerun
@@ -323,6 +329,9 @@ def jobs_rerun(
     if video_id is not None:
         videos = videos.filter(pk=video_id)
         exports = exports.filter(video_id=video_id)
+    if video_ids is not None or export_ids is not None:
+        videos = videos.filter(pk__in=video_ids) if video_ids is not None else videos.none()
+        exports = exports.filter(pk__in=export_ids) if export_ids is not None else exports.none()
 
     for model, queryset, rerun, ids in (
         (Video, videos, lambda job: video_rerun(video=job), report.videos),

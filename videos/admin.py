@@ -11,13 +11,14 @@ from korai.admin_common import (
     duration_text,
     excerpt,
     report_delivery,
-    rerun_jobs,
+    report_rerun,
+    stuck_after,
 )
 from outbox.admin import VideoEventInline, deliver_in_batches
 from outbox.selectors import events_undelivered
+from outbox.services import jobs_rerun
 from videos.models import Video
 from videos.selectors import videos_stuck
-from videos.services import video_rerun
 
 
 class VideoStuckFilter(StuckFilter):
@@ -111,16 +112,8 @@ class VideoAdmin(TrackedJobAdmin):
 
     @admin.action(description="Run selected failed or stuck videos again", permissions=("rerun",))
     def rerun(self, request, queryset):
-        rerun_jobs(
-            self,
-            request,
-            queryset,
-            stuck=videos_stuck,
-            # The video's own identify event (export events also point at their video).
-            waiting=events_undelivered().filter(export__isnull=True).values("video_id"),
-            status_field="processing_status",
-            rerun=lambda video: video_rerun(video=video),
-        )
+        report = jobs_rerun(failed=True, stuck_for=stuck_after(), video_ids=queryset.values("pk"))
+        report_rerun(self, request, selected=queryset.count(), report=report)
 
     @admin.action(
         description="Resend undelivered events of selected videos (and their exports)",

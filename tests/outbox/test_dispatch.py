@@ -122,3 +122,12 @@ def test_events_queued_together_share_one_post(user, fake_inngest, monkeypatch):
     delivered = OutboxEvent.objects.filter(delivered_at__isnull=False)
     assert set(delivered.values_list("video_id", flat=True)) == {v.pk for v in queued}
     assert OutboxEvent.objects.get(video=first).delivered_at is None  # left for resend_events
+
+
+def test_flush_timeout_covers_a_connect_and_a_read_timeout_per_post(settings):
+    settings.INNGEST_SEND_TIMEOUT_SECONDS = 2.0
+
+    # The POST under way, then one per SEND_BATCH_SIZE queued commits; a second for the database.
+    assert dispatch.flush_timeout(0) == 1 * 4.0 + 1
+    assert dispatch.flush_timeout(1) == 2 * 4.0 + 1
+    assert dispatch.flush_timeout(dispatch.SEND_BATCH_SIZE + 1) == 3 * 4.0 + 1

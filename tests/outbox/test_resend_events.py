@@ -217,3 +217,94 @@ def test_two_concurrent_runs_never_send_the_same_row(fake_inngest):
     assert errors == []
     assert fake_inngest.id_counts() == {event.event_id: 1 for event in events}
     assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
+
+
+# --- with the background sender (OUTBOX_DELIVERY=background, the production default) --------
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="Only PostgreSQL locks the rows the sender thread is posting (SELECT ... FOR UPDATE "
+    "SKIP LOCKED), so only there does the resend pass skip them; on SQLite it sends them again.",
+)
+
+
+@pytest.fixture
+def background(settings, monkeypatch):
+    """The sender thread delivers the reruns' events; the resend pass starts only once that
+    thread is inside its POST (holding the rows' locks), whatever the command does first."""
+    from outbox import dispatch, services
+    from outbox.management.commands import resend_events
+
+    settings.OUTBOX_DELIVERY = "background"
+    settings.INNGEST_SEND_TIMEOUT_SECONDS = 0.5
+    sender_posting = threading.Event()
+    real_post = services._post
+
+    def post(payload):
+        if threading.current_thread().name == "outbox-sender":
+            sender_posting.set()
+        return real_post(payload)
+
+    real_resend = resend_events.events_resend_undelivered
+
+    def resend(**kwargs):
+        assert sender_posting.wait(timeout=10), "the sender thread never posted"
+        return real_resend(**kwargs)
+
+    monkeypatch.setattr(services, "_post", post)
+    monkeypatch.setattr(resend_events, "events_resend_undelivered", resend)
+    yield
+    assert dispatch.flush(timeout=10), "the sender thread did not drain its queue"
+
+
+@postgresql_only
+def test_failed_exits_non_zero_when_the_senders_attempt_fails(background, fake_inngest):
+    failed = VideoFactory(processing_status=Video.Status.FAILED)
+    fake_inngest.hang()  # the sender's POST times out, holding the row while it waits
+
+    err = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("resend_events", "--failed", stdout=StringIO(), stderr=err)
+
+    assert excinfo.value.returncode == 1
+    assert "1 event(s) could not be delivered" in str(excinfo.value)
+    event = OutboxEvent.objects.get(video=failed)
+    # The sender's attempt, then the resend pass's own once the sender had finished.
+    assert (event.delivered_at, event.attempts) == (None, 2)
+    assert "did not answer" in err.getvalue()
+
+
+@postgresql_only
+def test_failed_counts_events_the_sender_is_still_posting_as_undelivered(
+    background, fake_inngest, monkeypatch, settings
+):
+    from outbox import dispatch
+
+    # The sender's POST outlasts the command's wait for it.
+    settings.INNGEST_SEND_TIMEOUT_SECONDS = 2.0
+    monkeypatch.setattr(dispatch, "flush_timeout", lambda commits: 0.1, raising=False)
+    failed = VideoFactory(processing_status=Video.Status.FAILED)
+    fake_inngest.hang()
+
+    out = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("resend_events", "--failed", stdout=out, stderr=StringIO())
+
+    assert excinfo.value.returncode == 1
+    assert "1 of the 1 new event(s) of the jobs run again are still undelivered" in str(
+        excinfo.value
+    )
+    assert "Delivered 0, failed 0, skipped 1" in out.getvalue()
+    assert OutboxEvent.objects.get(video=failed).delivered_at is None
+
+
+@postgresql_only
+def test_failed_waits_for_the_sender_before_resending(background, fake_inngest):
+    failed = VideoFactory(processing_status=Video.Status.FAILED)
+    fake_inngest.delay = 0.2  # the sender is still posting when the command gets to its resend
+
+    out = _resend("--failed")
+
+    assert "Delivered 0, failed 0, skipped 0" in out  # the sender had delivered it
+    assert fake_inngest.id_counts() == {f"{IDENTIFY}:{failed.pk}:1": 1}
+    assert OutboxEvent.objects.get(video=failed).delivered_at is not None

@@ -7,9 +7,15 @@ import uuid
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
 
+from outbox import dispatch
 from outbox.selectors import events_undelivered
-from outbox.services import events_resend_undelivered, jobs_rerun
+from outbox.services import RerunReport, events_resend_undelivered, jobs_rerun
+
+# Rerun ids per query when counting their undelivered events (well below any backend's limit
+# of query parameters).
+ID_CHUNK = 500
 
 
 def _uuid(value: str) -> uuid.UUID:
@@ -66,6 +72,7 @@ class Command(BaseCommand):
         stuck_for = timedelta(minutes=_positive(options["stuck"])) if options["stuck"] else None
         prefix = "[dry run] " if dry_run else ""
 
+        reruns = None
         if options["failed"] or stuck_for is not None:
             # Reruns first: their new events join the resend below if their own after-commit
             # delivery fails.
@@ -100,16 +107,56 @@ class Command(BaseCommand):
             self.stdout.write(f"{prefix}{count} undelivered event(s) would be sent.")
             return
 
+        # The reruns' events went to this process's sender thread when they were committed
+        # (OUTBOX_DELIVERY=background). While it posts them it holds their rows, which the
+        # resend pass would skip as "being sent" (SKIP LOCKED on PostgreSQL) and so report
+        # nothing about: let it finish first.
+        rerun_count = reruns.total if reruns is not None else 0
+        if rerun_count:
+            dispatch.flush(timeout=dispatch.flush_timeout(rerun_count))
         report = events_resend_undelivered(limit=limit, video_id=video_id, export_id=export_id)
+        still_undelivered = 0
+        if rerun_count:
+            # If the wait ran out, the thread may still be sending; whatever of the reruns'
+            # events it has not delivered by now was not delivered by this run.
+            dispatch.flush(timeout=dispatch.flush_timeout(rerun_count))
+            still_undelivered = _undelivered_events_of(reruns)
         self.stdout.write(
             f"Delivered {report.delivered}, failed {report.failed}, "
             f"skipped {report.skipped} (already delivered or being sent by another run)."
         )
+        if still_undelivered:
+            self.stdout.write(
+                f"{still_undelivered} of the {rerun_count} new event(s) of the jobs run again "
+                "are still undelivered."
+            )
         for error in report.errors:
             self.stderr.write(f"error: {error}")
-        if not report.ok:
+        if not report.ok or still_undelivered:
+            problems = []
+            if report.failed:
+                problems.append(f"{report.failed} event(s) could not be delivered")
+            if still_undelivered:
+                problems.append(
+                    f"{still_undelivered} of the {rerun_count} new event(s) of the jobs run "
+                    "again are still undelivered"
+                )
             raise CommandError(
-                f"{report.failed} event(s) could not be delivered; they stay recorded, "
-                "run resend_events again once Inngest is reachable.",
+                "; ".join(problems) + "; they stay recorded, run resend_events again once "
+                "Inngest is reachable.",
                 returncode=1,
             )
+
+
+def _undelivered_events_of(reruns: RerunReport) -> int:
+    """Undelivered events of the jobs this run ran again (a video's own, not its exports')."""
+    count = 0
+    for kind, ids in (("video", reruns.videos), ("export", reruns.exports)):
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start : start + ID_CHUNK]
+            if kind == "video":
+                condition = Q(export__isnull=True, video_id__in=chunk)
+            else:
+                condition = Q(export_id__in=chunk)
+            count += events_undelivered().filter(condition).count()
+    return count
