@@ -23,10 +23,15 @@ from korai.jobs import JobError
 
 
 def _process_clips_failed(ctx: inngest.ContextSync) -> None:
-    """Retries are exhausted (or the failure was permanent): the export is `failed`; the clips
-    rendered before the failure stay stored."""
+    """Retries are exhausted (or the failure was permanent): the export is `failed`, or
+    `partial` if clips were rendered before the failure (they stay stored)."""
     failed = failed_run(ctx, id_field="exportId", id_for_event=export_id_for_event)
-    export_fail(export_id=failed.job_id, run_id=failed.run_id, error=failed.error)
+    export_fail(
+        export_id=failed.job_id,
+        run_id=failed.run_id,
+        event_id=failed.event_id,
+        error=failed.error,
+    )
 
 
 @inngest_client.create_function(
@@ -88,9 +93,13 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
             results.append({**selected, "error": err.message})
 
     def save_exported_clips_to_database() -> dict:
-        saved = exported_clips_save(
-            export_id=export["exportId"], results=results, attempt=ctx.attempt
-        )
+        try:
+            saved = exported_clips_save(
+                export_id=export["exportId"], results=results, attempt=ctx.attempt
+            )
+        except JobError as err:
+            # The export was deleted meanwhile, or a result is not one of its ranges.
+            raise inngest.NonRetriableError(f"save-exported-clips-to-database: {err}") from err
         return {"status": saved.status, "error": saved.last_error}
 
     saved = ctx.step.run("save-exported-clips-to-database", save_exported_clips_to_database)
@@ -103,14 +112,22 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
 
 def _process_one(*, export_id: str, index: int, step_id: str, attempt: int) -> dict:
     """Render one clip. A permanent refusal (4xx, malformed answer) becomes this clip's error
-    instead of ending the run; a Retry-After pauses the run; anything else is recorded and
-    raised for Inngest to retry the step."""
+    instead of ending the run; a Retry-After pauses the run, except on the step's last attempt,
+    where it too becomes this clip's error; anything else is recorded and raised for Inngest to
+    retry the step."""
     try:
-        return export_clip_process(export_id=export_id, index=index)
+        return export_clip_process(export_id=export_id, index=index, step=step_id, attempt=attempt)
     except JobError as err:
         raise inngest.NonRetriableError(f"{step_id}: {err}") from err
-    except inngest.RetryAfterError:
-        raise
+    except inngest.RetryAfterError as err:
+        # The SDK raises a RetryAfterError at the function level, not as a StepError: on the
+        # last attempt (`ctx.attempt` counts from 0, INNGEST_RETRIES retries follow the first)
+        # it would fail the whole run and leave the later clips untried.
+        if attempt < settings.INNGEST_RETRIES:
+            raise
+        export_step_failed(export_id=export_id, step=step_id, attempt=attempt, error=str(err))
+        start, end = export_clip_range(export_id=export_id, index=index)
+        return {"start": start, "end": end, "error": str(err)}
     except inngest.NonRetriableError as err:
         export_step_failed(export_id=export_id, step=step_id, attempt=attempt, error=str(err))
         start, end = export_clip_range(export_id=export_id, index=index)

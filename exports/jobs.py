@@ -25,6 +25,7 @@ from korai.jobs import (
     job_step_failed,
     lock,
     truncate_error,
+    user_pk,
 )
 from videos.models import Video
 
@@ -64,11 +65,7 @@ def export_create_for_event(
     strings, as the seed's web client sent them."""
     export_id = export_id_for_event(event_id)
     if not Export.objects.filter(pk=export_id).exists():
-        try:
-            owner_pk = int(owner_id)
-        except (TypeError, ValueError):
-            raise JobError(f"userId {owner_id!r} is not a user id") from None
-        owner = get_user_model().objects.filter(pk=owner_pk).first()
+        owner = get_user_model().objects.filter(pk=user_pk(owner_id)).first()
         video = Video.objects.filter(pk=as_uuid(video_id), owner=owner).first()
         if owner is None or video is None:
             raise JobError(f"video {video_id} of user {owner_id!r} does not exist")
@@ -99,9 +96,11 @@ def export_clip_range(*, export_id: str, index: int) -> tuple[float, float]:
     return float(selected["start"]), float(selected["end"])
 
 
-def export_clip_process(*, export_id: str, index: int) -> dict:
+def export_clip_process(*, export_id: str, index: int, step: str, attempt: int) -> dict:
     """Render the export's `index`-th range, unless an earlier run already did: returns
-    `{"start", "end", "s3_key"}` and stores it at once, so a later rerun skips it.
+    `{"start", "end", "s3_key"}` and stores it at once, so a later rerun skips it. The render
+    is noted on the export's timeline as `step`, which also moves its `updated_at`: a long
+    export that keeps rendering never looks stuck.
 
     Raises what `korai.clips_api.process_clip` raises (the caller decides what a failure
     means); no transaction is held while the API works."""
@@ -123,7 +122,12 @@ def export_clip_process(*, export_id: str, index: int) -> dict:
         subtitles=export.subtitles,
         subtitle_customization=subtitle_customization(export.subtitle_style),
     )
-    _store(export, selected, s3_key=rendered["s3_key"], error="")
+    with transaction.atomic():
+        # The export first, then its clip, in the same order as `exported_clips_save`.
+        locked = lock(Export, export_id)
+        _store(locked, selected, s3_key=rendered["s3_key"], error="")
+        job_note(locked, step=step, attempt=attempt, detail=f"{start:g}-{end:g}s rendered")
+        locked.save(update_fields=["timeline", "updated_at"])
     return rendered
 
 
@@ -171,53 +175,58 @@ def export_step_failed(*, export_id: str, step: str, attempt: int, error: str) -
     job_step_failed(model=Export, job_id=export_id, step=step, attempt=attempt, error=error)
 
 
-def export_fail(*, export_id: str, run_id: str, error: str) -> Export | None:
-    """`failed` with the error and finish time, unless a newer run took over or it finished."""
+def export_fail(*, export_id: str, run_id: str, event_id: str, error: str) -> Export | None:
+    """Finish the export with the error after its run gave up: `partial` if some of its clips
+    were rendered (they stay stored), else `failed`. Ignored when a newer run or a rerun's
+    event (see `korai.jobs.job_fail`) took over, or when it already finished."""
     return job_fail(
         model=Export,
         job_id=export_id,
         run_id=run_id,
+        event_id=event_id,
         error=error,
         status_field="status",
-        failed=Export.Status.FAILED,
+        failed=_failed_status,
         final=(Export.Status.COMPLETED, Export.Status.PARTIAL, Export.Status.FAILED),
     )
 
 
+def _failed_status(export: Export) -> str:
+    rendered = ExportedClip.objects.filter(export=export).exclude(s3_key="").exists()
+    return Export.Status.PARTIAL if rendered else Export.Status.FAILED
+
+
 def _store(export: Export, selected: dict, *, s3_key: str, error: str) -> ExportedClip:
+    """Write one clip's outcome. The caller holds a transaction with the export locked (so
+    two writers of one clip take turns)."""
     start, end = float(selected["start"]), float(selected["end"])
-    with transaction.atomic():
-        row = (
-            ExportedClip.objects.select_for_update()
-            .filter(export=export, start=start, end=end)
-            .first()
-        )
-        if row is not None and row.succeeded:
-            return row
-        clip_id = selected.get("clip_id")
-        source = (
-            Clip.objects.filter(pk=clip_id, video_id=export.video_id).first() if clip_id else None
-        )
-        row, _ = ExportedClip.objects.update_or_create(
-            export=export,
-            start=start,
-            end=end,
-            defaults={
-                "video_id": export.video_id,
-                "source_clip": source,
-                "s3_key": s3_key,
-                "error": "" if s3_key else truncate_error(error),
-                "aspect_ratio": export.aspect_ratio,
-                "target_language": export.target_language,
-            },
-        )
-        if s3_key:
-            # The row turned from missing or failed into rendered (a rendered row returned
-            # above), so this counts each rendered clip exactly once.
-            Video.objects.filter(pk=export.video_id).update(
-                exported_clip_count=F("exported_clip_count") + 1
-            )
+    row = (
+        ExportedClip.objects.select_for_update().filter(export=export, start=start, end=end).first()
+    )
+    if row is not None and row.succeeded:
         return row
+    clip_id = selected.get("clip_id")
+    source = Clip.objects.filter(pk=clip_id, video_id=export.video_id).first() if clip_id else None
+    row, _ = ExportedClip.objects.update_or_create(
+        export=export,
+        start=start,
+        end=end,
+        defaults={
+            "video_id": export.video_id,
+            "source_clip": source,
+            "s3_key": s3_key,
+            "error": "" if s3_key else truncate_error(error),
+            "aspect_ratio": export.aspect_ratio,
+            "target_language": export.target_language,
+        },
+    )
+    if s3_key:
+        # The row turned from missing or failed into rendered (a rendered row returned
+        # above), so this counts each rendered clip exactly once.
+        Video.objects.filter(pk=export.video_id).update(
+            exported_clip_count=F("exported_clip_count") + 1
+        )
+    return row
 
 
 def _ranges(selected_clips: object) -> list[dict]:

@@ -165,20 +165,28 @@ def concurrency_limits() -> list[inngest.Concurrency]:
 class FailedRun:
     job_id: str
     run_id: str
+    # The id of the event that started the run (for Korai's events, the outbox row's
+    # `event_id`); "" if the failure event does not carry it.
+    event_id: str
     error: str
 
 
 def failed_run(ctx: inngest.ContextSync, *, id_field: str, id_for_event) -> FailedRun:
     """What an `inngest/function.failed` event says about the run that failed: the job it
     worked on (the original event's `id_field`, or for the seed's event shape the id derived
-    from that event's id), the run id and a readable error."""
+    from that event's id), the run id, the original event's id and a readable error."""
     data = ctx.event.data
     original = data.get("event") or {}
     run_id = str(data.get("run_id") or "")
     job_id = (original.get("data") or {}).get(id_field) or id_for_event(
         original.get("id") or run_id
     )
-    return FailedRun(job_id=str(job_id), run_id=run_id, error=failure_message(data.get("error")))
+    return FailedRun(
+        job_id=str(job_id),
+        run_id=run_id,
+        event_id=str(original.get("id") or ""),
+        error=failure_message(data.get("error")),
+    )
 
 
 def failure_message(error: object) -> str:

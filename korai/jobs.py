@@ -2,11 +2,13 @@
 `korai.models.TrackedJob` that the Inngest steps write, so an operator can follow a job."""
 
 import uuid
+from collections.abc import Callable
 
 from django.db import models, transaction
 from django.utils import timezone
 
 from korai.models import TrackedJob
+from outbox.selectors import event_superseded
 
 # Error texts are shown in the admin and the API: long enough to act on, bounded in size.
 ERROR_MAX_CHARS = 2000
@@ -56,20 +58,26 @@ def job_fail(
     model: type[TrackedJob],
     job_id: str,
     run_id: str,
+    event_id: str,
     error: str,
     status_field: str,
-    failed: str,
+    failed: str | Callable[[TrackedJob], str],
     final: tuple[str, ...],
 ) -> TrackedJob | None:
-    """Mark the job failed after its run gave up. A failure report from an older run (the job
-    was rerun since) or for a job that already finished is ignored: the newer outcome wins."""
+    """Mark the job failed after its run gave up (`failed`: the status, or a function of the
+    locked job that returns it). A failure report from an older run, or of an event that a
+    rerun superseded (the rerun keeps the old run id until its own run starts), or for a job
+    that already finished is ignored: the newer outcome wins."""
     with transaction.atomic():
         job = model.objects.select_for_update().filter(pk=as_uuid(job_id)).first()
         if job is None:
             return None
         if job.inngest_run_id not in ("", run_id) or getattr(job, status_field) in final:
             return job
-        setattr(job, status_field, failed)
+        # Checked under the job's lock: a rerun writes its event while holding it.
+        if event_id and event_superseded(event_id=event_id):
+            return job
+        setattr(job, status_field, failed(job) if callable(failed) else failed)
         job.last_error = truncate_error(error)
         job.finished_at = timezone.now()
         job_note(job, step="on-failure", attempt=0, detail=job.last_error)
@@ -77,6 +85,14 @@ def job_fail(
             update_fields=[status_field, "last_error", "finished_at", "timeline", "updated_at"]
         )
         return job
+
+
+def user_pk(owner_id: str) -> int:
+    """An event's `userId` as a user's primary key; JobError if it is not one."""
+    try:
+        return int(owner_id)
+    except (TypeError, ValueError):
+        raise JobError(f"userId {owner_id!r} is not a user id") from None
 
 
 def truncate_error(error: str) -> str:

@@ -24,7 +24,12 @@ from videos.models import Video
 def _identify_clips_failed(ctx: inngest.ContextSync) -> None:
     """Retries are exhausted (or the failure was permanent): the video is `failed`."""
     failed = failed_run(ctx, id_field="videoId", id_for_event=video_id_for_event)
-    video_fail(video_id=failed.job_id, run_id=failed.run_id, error=failed.error)
+    video_fail(
+        video_id=failed.job_id,
+        run_id=failed.run_id,
+        event_id=failed.event_id,
+        error=failed.error,
+    )
 
 
 @inngest_client.create_function(
@@ -91,7 +96,13 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
     identified = ctx.step.run("call-identify-clips-api", call_identify_clips_api)
 
     def save_clips_to_database() -> int:
-        saved = clips_save(video_id=video["videoId"], identified=identified, attempt=ctx.attempt)
+        try:
+            saved = clips_save(
+                video_id=video["videoId"], identified=identified, attempt=ctx.attempt
+            )
+        except JobError as err:
+            # The video was deleted meanwhile: retrying cannot bring it back.
+            raise inngest.NonRetriableError(f"save-clips-to-database: {err}") from err
         return saved.total_clips
 
     total_clips = ctx.step.run("save-clips-to-database", save_clips_to_database)

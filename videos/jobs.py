@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from korai.jobs import JobError, job_begin_run, job_fail, job_step_failed, lock
+from korai.jobs import JobError, job_begin_run, job_fail, job_step_failed, lock, user_pk
 from videos.models import Video
 from videos.youtube import canonical_youtube_url, youtube_video_id
 
@@ -43,7 +43,7 @@ def video_create_for_event(
     id), or find the one an earlier delivery created, and start it."""
     video_id = video_id_for_event(event_id)
     if not Video.objects.filter(pk=video_id).exists():
-        owner = get_user_model().objects.filter(pk=_user_pk(owner_id)).first()
+        owner = get_user_model().objects.filter(pk=user_pk(owner_id)).first()
         if owner is None:
             raise JobError(f"user {owner_id!r} does not exist")
         try:
@@ -67,21 +67,16 @@ def video_step_failed(*, video_id: str, step: str, attempt: int, error: str) -> 
     job_step_failed(model=Video, job_id=video_id, step=step, attempt=attempt, error=error)
 
 
-def video_fail(*, video_id: str, run_id: str, error: str) -> Video | None:
-    """`failed` with the error and finish time, unless a newer run took over or it completed."""
+def video_fail(*, video_id: str, run_id: str, event_id: str, error: str) -> Video | None:
+    """`failed` with the error and finish time, unless a newer run or a rerun's event (see
+    `korai.jobs.job_fail`) took over, or it completed."""
     return job_fail(
         model=Video,
         job_id=video_id,
         run_id=run_id,
+        event_id=event_id,
         error=error,
         status_field="processing_status",
         failed=Video.Status.FAILED,
         final=(Video.Status.COMPLETED,),
     )
-
-
-def _user_pk(owner_id: str) -> int:
-    try:
-        return int(owner_id)
-    except (TypeError, ValueError):
-        raise JobError(f"userId {owner_id!r} is not a user id") from None

@@ -5,6 +5,7 @@ import pytest
 from clips.models import Clip
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
+from videos import functions
 from videos.jobs import video_id_for_event
 from videos.models import Video
 
@@ -184,3 +185,23 @@ def test_completed_video_is_not_identified_again(executor, fake_clips_api, video
     assert again.output["totalClips"] == 3
     assert list(again.step_attempts) == ["create-video-record"]
     assert fake_clips_api.count("identify") == 1
+
+
+def test_video_deleted_before_saving_fails_at_once(executor, fake_clips_api, video, monkeypatch):
+    save = functions.clips_save
+
+    calls = []
+
+    def delete_then_save(**kwargs):
+        calls.append(kwargs["attempt"])
+        Video.objects.filter(pk=kwargs["video_id"]).delete()
+        return save(**kwargs)
+
+    monkeypatch.setattr(functions, "clips_save", delete_then_save)
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "failed"
+    assert calls == [0]  # not retried
+    assert run.error["message"].startswith("save-clips-to-database: video ")
+    assert "does not exist" in run.error["message"]

@@ -2,6 +2,7 @@
 
 import pytest
 
+from exports import functions
 from exports.models import Export, ExportedClip
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
 from tests.factories import ClipFactory, ExportFactory, VideoFactory
@@ -187,3 +188,65 @@ def test_unknown_export_fails_at_once(executor, fake_clips_api, export):
     assert run.requests == 1
     assert "does not exist" in run.error["message"]
     assert fake_clips_api.count("process") == 0
+
+
+def test_retry_after_on_every_attempt_fails_only_that_clip(
+    executor, fake_clips_api, export, settings
+):
+    # The SDK raises RetryAfterError at the function level: on the last attempt it must become
+    # this clip's error, not the run's, so the clips after it are still rendered.
+    fake_clips_api.on_range(60.0, 90.5, Reply(status=429, headers={"Retry-After": "1"}))
+
+    run = executor.run("process-clips", event_for(export))
+
+    assert run.status == "completed"
+    assert run.output == {"videoId": str(export.video_id), "processedClips": 2}
+    assert len(run.retry_after) == settings.INNGEST_RETRIES
+    assert fake_clips_api.count("process", start=60.0, end=90.5) == settings.INNGEST_RETRIES + 1
+    assert fake_clips_api.count("process", start=120.0, end=150.0) == 1
+    export.refresh_from_db()
+    assert export.status == Export.Status.PARTIAL
+    assert export.last_error.startswith("1 of 3 clips failed.")
+    rows = keys(export)
+    assert rows[(120.0, 150.0)] == ("exports/120-150.mp4", "")
+    assert rows[(60.0, 90.5)][0] == "" and "answered 429" in rows[(60.0, 90.5)][1]
+
+
+def test_run_failing_after_clips_were_rendered_leaves_the_export_partial(
+    executor, fake_clips_api, export, monkeypatch, settings
+):
+    def database_down(**kwargs):
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr(functions, "exported_clips_save", database_down)
+
+    run = executor.run("process-clips", event_for(export))
+
+    assert run.status == "failed"
+    assert run.step_attempts["save-exported-clips-to-database"] == settings.INNGEST_RETRIES + 1
+    export.refresh_from_db()
+    # The clips rendered before the failure are stored: `partial`, with the run's error.
+    assert export.status == Export.Status.PARTIAL
+    assert "database unavailable" in export.last_error
+    assert export.finished_at is not None
+    assert export.exported_clips.exclude(s3_key="").count() == 3
+
+
+def test_export_deleted_before_saving_fails_at_once(executor, fake_clips_api, export, monkeypatch):
+    save = functions.exported_clips_save
+
+    calls = []
+
+    def delete_then_save(**kwargs):
+        calls.append(kwargs["attempt"])
+        Export.objects.filter(pk=kwargs["export_id"]).delete()
+        return save(**kwargs)
+
+    monkeypatch.setattr(functions, "exported_clips_save", delete_then_save)
+
+    run = executor.run("process-clips", event_for(export))
+
+    assert run.status == "failed"
+    assert calls == [0]  # not retried
+    assert run.error["message"].startswith("save-exported-clips-to-database: export ")
+    assert "does not exist" in run.error["message"]

@@ -1,19 +1,33 @@
 """The step-side services: idempotent, transactional, and careful about which run wins."""
 
 import re
+from datetime import timedelta
 
 import inngest
 import pytest
+from django.utils import timezone
 from inngest.experimental import mocked
 
 from clips.services import clips_save
-from exports.jobs import export_create_for_event, export_fail, exported_clips_save
+from exports.jobs import (
+    export_clip_process,
+    export_create_for_event,
+    export_fail,
+    exported_clips_save,
+)
 from exports.models import Export
+from exports.selectors import exports_stuck
 from korai.jobs import JobError
 from tests.factories import ClipFactory, ExportedClipFactory, ExportFactory, VideoFactory
 from videos.functions import identify_clips
 from videos.jobs import video_fail, video_start
 from videos.models import Video
+
+# Read the export and look for an earlier render; then, in one transaction: lock the export,
+# lock, read and insert the clip row, count it on the video, note the step on the export. That
+# is 8 statements, plus 3 savepoints with their releases (the transaction itself is one
+# inside the test's, and update_or_create opens two).
+QUERIES_PER_RENDERED_CLIP = 14
 
 
 def answer(*ranges):
@@ -68,11 +82,11 @@ def test_failure_of_an_older_run_does_not_touch_a_rerun():
     video = VideoFactory()
     video_start(video_id=str(video.id), run_id="run-2", attempt=0)
 
-    video_fail(video_id=str(video.id), run_id="run-1", error="late news")
+    video_fail(video_id=str(video.id), run_id="run-1", event_id="", error="late news")
     video.refresh_from_db()
     assert video.processing_status == Video.Status.PROCESSING
 
-    video_fail(video_id=str(video.id), run_id="run-2", error="API down")
+    video_fail(video_id=str(video.id), run_id="run-2", event_id="", error="API down")
     video.refresh_from_db()
     assert (video.processing_status, video.last_error) == (Video.Status.FAILED, "API down")
     assert video.finished_at is not None
@@ -81,7 +95,7 @@ def test_failure_of_an_older_run_does_not_touch_a_rerun():
 @pytest.mark.django_db
 def test_failure_never_overrides_a_finished_export():
     export = ExportFactory(status=Export.Status.PARTIAL, inngest_run_id="run-1")
-    export_fail(export_id=str(export.id), run_id="run-1", error="boom")
+    export_fail(export_id=str(export.id), run_id="run-1", event_id="", error="boom")
     export.refresh_from_db()
     assert export.status == Export.Status.PARTIAL
 
@@ -167,3 +181,48 @@ def test_identify_clips_with_the_sdk_mocked_harness(settings):
     assert result.status is mocked.Status.COMPLETED
     assert result.output == {"videoId": str(video.id), "s3Key": video.s3_key, "totalClips": 1}
     assert list(video.clips.values_list("start", "end")) == [(10, 20)]
+
+
+@pytest.mark.django_db
+def test_export_fail_is_partial_when_some_clips_were_rendered():
+    rendered = ExportFactory(status=Export.Status.PROCESSING, inngest_run_id="run-1")
+    ExportedClipFactory(export=rendered, start=0.0, end=30.0, s3_key="exports/a.mp4")
+    ExportedClipFactory(export=rendered, start=40.0, end=50.0, s3_key="", error="refused")
+    nothing = ExportFactory(status=Export.Status.PROCESSING, inngest_run_id="run-1")
+    ExportedClipFactory(export=nothing, start=0.0, end=30.0, s3_key="", error="refused")
+
+    export_fail(export_id=str(rendered.id), run_id="run-1", event_id="", error="database down")
+    export_fail(export_id=str(nothing.id), run_id="run-1", event_id="", error="database down")
+
+    rendered.refresh_from_db()
+    nothing.refresh_from_db()
+    assert (rendered.status, rendered.last_error) == (Export.Status.PARTIAL, "database down")
+    assert (nothing.status, nothing.last_error) == (Export.Status.FAILED, "database down")
+    assert rendered.finished_at is not None and nothing.finished_at is not None
+
+
+@pytest.mark.django_db
+def test_rendering_a_clip_is_progress_on_the_export(fake_clips_api, django_assert_num_queries):
+    export = ExportFactory(
+        status=Export.Status.PROCESSING,
+        selected_ranges=[
+            {"start": 0.0, "end": 30.0, "clip_id": None},
+            {"start": 40.0, "end": 50.0, "clip_id": None},
+        ],
+    )
+    long_ago = timezone.now() - timedelta(hours=2)
+    Export.objects.filter(pk=export.pk).update(updated_at=long_ago)
+
+    with django_assert_num_queries(QUERIES_PER_RENDERED_CLIP):
+        export_clip_process(export_id=str(export.id), index=1, step="process-clip-2", attempt=1)
+
+    export.refresh_from_db()
+    assert export.updated_at > long_ago
+    assert export not in exports_stuck(older_than=timedelta(minutes=30))
+    assert export.timeline[-1] | {"at": None} == {
+        "step": "process-clip-2",
+        "at": None,
+        "attempt": 1,
+        "detail": "40-50s rendered",
+    }
+    assert export.exported_clips.get().s3_key == "exports/40-50.mp4"

@@ -1,0 +1,91 @@
+"""A rerun keeps the job's old run id until its own run starts: a late failure of the run it
+replaced must not turn it back to `failed` (the failure names the superseded event)."""
+
+import pytest
+
+from exports.jobs import export_start
+from exports.models import Export
+from exports.services import export_create, export_rerun
+from outbox.models import OutboxEvent
+from outbox.selectors import event_superseded
+from tests.factories import VideoFactory
+from tests.fakes.clips_api import Reply
+from tests.inngest_executor import Run
+from videos.jobs import video_start
+from videos.models import Video
+from videos.services import video_rerun, video_submit
+
+
+def as_sent(event: OutboxEvent) -> dict:
+    return {"id": event.event_id, "name": event.name, "data": event.data}
+
+
+def old_run_failed(executor, fn_id: str, event: OutboxEvent, *, run_id: str) -> None:
+    """Deliver `inngest/function.failed` for run `run_id` of `event`, as Inngest does."""
+    error = {"name": "Error", "message": "the old run timed out"}
+    executor._fail(fn_id, as_sent(event), Run(run_id=run_id, status="failed", error=error))
+
+
+def test_late_failure_of_a_replaced_video_run_leaves_the_rerun_pending(
+    executor, fake_clips_api, fake_inngest, user
+):
+    video = video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ")
+    first = OutboxEvent.objects.get(video=video)
+    video_start(video_id=str(video.id), run_id="run-1", attempt=0)  # then it hung: stuck
+    video_rerun(video=video)
+    second = OutboxEvent.objects.exclude(pk=first.pk).get(video=video)
+
+    old_run_failed(executor, "identify-clips", first, run_id="run-1")
+
+    video.refresh_from_db()
+    assert (video.processing_status, video.last_error) == (Video.Status.PENDING, "")
+
+    # The rerun's own failure still counts.
+    fake_clips_api.queue("identify", Reply(status=422, body={"detail": "video is private"}))
+    run = executor.run("identify-clips", as_sent(second))
+
+    assert run.status == "failed"
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.FAILED
+    assert "video is private" in video.last_error
+
+
+def test_late_failure_of_a_replaced_export_run_leaves_the_rerun_pending(
+    executor, fake_clips_api, fake_inngest, user
+):
+    video = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
+    export = export_create(
+        video=video, owner=user, aspect_ratio="9:16", clips=[{"start": 0, "end": 30}]
+    )
+    first = OutboxEvent.objects.get(export=export)
+    export_start(export_id=str(export.id), run_id="run-1", attempt=0)  # then it hung: stuck
+    export_rerun(export=export)
+    second = OutboxEvent.objects.exclude(pk=first.pk).get(export=export)
+
+    old_run_failed(executor, "process-clips", first, run_id="run-1")
+
+    export.refresh_from_db()
+    assert (export.status, export.last_error) == (Export.Status.PENDING, "")
+
+    fake_clips_api.on_range(0, 30, Reply(status=404, body={"detail": "no source video"}))
+    run = executor.run("process-clips", as_sent(second))
+
+    assert run.status == "failed"
+    export.refresh_from_db()
+    assert export.status == Export.Status.FAILED
+    assert "no source video" in export.last_error
+
+
+@pytest.mark.django_db
+def test_event_superseded_only_by_a_later_event_of_the_same_subject(fake_inngest, user):
+    video = video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ")
+    other = video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=9bZkp7q19f0")
+    first = OutboxEvent.objects.get(video=video)
+    video_rerun(video=other)  # another video's rerun supersedes nothing of this one
+
+    assert not event_superseded(event_id=first.event_id)
+    video_rerun(video=video)
+    assert event_superseded(event_id=first.event_id)
+    latest = OutboxEvent.objects.filter(video=video).order_by("-created_at").first()
+    assert not event_superseded(event_id=latest.event_id)
+    assert not event_superseded(event_id="01JSEEDSHAPEDEVENT")  # not one of Korai's events
