@@ -175,10 +175,11 @@ def export_create(
 
 @transaction.atomic
 def export_rerun(*, export: Export) -> Export:
-    """Run a failed or stuck export again: back to `pending` with a new event (a new event id,
-    so a new Inngest run). A completed or partial export keeps its rendered clips."""
+    """Run a failed, partial or stuck export again: back to `pending` with a new event (a new
+    event id, so a new Inngest run). Rendered clips are kept and skipped by the new run, which
+    renders only the missing ones; a completed export has nothing to run again."""
     export = Export.objects.select_for_update().select_related("video").get(pk=export.pk)
-    if export.status in (Export.Status.COMPLETED, Export.Status.PARTIAL):
+    if export.status == Export.Status.COMPLETED:
         raise ConflictError(
             f"This export is {export.status}; there is nothing to run again.",
             code="export_finished",

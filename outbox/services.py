@@ -313,7 +313,8 @@ def jobs_rerun(
     export_q = Q(pk__in=[])
     if failed:
         video_q |= Q(processing_status=Video.Status.FAILED)
-        export_q |= Q(status=Export.Status.FAILED)
+        # A partial export failed for some clips; running it again renders only those.
+        export_q |= Q(status__in=[Export.Status.FAILED, Export.Status.PARTIAL])
     if stuck_for is not None:
         video_q |= Q(pk__in=videos_stuck(older_than=stuck_for).values("pk")) & ~Q(
             pk__in=waiting.filter(export__isnull=True).values("video_id")

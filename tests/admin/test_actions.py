@@ -64,17 +64,22 @@ def test_rerun_leaves_a_stuck_video_whose_event_is_undelivered_to_the_resend(
     assert OutboxEvent.objects.filter(video=waiting).count() == 1
 
 
-def test_rerun_exports_runs_only_failed_or_stuck(admin_client, jobs, fake_inngest):
+def test_rerun_exports_runs_only_failed_partial_or_stuck(admin_client, jobs, fake_inngest):
     fake_inngest.up()
     failed = ExportFactory(video=jobs["completed"], status=Export.Status.FAILED, last_error="x")
     partial = jobs["export"]
+    completed = ExportFactory(video=jobs["completed"], status=Export.Status.COMPLETED)
 
-    messages = run_action(admin_client, "exports_export", "rerun", [failed, partial])
+    messages = run_action(admin_client, "exports_export", "rerun", [failed, partial, completed])
 
-    assert messages[0].startswith("Ran 1 job(s) again. Left 1 alone")
-    failed.refresh_from_db()
-    partial.refresh_from_db()
-    assert (failed.status, partial.status) == (Export.Status.PENDING, Export.Status.PARTIAL)
+    assert messages[0].startswith("Ran 2 job(s) again. Left 1 alone")
+    for export in (failed, partial, completed):
+        export.refresh_from_db()
+    assert (failed.status, partial.status, completed.status) == (
+        Export.Status.PENDING,
+        Export.Status.PENDING,
+        Export.Status.COMPLETED,
+    )
     assert f"clips/process:{failed.pk}:1" in fake_inngest.event_ids()
 
 

@@ -12,7 +12,7 @@ from exports.services import SUBTITLE_STYLE_RULES, export_create, export_rerun
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
 from korai.errors import ConflictError
 from outbox.models import OutboxEvent
-from tests.factories import ExportFactory, VideoFactory
+from tests.factories import ExportedClipFactory, ExportFactory, VideoFactory
 from videos.models import Video
 from videos.selectors import videos_stuck
 from videos.services import video_rerun, video_submit
@@ -78,11 +78,22 @@ def test_export_rerun_of_a_failed_export(completed_video, user):
     ] == [{"start": 0.0, "end": 5.0}]
 
 
-@pytest.mark.parametrize("status", ["completed", "partial"])
-def test_a_finished_export_is_not_run_again(db, status):
-    export = ExportFactory(status=status)
+def test_a_completed_export_is_not_run_again(db):
+    export = ExportFactory(status="completed")
     with pytest.raises(ConflictError):
         export_rerun(export=export)
+
+
+def test_a_partial_export_is_run_again_keeping_its_rendered_clips(db):
+    export = ExportFactory(status="partial", last_error="1 of 2 clips failed")
+    rendered = ExportedClipFactory(export=export, start=0, end=5)
+
+    export_rerun(export=export)
+
+    export.refresh_from_db()
+    assert (export.status, export.last_error) == ("pending", "")
+    assert list(export.exported_clips.all()) == [rendered]
+    assert OutboxEvent.objects.filter(export=export).count() == 1
 
 
 def test_export_create_checks_the_owner(completed_video, other_user):
