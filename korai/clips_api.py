@@ -96,20 +96,9 @@ def parse_identify_response(payload: object) -> dict:
     where = "identify-clips API answer"
     if not isinstance(payload, dict):
         raise _malformed(where, "(body)", "must be a JSON object")
-    clips_raw = payload.get("identified_clips")
-    if not isinstance(clips_raw, list):
-        raise _malformed(where, "identified_clips", "must be a list")
-
     clips: list[dict] = []
     seen: set[tuple[float, float]] = set()
-    for i, raw in enumerate(clips_raw):
-        field = f"identified_clips[{i}]"
-        if not isinstance(raw, dict):
-            raise _malformed(where, field, "must be an object")
-        start = _number(raw.get("start"), where, f"{field}.start", minimum=0)
-        end = _number(raw.get("end"), where, f"{field}.end", minimum=0)
-        if not start < end:
-            raise _malformed(where, field, f"start ({start:g}) must be before end ({end:g})")
+    for field, raw, start, end in _clip_ranges(payload, where, "identified_clips"):
         if (start, end) in seen:
             raise _malformed(where, field, f"duplicates the range {start:g}-{end:g}s")
         seen.add((start, end))
@@ -154,18 +143,8 @@ def parse_process_response(payload: object) -> dict:
     where = "process-clips API answer"
     if not isinstance(payload, dict):
         raise _malformed(where, "(body)", "must be a JSON object")
-    clips_raw = payload.get("processed_clips")
-    if not isinstance(clips_raw, list):
-        raise _malformed(where, "processed_clips", "must be a list")
     clips = []
-    for i, raw in enumerate(clips_raw):
-        field = f"processed_clips[{i}]"
-        if not isinstance(raw, dict):
-            raise _malformed(where, field, "must be an object")
-        start = _number(raw.get("start"), where, f"{field}.start", minimum=0)
-        end = _number(raw.get("end"), where, f"{field}.end", minimum=0)
-        if not start < end:
-            raise _malformed(where, field, f"start ({start:g}) must be before end ({end:g})")
+    for field, raw, start, end in _clip_ranges(payload, where, "processed_clips"):
         s3_key = raw.get("s3_key")
         if not isinstance(s3_key, str) or not s3_key.strip():
             raise _malformed(where, f"{field}.s3_key", "must be a non-empty string")
@@ -173,6 +152,23 @@ def parse_process_response(payload: object) -> dict:
             raise _malformed(where, f"{field}.s3_key", "must be at most 1024 characters")
         clips.append({"start": start, "end": end, "s3_key": s3_key})
     return {"processed_clips": clips}
+
+
+def _clip_ranges(payload: dict, where: str, list_field: str):
+    """Each object of the answer's clip list, as (its field path, the object, start, end), with
+    the list, the objects and 0 <= start < end checked."""
+    clips_raw = payload.get(list_field)
+    if not isinstance(clips_raw, list):
+        raise _malformed(where, list_field, "must be a list")
+    for i, raw in enumerate(clips_raw):
+        field = f"{list_field}[{i}]"
+        if not isinstance(raw, dict):
+            raise _malformed(where, field, "must be an object")
+        start = _number(raw.get("start"), where, f"{field}.start", minimum=0)
+        end = _number(raw.get("end"), where, f"{field}.end", minimum=0)
+        if not start < end:
+            raise _malformed(where, field, f"start ({start:g}) must be before end ({end:g})")
+        yield field, raw, start, end
 
 
 def _malformed(where: str, field: str, problem: str) -> inngest.NonRetriableError:
