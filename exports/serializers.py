@@ -9,6 +9,7 @@ from rest_framework import serializers
 from exports.models import AspectRatio, Export, ExportedClip, ExportStatus
 from exports.services import subtitle_style_errors, target_language_error
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+from korai import storage
 
 
 class ClipRangeSerializer(serializers.Serializer):
@@ -94,6 +95,7 @@ class SelectedRangeSerializer(serializers.Serializer):
 
 class ExportedClipOutputSerializer(serializers.ModelSerializer):
     s3_key = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
     source_clip_id = serializers.UUIDField(allow_null=True, read_only=True)
 
@@ -104,6 +106,7 @@ class ExportedClipOutputSerializer(serializers.ModelSerializer):
             "start",
             "end",
             "s3_key",
+            "download_url",
             "aspect_ratio",
             "target_language",
             "source_clip_id",
@@ -115,6 +118,20 @@ class ExportedClipOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "string", "nullable": True, "description": "Null if failed."})
     def get_s3_key(self, clip: ExportedClip) -> str | None:
         return clip.s3_key or None
+
+    @extend_schema_field(
+        {
+            "type": "string",
+            "format": "uri",
+            "nullable": True,
+            "description": "A presigned link to the rendered clip, valid for "
+            "KORAI_DOWNLOAD_URL_EXPIRES_SECONDS (1 h by default); null if it failed or no "
+            "object storage is configured.",
+        }
+    )
+    def get_download_url(self, clip: ExportedClip) -> str | None:
+        # Only the owner ever gets this answer: exports are looked up per user.
+        return storage.presigned_url(clip.s3_key)
 
     @extend_schema_field({"type": "string", "nullable": True, "description": "Why it failed."})
     def get_error(self, clip: ExportedClip) -> str | None:

@@ -230,6 +230,19 @@ CLIPS_API_CONNECT_TIMEOUT_SECONDS = env.float("CLIPS_API_CONNECT_TIMEOUT_SECONDS
 # Identifying clips downloads and analyses the whole video: allow it real time.
 CLIPS_API_READ_TIMEOUT_SECONDS = env.float("CLIPS_API_READ_TIMEOUT_SECONDS", default=900.0)
 
+# --- Object storage (korai/storage.py) -----------------------------------------------------------
+# The bucket the clips service writes to; empty: no storage (answers carry no download URLs).
+# Credentials: the standard AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, a profile
+# or an instance role), read by boto3 itself.
+AWS_S3_BUCKET_NAME = env.str("AWS_S3_BUCKET_NAME", default="")
+AWS_REGION = env.str("AWS_REGION", default="us-east-1")
+# Only for S3-compatible stores (MinIO, a local moto server): their base URL.
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="")
+AWS_S3_CONNECT_TIMEOUT_SECONDS = env.float("AWS_S3_CONNECT_TIMEOUT_SECONDS", default=5.0)
+AWS_S3_READ_TIMEOUT_SECONDS = env.float("AWS_S3_READ_TIMEOUT_SECONDS", default=60.0)
+# Lifetime of the presigned download URLs in API answers.
+KORAI_DOWNLOAD_URL_EXPIRES_SECONDS = env.int("KORAI_DOWNLOAD_URL_EXPIRES_SECONDS", default=3600)
+
 # --- Product limits -----------------------------------------------------------------------------
 KORAI_PROMPT_MAX_LENGTH = env.int("KORAI_PROMPT_MAX_LENGTH", default=1000)
 KORAI_EXPORT_MAX_CLIPS = env.int("KORAI_EXPORT_MAX_CLIPS", default=20)

@@ -16,6 +16,14 @@ os.environ.setdefault("INNGEST_BASE_URL", "http://127.0.0.1:9")  # nothing liste
 # Delivery finishes before the response does, so tests can assert on it; the background sender
 # has tests of its own (tests/outbox/test_dispatch.py).
 os.environ.setdefault("OUTBOX_DELIVERY", "inline")
+# No object storage unless a test asks for one (the `s3` fixture: a local moto server). boto3
+# reads credentials from the environment: test ones, never a developer's real keys.
+os.environ["AWS_S3_BUCKET_NAME"] = ""
+os.environ["AWS_S3_ENDPOINT_URL"] = ""
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ.pop("AWS_SESSION_TOKEN", None)
+os.environ.pop("AWS_PROFILE", None)
 
 from korai.settings import *  # noqa: F403
 from korai.settings import BASE_DIR, DATABASES  # noqa: F401  (named: edited below)

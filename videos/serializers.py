@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clips.models import Clip
+from korai import storage
 from videos.models import Video
 from videos.youtube import MAX_URL_LENGTH
 
@@ -57,6 +58,7 @@ class ClipOutputSerializer(serializers.ModelSerializer):
 
 class VideoOutputSerializer(serializers.ModelSerializer):
     error = serializers.SerializerMethodField()
+    source_download_url = serializers.SerializerMethodField()
     status_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -71,6 +73,7 @@ class VideoOutputSerializer(serializers.ModelSerializer):
             "duration_seconds",
             "detected_language",
             "s3_key",
+            "source_download_url",
             "error",
             "status_url",
             "created_at",
@@ -81,6 +84,20 @@ class VideoOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "string", "nullable": True, "description": "Why it failed."})
     def get_error(self, video: Video) -> str | None:
         return video.last_error or None
+
+    @extend_schema_field(
+        {
+            "type": "string",
+            "format": "uri",
+            "nullable": True,
+            "description": "A presigned link to the source video the clips service stored "
+            "(at `s3_key`), valid for KORAI_DOWNLOAD_URL_EXPIRES_SECONDS; null until it is "
+            "stored or when no object storage is configured.",
+        }
+    )
+    def get_source_download_url(self, video: Video) -> str | None:
+        # `s3_path` is set once the identify API answered that it stored the source there.
+        return storage.presigned_url(video.s3_key) if video.s3_path else None
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_status_url(self, video: Video) -> str:

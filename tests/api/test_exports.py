@@ -1,6 +1,7 @@
 import uuid
 
 import pytest
+import requests
 
 from exports.models import Export
 from outbox.models import OutboxEvent
@@ -279,12 +280,40 @@ def test_one_export_with_its_exported_clips_and_per_clip_errors(api_client, comp
         "start",
         "end",
         "s3_key",
+        "download_url",
         "aspect_ratio",
         "target_language",
         "source_clip_id",
         "error",
         "created_at",
     }
+    # No object storage configured in this test: no links.
+    assert body["exported_clips"][0]["download_url"] is None
+
+
+def test_exported_clips_carry_download_urls_that_fetch_their_objects(
+    api_client, completed_video, s3
+):
+    export = ExportFactory(video=completed_video, status=Export.Status.PARTIAL)
+    for n, start in enumerate((0, 100)):
+        s3.put(f"exports/{export.pk}/clip_{n}.mp4", f"bytes of clip {n}".encode())
+        ExportedClipFactory(
+            export=export, start=start, end=start + 30, s3_key=f"exports/{export.pk}/clip_{n}.mp4"
+        )
+    ExportedClipFactory(export=export, start=200, end=230, s3_key="", error="Render timed out")
+
+    clips = api_client.get(f"/api/exports/{export.pk}/").json()["exported_clips"]
+
+    assert clips[2]["download_url"] is None  # it failed: nothing to download
+    for n, clip in enumerate(clips[:2]):
+        fetched = requests.get(clip["download_url"], timeout=5)
+        assert (fetched.status_code, fetched.content) == (200, f"bytes of clip {n}".encode())
+    listed = api_client.get(f"/api/videos/{completed_video.pk}/exports/").json()["results"]
+    assert [c["download_url"] is not None for c in listed[0]["exported_clips"]] == [
+        True,
+        True,
+        False,
+    ]
 
 
 def test_an_unknown_export_is_a_404(api_client):

@@ -2,6 +2,7 @@ import json
 import uuid
 
 import pytest
+import requests
 from rest_framework.test import APIClient
 from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
 
@@ -293,6 +294,19 @@ def test_detail_has_the_clips_highest_virality_first(api_client, completed_video
         "created_at",
     }
     assert (clip["start"], clip["end"]) == (100.0, 130.0)
+
+
+def test_the_stored_source_video_has_a_download_url(api_client, completed_video, s3):
+    path = f"/api/videos/{completed_video.pk}/"
+    assert api_client.get(path).json()["source_download_url"] is None  # not stored yet
+
+    s3.put(completed_video.s3_key, b"the source video")
+    completed_video.s3_path = completed_video.s3_key  # what the identify API answers
+    completed_video.save()
+
+    url = api_client.get(path).json()["source_download_url"]
+    fetched = requests.get(url, timeout=5)
+    assert (fetched.status_code, fetched.content) == (200, b"the source video")
 
 
 def test_an_unknown_video_is_a_404(api_client):

@@ -1,0 +1,167 @@
+"""Object storage: the S3 bucket the clips service reads and writes (boto3).
+
+Settings: `AWS_S3_BUCKET_NAME`, `AWS_REGION`, `AWS_S3_ENDPOINT_URL` (only for S3-compatible
+stores such as MinIO or a local moto server) and `KORAI_DOWNLOAD_URL_EXPIRES_SECONDS`.
+Credentials come the standard AWS way (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, a profile,
+an instance role), never from Django settings.
+
+A storage failure raises `StorageUnavailable` (retry later) or `StorageError` (a refusal that
+retrying cannot fix); nothing here imports the Inngest SDK.
+"""
+
+import functools
+import logging
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# S3 deletes at most this many keys per request.
+_DELETE_BATCH = 1000
+
+
+class StorageError(Exception):
+    """The store refused the request (no such bucket, access denied): retrying cannot help."""
+
+
+class StorageUnavailable(StorageError):
+    """The store could not be reached or failed on its side: worth retrying."""
+
+
+def is_configured() -> bool:
+    return bool(settings.AWS_S3_BUCKET_NAME)
+
+
+def bucket_name() -> str:
+    if not settings.AWS_S3_BUCKET_NAME:
+        raise StorageError("AWS_S3_BUCKET_NAME is not set: no object storage is configured")
+    return settings.AWS_S3_BUCKET_NAME
+
+
+def client():
+    """The boto3 S3 client for the current settings (one per configuration, shared by threads:
+    boto3 clients are thread-safe)."""
+    return _client(
+        settings.AWS_REGION or None,
+        settings.AWS_S3_ENDPOINT_URL or None,
+        settings.AWS_S3_CONNECT_TIMEOUT_SECONDS,
+        settings.AWS_S3_READ_TIMEOUT_SECONDS,
+    )
+
+
+@functools.cache
+def _client(region, endpoint_url, connect_timeout, read_timeout):
+    config = Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        # A few quick retries inside one call; longer outages are the caller's to retry.
+        retries={"max_attempts": 2, "mode": "standard"},
+        signature_version="s3v4",
+        # Path-style URLs work with every S3-compatible store (MinIO, moto) and with AWS.
+        s3={"addressing_style": "path"} if endpoint_url else {},
+    )
+    return boto3.session.Session().client(
+        "s3", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+
+
+def presigned_url(key: str, expires: int | None = None) -> str | None:
+    """A time-limited GET URL for `key` (`KORAI_DOWNLOAD_URL_EXPIRES_SECONDS`, 1 h by
+    default), or None when no storage is configured or there is no key. Signing happens
+    locally: it works, and costs no request, while the store is down. Whoever holds the URL
+    can download the object until it expires, so it belongs only in answers to the object's
+    owner."""
+    if not key or not is_configured():
+        return None
+    lifetime = expires if expires is not None else settings.KORAI_DOWNLOAD_URL_EXPIRES_SECONDS
+    try:
+        return client().generate_presigned_url(
+            "get_object", Params={"Bucket": bucket_name(), "Key": key}, ExpiresIn=int(lifetime)
+        )
+    except BotoCoreError as error:
+        # No credentials found: the answer goes out without links rather than failing whole.
+        logger.error("object storage: cannot sign a download URL for %s: %s", key, error)
+        return None
+
+
+def copy_object(src: str, dst: str) -> None:
+    """Copy `src` to `dst` in the bucket, replacing `dst`. Repeating it is harmless: `dst`
+    ends with `src`'s bytes either way."""
+    with _classified(f"copy {src} to {dst}"):
+        client().copy_object(
+            Bucket=bucket_name(), Key=dst, CopySource={"Bucket": bucket_name(), "Key": src}
+        )
+
+
+def delete_prefix(prefix: str) -> int:
+    """Delete every object whose key starts with `prefix` (a folder: it must end with "/", so
+    `exports/1/` never takes `exports/10/` along); returns how many were deleted. Repeating it
+    is harmless: an empty folder deletes nothing."""
+    if not prefix.strip("/") or not prefix.endswith("/"):
+        raise ValueError(f"refusing to delete under {prefix!r}: give a folder ending in '/'")
+    deleted = 0
+    with _classified(f"delete under {prefix}"):
+        pages = (
+            client()
+            .get_paginator("list_objects_v2")
+            .paginate(
+                Bucket=bucket_name(), Prefix=prefix, PaginationConfig={"PageSize": _DELETE_BATCH}
+            )
+        )
+        for page in pages:
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if not keys:
+                continue
+            answer = client().delete_objects(
+                Bucket=bucket_name(), Delete={"Objects": keys, "Quiet": True}
+            )
+            if errors := answer.get("Errors"):
+                first = errors[0]
+                raise StorageUnavailable(
+                    f"delete under {prefix}: {len(errors)} objects not deleted "
+                    f"({first.get('Key')}: {first.get('Code')} {first.get('Message')})"
+                )
+            deleted += len(keys)
+    return deleted
+
+
+def put_object(key: str, body: bytes, *, content_type: str = "video/mp4") -> None:
+    with _classified(f"put {key}"):
+        client().put_object(Bucket=bucket_name(), Key=key, Body=body, ContentType=content_type)
+
+
+def list_keys(prefix: str) -> list[str]:
+    with _classified(f"list {prefix}"):
+        pages = (
+            client().get_paginator("list_objects_v2").paginate(Bucket=bucket_name(), Prefix=prefix)
+        )
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+class _classified:
+    """Turn botocore's exceptions into StorageUnavailable (network, throttling, 5xx) or
+    StorageError (any other refusal), naming what was being done."""
+
+    def __init__(self, doing: str) -> None:
+        self.doing = doing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or isinstance(error, StorageError):
+            return False
+        if isinstance(error, ClientError):
+            response = error.response
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            code = response.get("Error", {}).get("Code", "")
+            message = f"object storage: {self.doing}: {code or status} {error}"
+            if status >= 500 or status == 429 or code in ("SlowDown", "RequestTimeout"):
+                raise StorageUnavailable(message) from error
+            raise StorageError(message) from error
+        if isinstance(error, BotoCoreError):
+            raise StorageUnavailable(f"object storage: {self.doing}: {error}") from error
+        return False
