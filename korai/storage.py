@@ -12,9 +12,6 @@ retrying cannot fix); nothing here imports the Inngest SDK.
 import functools
 import logging
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -54,6 +51,11 @@ def client():
 
 @functools.cache
 def _client(region, endpoint_url, connect_timeout, read_timeout):
+    # Imported on first use: boto3 takes a second to import, which every process start
+    # (runserver, management commands) would pay for nothing.
+    import boto3
+    from botocore.config import Config
+
     config = Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
@@ -81,7 +83,9 @@ def presigned_url(key: str, expires: int | None = None) -> str | None:
         return client().generate_presigned_url(
             "get_object", Params={"Bucket": bucket_name(), "Key": key}, ExpiresIn=int(lifetime)
         )
-    except BotoCoreError as error:
+    except Exception as error:
+        if not _is_boto_error(error):
+            raise
         # No credentials found: the answer goes out without links rather than failing whole.
         logger.error("object storage: cannot sign a download URL for %s: %s", key, error)
         return None
@@ -152,8 +156,10 @@ class _classified:
         return None
 
     def __exit__(self, kind, error, traceback) -> bool:
-        if error is None or isinstance(error, StorageError):
+        if error is None or isinstance(error, StorageError) or not _is_boto_error(error):
             return False
+        from botocore.exceptions import ClientError
+
         if isinstance(error, ClientError):
             response = error.response
             status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
@@ -162,6 +168,12 @@ class _classified:
             if status >= 500 or status == 429 or code in ("SlowDown", "RequestTimeout"):
                 raise StorageUnavailable(message) from error
             raise StorageError(message) from error
-        if isinstance(error, BotoCoreError):
-            raise StorageUnavailable(f"object storage: {self.doing}: {error}") from error
-        return False
+        # Anything else from botocore: the store could not be reached, timed out, or
+        # answered something unreadable.
+        raise StorageUnavailable(f"object storage: {self.doing}: {error}") from error
+
+
+def _is_boto_error(error: BaseException) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return isinstance(error, BotoCoreError | ClientError)
