@@ -8,11 +8,13 @@ import math
 import uuid
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from clips.models import Clip
+from exports.languages import target_language_normalized
 from exports.models import AspectRatio, Export, ExportedClip
 from exports.subtitles import subtitle_customization
 from korai import clips_api
@@ -71,10 +73,11 @@ def export_create_for_event(
             raise JobError(f"video {video_id} of user {owner_id!r} does not exist")
         if aspect_ratio not in AspectRatio.values:
             raise JobError(f"aspectRatio {aspect_ratio!r} is not one of {AspectRatio.values}")
-        if target_language is not None and not (
-            isinstance(target_language, str) and len(target_language) == 2
-        ):
-            raise JobError(f"targetLanguage {target_language!r} is not a 2-letter code")
+        try:
+            target_language = target_language_normalized(target_language)
+        except ValidationError as err:
+            problem = " ".join(err.messages)
+            raise JobError(f"targetLanguage {target_language!r}: {problem}") from None
         Export.objects.get_or_create(
             pk=export_id,
             defaults={
@@ -82,7 +85,7 @@ def export_create_for_event(
                 "owner": owner,
                 "selected_ranges": _ranges(selected_clips),
                 "aspect_ratio": aspect_ratio,
-                "target_language": target_language or None,
+                "target_language": target_language,
             },
         )
     return export_start(export_id=str(export_id), run_id=run_id, attempt=attempt)

@@ -34,8 +34,9 @@ class Export(TrackedJob):
     # ranges have no clip, so the ranges themselves are the export's source of truth.
     selected_ranges = models.JSONField(default=list)
     aspect_ratio = models.CharField(max_length=5, choices=AspectRatio.choices)
-    # ISO 639-1; null (not "") means "no translation", as in the API and the event.
-    target_language = models.CharField(max_length=2, null=True, blank=True)  # noqa: DJ001
+    # A BCP-47 tag (exports/languages.py); null (not "") means "no translation", as in the API
+    # and the event.
+    target_language = models.CharField(max_length=35, null=True, blank=True)  # noqa: DJ001
     subtitles = models.BooleanField(default=True)
     # Overrides of the default subtitle customization; empty means the defaults.
     subtitle_style = models.JSONField(default=dict, blank=True)
@@ -79,7 +80,7 @@ class ExportedClip(models.Model):
     end = models.FloatField()
     s3_key = models.CharField(max_length=1024, blank=True)  # empty when the clip failed
     aspect_ratio = models.CharField(max_length=5, choices=AspectRatio.choices)
-    target_language = models.CharField(max_length=2, null=True, blank=True)  # noqa: DJ001
+    target_language = models.CharField(max_length=35, null=True, blank=True)  # noqa: DJ001
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

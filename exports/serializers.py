@@ -1,13 +1,15 @@
 """Input and output shapes of the exports API: one serializer per direction and operation."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from exports.languages import allowed_target_languages, target_language_normalized
 from exports.models import AspectRatio, Export, ExportedClip, ExportStatus
-from exports.services import subtitle_style_errors, target_language_error
+from exports.services import SUBTITLE_STYLE_RULES, subtitle_style_errors
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
 from korai import storage
 
@@ -29,6 +31,8 @@ class ClipRangeSerializer(serializers.Serializer):
             for _type in [
                 "boolean"
                 if isinstance(value, bool)
+                else "integer"
+                if getattr(SUBTITLE_STYLE_RULES.get(key), "integer", False)
                 else "number"
                 if isinstance(value, int | float)
                 else "string"
@@ -68,18 +72,22 @@ class ExportCreateInputSerializer(serializers.Serializer):
     target_language = serializers.CharField(
         required=False,
         allow_null=True,
+        # Blank and padded values reach the check below, whose message lists the allowed tags.
+        allow_blank=True,
+        trim_whitespace=False,
         default=None,
-        max_length=2,
-        help_text="ISO 639-1 code to translate the subtitles to, or null for none.",
+        max_length=35,
+        help_text="BCP-47 tag of the language to translate and voice the clips in, one of "
+        f"{', '.join(allowed_target_languages())} (any letter case), or null for none.",
     )
     subtitles = serializers.BooleanField(required=False, default=True)
     subtitle_style = SubtitleStyleField(required=False, default=dict)
 
     def validate_target_language(self, value):
-        problem = target_language_error(value)
-        if problem:
-            raise serializers.ValidationError(problem)
-        return value
+        try:
+            return target_language_normalized(value)
+        except DjangoValidationError as err:
+            raise serializers.ValidationError(err.messages) from None
 
     def validate(self, attrs):
         if ("clip_ids" in attrs) == ("clips" in attrs):

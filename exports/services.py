@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clips.models import Clip
+from exports.languages import target_language_normalized
 from exports.models import AspectRatio, Export
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
 from korai.errors import ConflictError
@@ -15,19 +16,6 @@ from outbox.services import event_record
 from videos.models import Video
 
 PROCESS_EVENT = "clips/process"
-
-# ISO 639-1: the two-letter codes the process-clips API translates to.
-ISO_639_1 = frozenset(
-    """
-    aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv cy
-    da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht
-    hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky
-    la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny
-    oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss
-    st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo
-    za zh zu
-    """.split()  # noqa: SIM905 - 184 codes read better as text
-)
 
 HEX_COLOUR = re.compile(r"#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})")
 # Passed to the renderer as a font name: letters, digits, spaces and dashes only.
@@ -47,18 +35,19 @@ def _hex_colour(value, *, nullable: bool = False) -> str | None:
 
 
 def _number(low: float, high: float, *, integer: bool = False):
+    """The processing API declares these fields `int` or `float` (pydantic): an integer field
+    takes only a JSON integer (not 120.0, not true), a number field any finite number."""
+
     def check(value) -> str | None:
         kind = "a whole number" if integer else "a number"
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or (integer and not isinstance(value, int))
-            or not math.isfinite(value)
-            or not low <= value <= high
-        ):
+        allowed = int if integer else int | float
+        # bool is an int subclass; NaN and infinities fail the range check, and comparing
+        # keeps a huge integer exact (converting it to float would overflow).
+        if isinstance(value, bool) or not isinstance(value, allowed) or not low <= value <= high:
             return f"Must be {kind} from {low:g} to {high:g}."
         return None
 
+    check.integer = integer
     return check
 
 
@@ -79,7 +68,7 @@ def _font_family(value) -> str | None:
 SUBTITLE_STYLE_RULES = {
     "enabled": _boolean,
     "position": _choice("top", "middle", "bottom"),
-    "font_size": _number(8, 400),
+    "font_size": _number(8, 400, integer=True),
     "font_family": _font_family,
     "font_color": _hex_colour,
     "outline_color": _hex_colour,
@@ -115,12 +104,6 @@ def subtitle_style_errors(style) -> dict[str, list[str]]:
     return errors
 
 
-def target_language_error(code) -> str | None:
-    if code is None or code in ISO_639_1:
-        return None
-    return "Must be a two-letter ISO 639-1 language code (e.g. en, es), or null."
-
-
 @transaction.atomic
 def export_create(
     *,
@@ -148,8 +131,10 @@ def export_create(
     errors: dict[str, list[str]] = {}
     if aspect_ratio not in AspectRatio.values:
         errors["aspect_ratio"] = [f"Must be one of: {', '.join(AspectRatio.values)}."]
-    if (problem := target_language_error(target_language)) is not None:
-        errors["target_language"] = [problem]
+    try:
+        target_language = target_language_normalized(target_language)
+    except ValidationError as err:
+        errors["target_language"] = err.messages
     if style_errors := subtitle_style_errors(subtitle_style):
         errors["subtitle_style"] = [f"{key}: {msgs[0]}" for key, msgs in style_errors.items()]
     ranges, range_errors = _selected_ranges(video=video, clip_ids=clip_ids, clips=clips)
@@ -247,7 +232,8 @@ def _selected_ranges(*, video: Video, clip_ids, clips) -> tuple[list[dict], dict
             problems.append(f"Clip {index + 1}: start must be at least 0 and before end.")
         elif end - start > max_seconds:
             problems.append(f"Clip {index + 1}: at most {max_seconds:g} seconds long.")
-        elif video.duration_seconds is not None and end > video.duration_seconds:
+        # The service reports 0 when it could not measure the video: unknown, not a bound.
+        elif video.duration_seconds and end > video.duration_seconds:
             problems.append(
                 f"Clip {index + 1}: ends after the video ({video.duration_seconds:g} s)."
             )
@@ -261,6 +247,10 @@ def _selected_ranges(*, video: Video, clip_ids, clips) -> tuple[list[dict], dict
 
 def _seconds(item, key: str) -> float | None:
     value = item.get(key) if isinstance(item, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return seconds if math.isfinite(seconds) else None

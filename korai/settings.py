@@ -247,6 +247,12 @@ KORAI_DOWNLOAD_URL_EXPIRES_SECONDS = env.int("KORAI_DOWNLOAD_URL_EXPIRES_SECONDS
 KORAI_PROMPT_MAX_LENGTH = env.int("KORAI_PROMPT_MAX_LENGTH", default=1000)
 KORAI_EXPORT_MAX_CLIPS = env.int("KORAI_EXPORT_MAX_CLIPS", default=20)
 KORAI_EXPORT_MAX_CLIP_SECONDS = env.float("KORAI_EXPORT_MAX_CLIP_SECONDS", default=180.0)
+# BCP-47 tags an export may be translated to (exports/languages.py): the processing API's, as
+# the original web client offers them. `od-IN` is the service's tag for Odia; send it so.
+KORAI_TARGET_LANGUAGES = env.list(
+    "KORAI_TARGET_LANGUAGES",
+    default=["es-ES", "ja-JP", "ko-KR", "en-US", "ru-RU", "nl-NL", "pl-PL", "hi-IN", "od-IN"],
+)
 # The admin counts a pending/processing job with no progress for this long as stuck (dashboard,
 # "stuck" filter, "run again" action).
 KORAI_STUCK_AFTER_MINUTES = env.int("KORAI_STUCK_AFTER_MINUTES", default=30)

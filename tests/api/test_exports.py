@@ -25,7 +25,7 @@ def test_export_of_clips_records_the_export_and_its_event(api_client, user, comp
 
     response = api_client.post(
         exports_path(completed_video),
-        {"clip_ids": clip_ids, "aspect_ratio": "1:1", "target_language": "es"},
+        {"clip_ids": clip_ids, "aspect_ratio": "1:1", "target_language": "es-es"},
         format="json",
     )
 
@@ -36,7 +36,7 @@ def test_export_of_clips_records_the_export_and_its_event(api_client, user, comp
     assert body["status"] == "pending"
     assert body["video_id"] == str(completed_video.pk)
     assert body["aspect_ratio"] == "1:1"
-    assert body["target_language"] == "es"
+    assert body["target_language"] == "es-ES"  # the tag as the processing API spells it
     assert body["subtitles"] is True
     assert body["subtitle_style"] == {}
     assert body["exported_clips"] == []
@@ -58,7 +58,7 @@ def test_export_of_clips_records_the_export_and_its_event(api_client, user, comp
         "videoId": str(completed_video.pk),
         "s3Key": completed_video.s3_key,
         "selectedClips": [{"start": 100.0, "end": 130.0}, {"start": 200.0, "end": 230.0}],
-        "targetLanguage": "es",
+        "targetLanguage": "es-ES",
         "aspectRatio": "1:1",
         "userId": str(user.pk),
     }
@@ -136,7 +136,7 @@ TOO_MANY = [{"start": i, "end": i + 1} for i in range(21)]
             "target_language",
         ),
         (
-            {"clips": [{"start": 0, "end": 10}], "aspect_ratio": "9:16", "target_language": "EN"},
+            {"clips": [{"start": 0, "end": 10}], "aspect_ratio": "9:16", "target_language": "en"},
             "target_language",
         ),
         (
@@ -191,6 +191,11 @@ def test_clips_of_another_video_cannot_be_exported(api_client, user, completed_v
         ({"background_opacity": 1.5}, "background_opacity"),
         ({"max_words_per_line": 2.5}, "max_words_per_line"),
         ({"max_words_per_line": True}, "max_words_per_line"),
+        ({"font_size": 120.0}, "font_size"),
+        ({"font_size": True}, "font_size"),
+        ({"font_size": 10**400}, "font_size"),
+        ({"margin_vertical": 180.5}, "margin_vertical"),
+        ({"margin_horizontal": -1}, "margin_horizontal"),
         ({"enabled": "yes"}, "enabled"),
         ({"font_family": "Anton; rm -rf /"}, "font_family"),
         ({"karaoke_popup_scale": 10}, "karaoke_popup_scale"),
@@ -208,6 +213,79 @@ def test_each_subtitle_style_key_is_validated(api_client, completed_video, style
     assert fields["subtitle_style"][key][0]
     assert f"subtitle_style.{key}" in response.json()["error"]["message"]
     assert not Export.objects.exists()
+
+
+WEB_CLIENT_LANGUAGES = [
+    "es-ES", "ja-JP", "ko-KR", "en-US", "ru-RU", "nl-NL", "pl-PL", "hi-IN", "od-IN",
+]  # fmt: skip
+
+
+RANGE_BODY = {"clips": [{"start": 0, "end": 10}], "aspect_ratio": "9:16"}
+
+
+@pytest.mark.parametrize("tag", WEB_CLIENT_LANGUAGES)
+@pytest.mark.parametrize("spelling", [str, str.lower, str.upper])
+def test_every_language_of_the_web_client_is_accepted_and_normalised(
+    api_client, completed_video, tag, spelling
+):
+    response = api_client.post(
+        exports_path(completed_video),
+        {**RANGE_BODY, "target_language": spelling(tag)},
+        format="json",
+    )
+
+    assert response.status_code == 202, response.json()
+    assert response.json()["target_language"] == tag
+    assert Export.objects.get().target_language == tag
+    assert OutboxEvent.objects.get().data["targetLanguage"] == tag
+
+
+@pytest.mark.parametrize(
+    "value", ["es", "en-GB", "fr-FR", "or-IN", "es_ES", " es-ES", "", 7, ["es-ES"]]
+)
+def test_other_languages_are_refused_with_the_allowed_list(api_client, completed_video, value):
+    response = api_client.post(
+        exports_path(completed_video),
+        {"clips": [{"start": 0, "end": 10}], "aspect_ratio": "9:16", "target_language": value},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    (message,) = response.json()["error"]["fields"]["target_language"]
+    if not isinstance(value, list):
+        assert all(tag in message for tag in WEB_CLIENT_LANGUAGES), message
+    assert not Export.objects.exists()
+
+
+def test_the_allowed_languages_are_a_setting(api_client, completed_video, settings):
+    settings.KORAI_TARGET_LANGUAGES = ["fr-FR", "es-ES"]
+    path = exports_path(completed_video)
+    body = {"clips": [{"start": 0, "end": 10}], "aspect_ratio": "9:16"}
+
+    refused = api_client.post(path, {**body, "target_language": "ja-JP"}, format="json")
+    accepted = api_client.post(path, {**body, "target_language": "FR-fr"}, format="json")
+
+    assert refused.status_code == 400
+    assert "fr-FR, es-ES" in refused.json()["error"]["fields"]["target_language"][0]
+    assert (accepted.status_code, accepted.json()["target_language"]) == (202, "fr-FR")
+
+
+@pytest.mark.parametrize("duration", [0.0, None])
+def test_an_unknown_video_duration_does_not_bound_custom_ranges(
+    api_client, completed_video, duration
+):
+    # The identify API answers video_duration 0 when it could not measure the video.
+    completed_video.duration_seconds = duration
+    completed_video.save(update_fields=["duration_seconds"])
+
+    response = api_client.post(
+        exports_path(completed_video),
+        {"clips": [{"start": 900, "end": 960}], "aspect_ratio": "9:16"},
+        format="json",
+    )
+
+    assert response.status_code == 202, response.json()
+    assert Export.objects.get().selected_ranges == [{"start": 900.0, "end": 960.0, "clip_id": None}]
 
 
 def test_a_valid_full_subtitle_style_is_accepted(api_client, completed_video):

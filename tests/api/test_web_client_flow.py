@@ -137,7 +137,7 @@ def test_submit_poll_browse_export_and_poll_the_export(web_client, fake_inngest)
         json={
             "clip_ids": [clips[0]["id"], clips[1]["id"]],
             "aspect_ratio": "9:16",
-            "target_language": "de",
+            "target_language": "ja-jp",
             "subtitle_style": {"position": "bottom", "karaoke_highlight_color": "#FFCC00"},
         },
         timeout=5,
@@ -154,7 +154,7 @@ def test_submit_poll_browse_export_and_poll_the_export(web_client, fake_inngest)
         "videoId": video["id"],
         "s3Key": video["s3_key"],
         "selectedClips": [{"start": 300.0, "end": 350.5}, {"start": 10.0, "end": 45.0}],
-        "targetLanguage": "de",
+        "targetLanguage": "ja-JP",
         "aspectRatio": "9:16",
         "userId": str(web_client.user.pk),
     }

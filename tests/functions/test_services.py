@@ -140,6 +140,7 @@ def test_exported_clips_save_is_idempotent():
     [
         ({"aspect_ratio": "4:3"}, "aspectRatio"),
         ({"target_language": "spanish"}, "targetLanguage"),
+        ({"target_language": "es"}, "es-ES, ja-JP"),
         ({"selected_clips": []}, "selectedClips"),
         ({"selected_clips": [{"start": "a", "end": 2}]}, "selectedClips[0]"),
         ({"selected_clips": [{"start": 5, "end": 2}]}, "selectedClips[0]"),
@@ -162,6 +163,22 @@ def test_seed_shaped_export_with_bad_data_writes_nothing(changes, message):
     with pytest.raises(JobError, match=re.escape(message)):
         export_create_for_event(**arguments)
     assert not Export.objects.exists()
+
+
+@pytest.mark.django_db
+def test_seed_shaped_export_gets_the_canonical_language_tag():
+    video = VideoFactory()
+    export = export_create_for_event(
+        event_id="e1",
+        owner_id=str(video.owner_id),
+        video_id=str(video.id),
+        selected_clips=[{"start": 0, "end": 10}],
+        aspect_ratio="9:16",
+        target_language="hi-in",
+        run_id="r1",
+        attempt=0,
+    )
+    assert export.target_language == "hi-IN"
 
 
 @pytest.mark.django_db
