@@ -38,9 +38,9 @@ def main() -> dict:
 
 
 def _save_clips() -> dict:
-    from clips.services import clips_save
-    from korai.clips_api import parse_identify_response
+    from core.clips_api import parse_identify_response
     from tests.factories import UserFactory, VideoFactory
+    from videos.jobs import video_complete
 
     video = VideoFactory(owner=UserFactory(username="bench-scale"))
     identified = parse_identify_response(
@@ -63,8 +63,12 @@ def _save_clips() -> dict:
             ],
         }
     )
-    first = _measure(lambda: clips_save(video_id=str(video.id), identified=identified, attempt=0))
-    again = _measure(lambda: clips_save(video_id=str(video.id), identified=identified, attempt=1))
+    first = _measure(
+        lambda: video_complete(video_id=str(video.id), identified=identified, attempt=0)
+    )
+    again = _measure(
+        lambda: video_complete(video_id=str(video.id), identified=identified, attempt=1)
+    )
     assert video.clips.count() == CLIPS
     return {"first": first, "again": again}
 

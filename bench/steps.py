@@ -99,15 +99,14 @@ def _new_video(owner):
 
 
 def _identify_in_process(video) -> None:
-    from clips.services import clips_save
-    from korai import clips_api
-    from videos.jobs import video_start
+    from core import clips_api
+    from videos.jobs import video_complete, video_start
 
     video_start(video_id=str(video.id), run_id="in-process", attempt=0)
     identified = clips_api.identify_clips(
         youtube_url=video.youtube_url, s3_key=video.s3_key, prompt=video.prompt
     )
-    saved = clips_save(video_id=str(video.id), identified=identified, attempt=0)
+    saved = video_complete(video_id=str(video.id), identified=identified, attempt=0)
     assert saved.total_clips == CLIPS
 
 

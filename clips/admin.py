@@ -1,8 +1,7 @@
 from django.contrib import admin
 
 from clips.models import Clip
-from exports.admin import video_link
-from korai.admin_common import ReadOnlyAdminMixin, duration_text
+from core.admin_common import ReadOnlyAdminMixin, admin_link, duration_text
 
 
 @admin.register(Clip)
@@ -32,7 +31,7 @@ class ClipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="video", ordering="video__youtube_id")
     def video_column(self, obj):
-        return video_link(obj.video)
+        return admin_link(obj.video, obj.video.youtube_id)
 
     @admin.display(description="length")
     def length(self, obj):

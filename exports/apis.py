@@ -7,10 +7,10 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import error_responses
+from core.throttling import ExportCreateThrottle
 from exports import selectors, services
 from exports.serializers import ExportCreateInputSerializer, ExportOutputSerializer
-from korai.errors import error_responses
-from korai.throttling import ExportCreateThrottle
 from videos.selectors import video_for_user
 
 

@@ -7,6 +7,8 @@ on, and a retry never renders again a clip whose step already succeeded."""
 import inngest
 from django.conf import settings
 
+from core.inngest import concurrency_limits, failed_run, inngest_client
+from core.jobs import JobError
 from exports.jobs import (
     export_clip_process,
     export_clip_range,
@@ -18,8 +20,6 @@ from exports.jobs import (
     exported_clips_save,
 )
 from exports.models import Export
-from korai.inngest import concurrency_limits, failed_run, inngest_client
-from korai.jobs import JobError
 
 
 def _process_clips_failed(ctx: inngest.ContextSync) -> None:

@@ -14,11 +14,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from clips.models import Clip
-from exports.languages import target_language_normalized
-from exports.models import AspectRatio, Export, ExportedClip
-from exports.subtitles import subtitle_customization
-from korai import clips_api
-from korai.jobs import (
+from core import clips_api
+from core.jobs import (
     JobError,
     as_uuid,
     job_begin_run,
@@ -29,6 +26,10 @@ from korai.jobs import (
     truncate_error,
     user_pk,
 )
+from exports.languages import target_language_normalized
+from exports.models import AspectRatio, Export, ExportedClip
+from exports.subtitles import subtitle_customization
+from outbox.selectors import event_superseded
 from videos.models import Video
 
 _EVENT_EXPORT_NAMESPACE = uuid.UUID("3f0b8e52-91c4-4d7a-8a3e-6b5d2c1f0e94")
@@ -105,7 +106,7 @@ def export_clip_process(*, export_id: str, index: int, step: str, attempt: int) 
     is noted on the export's timeline as `step`, which also moves its `updated_at`: a long
     export that keeps rendering never looks stuck.
 
-    Raises what `korai.clips_api.process_clip` raises (the caller decides what a failure
+    Raises what `core.clips_api.process_clip` raises (the caller decides what a failure
     means); no transaction is held while the API works."""
     export = Export.objects.select_related("video").filter(pk=as_uuid(export_id)).first()
     if export is None:
@@ -181,12 +182,12 @@ def export_step_failed(*, export_id: str, step: str, attempt: int, error: str) -
 def export_fail(*, export_id: str, run_id: str, event_id: str, error: str) -> Export | None:
     """Finish the export with the error after its run gave up: `partial` if some of its clips
     were rendered (they stay stored), else `failed`. Ignored when a newer run or a rerun's
-    event (see `korai.jobs.job_fail`) took over, or when it already finished."""
+    event (see `core.jobs.job_fail`) took over, or when it already finished."""
     return job_fail(
         model=Export,
         job_id=export_id,
         run_id=run_id,
-        event_id=event_id,
+        superseded=lambda: bool(event_id) and event_superseded(event_id=event_id),
         error=error,
         status_field="status",
         failed=_failed_status,

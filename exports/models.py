@@ -3,7 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from korai.models import TrackedJob
+from core.models import TrackedJob
 
 
 class AspectRatio(models.TextChoices):

@@ -1,11 +1,8 @@
 """Reads of exports. Every per-user read filters by owner, so another user's export is simply
 not found."""
 
-from datetime import timedelta
-
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
-from django.utils import timezone
 
 from exports.models import Export, ExportedClip
 from videos.models import Video
@@ -28,13 +25,3 @@ def export_get(*, user, export_id) -> Export:
         return _with_exported_clips(Export.objects.filter(owner=user)).get(pk=export_id)
     except Export.DoesNotExist as exc:
         raise Http404("No export with this id.") from exc
-
-
-def exports_stuck(*, older_than: timedelta) -> QuerySet[Export]:
-    """Exports pending or processing with no progress (no write) for longer than `older_than`:
-    their event was lost or their run died. Oldest first."""
-    cutoff = timezone.now() - older_than
-    return Export.objects.filter(
-        status__in=[Export.Status.PENDING, Export.Status.PROCESSING],
-        updated_at__lt=cutoff,
-    ).order_by("updated_at", "pk")

@@ -7,11 +7,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core import storage
 from exports.languages import allowed_target_languages, target_language_normalized
 from exports.models import AspectRatio, Export, ExportedClip, ExportStatus
 from exports.services import SUBTITLE_STYLE_RULES, subtitle_style_errors
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
-from korai import storage
 
 
 class ClipRangeSerializer(serializers.Serializer):

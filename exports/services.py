@@ -8,14 +8,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clips.models import Clip
+from core.errors import ConflictError
+from core.events import PROCESS_EVENT
 from exports.languages import target_language_normalized
 from exports.models import AspectRatio, Export
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
-from korai.errors import ConflictError
 from outbox.services import event_record
 from videos.models import Video
-
-PROCESS_EVENT = "clips/process"
 
 HEX_COLOUR = re.compile(r"#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})")
 # Passed to the renderer as a font name: letters, digits, spaces and dashes only.

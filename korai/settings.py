@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "clips",
     "exports",
     "outbox",
+    "operations",
+    "devtools",
 ]
 
 MIDDLEWARE = [
@@ -142,7 +144,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "korai.logging.JsonFormatter"},
+        "json": {"()": "core.logging.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
@@ -163,16 +165,16 @@ REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an unauthenticated request a 401 (with
     # session first DRF answers 403). Either one authenticates.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "korai.authentication.CachedTokenAuthentication",
+        "core.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PAGINATION_CLASS": "korai.pagination.StandardPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.StandardPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "korai.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "video_submit": env.str("KORAI_THROTTLE_VIDEO_SUBMIT", default="30/hour"),
         "export_create": env.str("KORAI_THROTTLE_EXPORT_CREATE", default="60/hour"),
@@ -230,7 +232,7 @@ CLIPS_API_CONNECT_TIMEOUT_SECONDS = env.float("CLIPS_API_CONNECT_TIMEOUT_SECONDS
 # Identifying clips downloads and analyses the whole video: allow it real time.
 CLIPS_API_READ_TIMEOUT_SECONDS = env.float("CLIPS_API_READ_TIMEOUT_SECONDS", default=900.0)
 
-# --- Object storage (korai/storage.py) -----------------------------------------------------------
+# --- Object storage (core/storage.py) -----------------------------------------------------------
 # The bucket the clips service writes to; empty: no storage (answers carry no download URLs).
 # Credentials: the standard AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, a profile
 # or an instance role), read by boto3 itself.

@@ -3,9 +3,9 @@ from django.http import HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.inngest import inngest_client, serve
 from exports.functions import process_clips
-from korai.admin_dashboard import dashboard
-from korai.inngest import inngest_client, serve
+from operations.dashboard import dashboard
 from outbox.functions import resend_undelivered_events
 from videos.functions import identify_clips
 

@@ -2,21 +2,20 @@ import json
 
 from django.contrib import admin
 from django.db.models import Q
-from django.urls import reverse
 from django.utils.html import format_html
 
-from exports.services import PROCESS_EVENT
-from korai.admin_common import (
+from core.admin_common import (
     ReadOnlyAdminMixin,
     ReadOnlyInline,
+    admin_link,
     badge,
     delivery_state,
     excerpt,
     report_delivery,
 )
+from core.events import EVENT_NAMES
+from outbox.delivery import RESEND_BATCH_SIZE, DeliveryReport, events_deliver
 from outbox.models import OutboxEvent
-from outbox.services import RESEND_BATCH_SIZE, DeliveryReport, events_deliver
-from videos.services import IDENTIFY_EVENT
 
 
 class DeliveryFilter(admin.SimpleListFilter):
@@ -49,7 +48,7 @@ class EventNameFilter(admin.SimpleListFilter):
     parameter_name = "name"
 
     def lookups(self, request, model_admin):
-        return ((IDENTIFY_EVENT, IDENTIFY_EVENT), (PROCESS_EVENT, PROCESS_EVENT))
+        return tuple((name, name) for name in EVENT_NAMES)
 
     def queryset(self, request, queryset):
         return queryset.filter(name=self.value()) if self.value() else queryset
@@ -111,9 +110,7 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         job = obj.export if obj.export_id else obj.video
         if job is None:
             return "—"
-        opts = job._meta
-        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[job.pk])
-        return format_html('<a href="{}">{}</a>', url, job)
+        return admin_link(job, job)
 
     @admin.display(description="delivery")
     def delivery(self, obj):

@@ -16,6 +16,8 @@ import time
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from outbox.delivery import events_deliver_ids
+
 logger = logging.getLogger(__name__)
 
 _pending: queue.Queue = queue.Queue(maxsize=10_000)
@@ -26,8 +28,6 @@ _sender: threading.Thread | None = None
 
 def deliver_after_commit(event_ids: list) -> None:
     """The on_commit hook of `event_record`."""
-    from outbox.services import events_deliver_ids  # services import this module
-
     if settings.OUTBOX_DELIVERY == "inline":
         events_deliver_ids(ids=event_ids)
         return
@@ -73,8 +73,6 @@ def _ensure_sender() -> None:
 
 
 def _send_forever() -> None:
-    from outbox.services import events_deliver_ids
-
     while True:
         batches = [_pending.get()]
         # Whatever else is already queued goes in the same POST: one timeout per batch, not

@@ -5,7 +5,7 @@ at all, which is what `python manage.py resend_events` is for."""
 
 import inngest
 
-from korai.inngest import inngest_client
+from core.inngest import inngest_client
 from outbox.services import events_resend_undelivered
 
 # Rows per tick: keeps one run well inside an HTTP request even with a hanging event API

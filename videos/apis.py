@@ -7,8 +7,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from korai.errors import error_responses
-from korai.throttling import VideoSubmitThrottle
+from core.errors import error_responses
+from core.throttling import VideoSubmitThrottle
 from videos import selectors, services
 from videos.serializers import (
     ClipFilterSerializer,

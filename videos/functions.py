@@ -7,11 +7,11 @@ after the last step that succeeded."""
 import inngest
 from django.conf import settings
 
-from clips.services import clips_save
-from korai import clips_api
-from korai.inngest import concurrency_limits, failed_run, inngest_client
-from korai.jobs import JobError
+from core import clips_api
+from core.inngest import concurrency_limits, failed_run, inngest_client
+from core.jobs import JobError
 from videos.jobs import (
+    video_complete,
     video_create_for_event,
     video_fail,
     video_id_for_event,
@@ -97,7 +97,7 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
 
     def save_clips_to_database() -> int:
         try:
-            saved = clips_save(
+            saved = video_complete(
                 video_id=video["videoId"], identified=identified, attempt=ctx.attempt
             )
         except JobError as err:

@@ -1,5 +1,5 @@
 """Step-side services of a video's identification (the `identify-clips` function): start it,
-record a failed attempt, fail it. Saving the identified clips is `clips.services.clips_save`.
+record a failed attempt, complete it with the identified clips, fail it.
 
 Each is safe to run twice: Inngest may deliver a step again after its writes committed."""
 
@@ -8,8 +8,19 @@ import uuid
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from korai.jobs import JobError, job_begin_run, job_fail, job_step_failed, lock, user_pk
+from clips.services import clips_replace
+from core.jobs import (
+    JobError,
+    job_begin_run,
+    job_fail,
+    job_note,
+    job_step_failed,
+    lock,
+    user_pk,
+)
+from outbox.selectors import event_superseded
 from videos.models import Video
 from videos.youtube import canonical_youtube_url, youtube_video_id
 
@@ -63,18 +74,37 @@ def video_create_for_event(
     return video_start(video_id=str(video_id), run_id=run_id, attempt=attempt)
 
 
+@transaction.atomic
+def video_complete(*, video_id: str, identified: dict, attempt: int) -> Video:
+    """Store an identification answer (`core.clips_api.parse_identify_response`'s dict): the
+    video's metadata and exactly its clips, then mark the video `completed`. Safe to run twice."""
+    video = lock(Video, video_id)
+    clips = identified["identified_clips"]
+    clips_replace(video=video, clips=clips)
+    video.total_clips = identified["total_clips"]
+    video.duration_seconds = identified["video_duration"]
+    video.detected_language = identified["detected_language"]
+    video.s3_path = identified["s3_path"]
+    video.processing_status = Video.Status.COMPLETED
+    video.last_error = ""
+    video.finished_at = timezone.now()
+    job_note(video, step="save-clips-to-database", attempt=attempt, detail=f"{len(clips)} clips")
+    video.save()
+    return video
+
+
 def video_step_failed(*, video_id: str, step: str, attempt: int, error: str) -> None:
     job_step_failed(model=Video, job_id=video_id, step=step, attempt=attempt, error=error)
 
 
 def video_fail(*, video_id: str, run_id: str, event_id: str, error: str) -> Video | None:
     """`failed` with the error and finish time, unless a newer run or a rerun's event (see
-    `korai.jobs.job_fail`) took over, or it completed."""
+    `core.jobs.job_fail`) took over, or it completed."""
     return job_fail(
         model=Video,
         job_id=video_id,
         run_id=run_id,
-        event_id=event_id,
+        superseded=lambda: bool(event_id) and event_superseded(event_id=event_id),
         error=error,
         status_field="processing_status",
         failed=Video.Status.FAILED,

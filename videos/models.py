@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from korai.models import TrackedJob
+from core.models import TrackedJob
 
 
 class VideoStatus(models.TextChoices):

@@ -1,11 +1,8 @@
 """Reads of videos and their clips. Every per-user read filters by owner, so another user's
 video is simply not found."""
 
-from datetime import timedelta
-
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
-from django.utils import timezone
 
 from clips.models import Clip
 from videos.models import Video
@@ -60,16 +57,6 @@ def clips_for_video(*, video: Video, min_score: float | None = None) -> QuerySet
     if min_score is not None:
         clips = clips.filter(virality_score__gte=min_score)
     return clips.order_by("-virality_score", "start", "pk")
-
-
-def videos_stuck(*, older_than: timedelta) -> QuerySet[Video]:
-    """Videos pending or processing with no progress (no write) for longer than `older_than`:
-    their event was lost or their run died. Oldest first."""
-    cutoff = timezone.now() - older_than
-    return Video.objects.filter(
-        processing_status__in=[Video.Status.PENDING, Video.Status.PROCESSING],
-        updated_at__lt=cutoff,
-    ).order_by("updated_at", "pk")
 
 
 def _get_or_404(queryset: QuerySet[Video], video_id) -> Video:

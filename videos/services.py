@@ -6,12 +6,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from korai.errors import ConflictError
+from core.errors import ConflictError
+from core.events import IDENTIFY_EVENT
 from outbox.services import event_record
 from videos.models import Video
 from videos.youtube import normalize_youtube_url
 
-IDENTIFY_EVENT = "video/identify.clips"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 

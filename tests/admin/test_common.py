@@ -1,6 +1,6 @@
 import pytest
 
-from korai.admin_common import TrackedJobAdmin, duration_text, excerpt, inngest_run_url
+from core.admin_common import TrackedJobAdmin, duration_text, excerpt, inngest_run_url
 from videos.models import Video
 
 

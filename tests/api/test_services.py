@@ -6,15 +6,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.errors import ConflictError
 from exports.models import Export
-from exports.selectors import exports_stuck
 from exports.services import SUBTITLE_STYLE_RULES, export_create, export_rerun
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
-from korai.errors import ConflictError
+from operations.selectors import exports_stuck, videos_stuck
 from outbox.models import OutboxEvent
 from tests.factories import ExportedClipFactory, ExportFactory, VideoFactory
 from videos.models import Video
-from videos.selectors import videos_stuck
 from videos.services import video_rerun, video_submit
 
 URL = "https://www.youtube.com/shorts/dQw4w9WgXcQ"

@@ -11,10 +11,9 @@ import requests
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from clips.services import clips_save
 from exports.jobs import export_start, exported_clips_save
 from tests.factories import UserFactory
-from videos.jobs import video_start
+from videos.jobs import video_complete, video_start
 
 IDENTIFIED = {
     "total_clips": 3,
@@ -117,7 +116,7 @@ def test_submit_poll_browse_export_and_poll_the_export(web_client, fake_inngest)
     assert web_client.get(video["status_url"], timeout=5).json()["processing_status"] == (
         "processing"
     )
-    clips_save(video_id=video["id"], identified=IDENTIFIED, attempt=0)
+    video_complete(video_id=video["id"], identified=IDENTIFIED, attempt=0)
     status = web_client.get(video["status_url"], timeout=5).json()
     assert (status["processing_status"], status["total_clips"], status["exported_clips"]) == (
         "completed",

@@ -1,12 +1,13 @@
-"""clips_save at size: a thousand clips and more, stale ones removed, in a handful of queries."""
+"""Saving an identification answer at size: a thousand clips and more, stale ones removed, in
+a handful of queries."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from clips.services import clips_save
-from korai.clips_api import parse_identify_response
+from core.clips_api import parse_identify_response
 from tests.factories import VideoFactory
+from videos.jobs import video_complete
 
 pytestmark = pytest.mark.django_db
 
@@ -36,13 +37,13 @@ def _identified(video, starts):
 
 def test_fifteen_hundred_clips_then_a_different_answer_leaves_exactly_the_new_set():
     video = VideoFactory()
-    clips_save(
+    video_complete(
         video_id=str(video.pk), identified=_identified(video, range(0, 60_000, 40)), attempt=0
     )
     assert video.clips.count() == 1500
 
     second = [float(s) for s in range(20_000, 80_000, 40)]  # half overlap, half new
-    clips_save(video_id=str(video.pk), identified=_identified(video, second), attempt=1)
+    video_complete(video_id=str(video.pk), identified=_identified(video, second), attempt=1)
 
     assert sorted(video.clips.values_list("start", flat=True)) == second
 
@@ -56,7 +57,7 @@ def test_saving_a_thousand_clips_takes_at_most_five_queries():
     identified = _identified(video, range(0, 40_000, 40))
     for attempt in (0, 1):  # the first save and a retried step
         with CaptureQueriesContext(connection) as queries:
-            clips_save(video_id=str(video.pk), identified=identified, attempt=attempt)
+            video_complete(video_id=str(video.pk), identified=identified, attempt=attempt)
         statements = [
             q
             for q in queries

@@ -14,7 +14,7 @@ import requests
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from clips.sandbox import (
+from devtools.sandbox import (
     IDENTIFY_PATH,
     PROCESS_PATH,
     SandboxConfig,

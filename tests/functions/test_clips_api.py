@@ -3,7 +3,7 @@
 import inngest
 import pytest
 
-from korai import clips_api
+from core import clips_api
 from tests.fakes.clips_api import FakeClipsAPI, Reply
 
 

@@ -14,8 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 from inngest._internal.net import sign_request
 
+from core import inngest as korai_inngest
 from exports.functions import process_clips
-from korai import inngest as korai_inngest
 from tests.inngest_executor import InngestExecutor
 from videos.functions import identify_clips
 

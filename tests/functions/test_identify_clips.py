@@ -188,7 +188,7 @@ def test_completed_video_is_not_identified_again(executor, fake_clips_api, video
 
 
 def test_video_deleted_before_saving_fails_at_once(executor, fake_clips_api, video, monkeypatch):
-    save = functions.clips_save
+    save = functions.video_complete
 
     calls = []
 
@@ -197,7 +197,7 @@ def test_video_deleted_before_saving_fails_at_once(executor, fake_clips_api, vid
         Video.objects.filter(pk=kwargs["video_id"]).delete()
         return save(**kwargs)
 
-    monkeypatch.setattr(functions, "clips_save", delete_then_save)
+    monkeypatch.setattr(functions, "video_complete", delete_then_save)
 
     run = executor.run("identify-clips", event_for(video))
 

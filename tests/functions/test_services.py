@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from inngest.experimental import mocked
 
-from clips.services import clips_save
+from core.jobs import JobError
 from exports.jobs import (
     export_clip_process,
     export_create_for_event,
@@ -16,11 +16,10 @@ from exports.jobs import (
     exported_clips_save,
 )
 from exports.models import Export
-from exports.selectors import exports_stuck
-from korai.jobs import JobError
+from operations.selectors import exports_stuck
 from tests.factories import ClipFactory, ExportedClipFactory, ExportFactory, VideoFactory
 from videos.functions import identify_clips
-from videos.jobs import video_fail, video_start
+from videos.jobs import video_complete, video_fail, video_start
 from videos.models import Video
 
 # Read the export and look for an earlier render; then, in one transaction: lock the export,
@@ -56,8 +55,8 @@ def test_clips_save_twice_leaves_exactly_the_answers_clips():
     video = VideoFactory()
     ClipFactory(video=video, start=500, end=530)  # from an earlier identification
 
-    clips_save(video_id=str(video.id), identified=answer((1, 2), (3, 4)), attempt=0)
-    clips_save(video_id=str(video.id), identified=answer((1, 2), (3, 4)), attempt=1)
+    video_complete(video_id=str(video.id), identified=answer((1, 2), (3, 4)), attempt=0)
+    video_complete(video_id=str(video.id), identified=answer((1, 2), (3, 4)), attempt=1)
 
     assert sorted(video.clips.values_list("start", "end")) == [(1, 2), (3, 4)]
     video.refresh_from_db()

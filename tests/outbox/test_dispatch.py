@@ -95,13 +95,13 @@ def test_a_rollback_queues_nothing(user, fake_inngest):
 def test_events_queued_together_share_one_post(user, fake_inngest, monkeypatch):
     from django.db import transaction
 
-    from outbox import services
+    from outbox import delivery
     from videos.services import video_submit
 
     posts = []
-    real_post = services._post
+    real_post = delivery._post
     monkeypatch.setattr(
-        services, "_post", lambda payload: posts.append(payload) or real_post(payload)
+        delivery, "_post", lambda payload: posts.append(payload) or real_post(payload)
     )
     fake_inngest.hang()  # the sender's first POST blocks; the next commits queue up meanwhile
     with transaction.atomic():

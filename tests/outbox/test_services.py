@@ -3,15 +3,14 @@ import time
 import pytest
 from django.db import transaction
 
-from outbox.models import OutboxEvent
-from outbox.services import (
+from outbox.delivery import (
     DeliveryReport,
     event_payload,
-    event_record,
     events_deliver,
-    events_resend_undelivered,
     inngest_event_api_url,
 )
+from outbox.models import OutboxEvent
+from outbox.services import event_record, events_resend_undelivered
 from tests.factories import ExportFactory, VideoFactory
 
 # Real commits: after-commit delivery only happens when a transaction really commits.
@@ -252,31 +251,3 @@ def test_bad_event_is_refused_and_nothing_written(kwargs):
         event_record(video=video, **kwargs)
 
     assert not OutboxEvent.objects.exists()
-
-
-def test_jobs_rerun_by_ids_runs_exactly_the_given_jobs(fake_inngest):
-    from exports.models import Export
-    from outbox.services import jobs_rerun
-    from videos.models import Video
-
-    chosen = VideoFactory(processing_status=Video.Status.FAILED)
-    its_export = ExportFactory(video=chosen, status=Export.Status.FAILED)
-    other = VideoFactory(processing_status=Video.Status.FAILED)
-    other_export = ExportFactory(video=other, status=Export.Status.FAILED)
-    finished = VideoFactory(processing_status=Video.Status.COMPLETED)
-
-    # Only the given videos: not their exports (as `video_id` would), nor anything else.
-    report = jobs_rerun(
-        failed=True,
-        video_ids=Video.objects.filter(pk__in=[chosen.pk, finished.pk]).values("pk"),
-        dry_run=True,
-    )
-    assert (report.videos, report.exports) == ([str(chosen.pk)], [])
-
-    report = jobs_rerun(failed=True, export_ids=[other_export.pk])
-    assert (report.videos, report.exports) == ([], [str(other_export.pk)])
-
-    report = jobs_rerun(failed=True, video_ids=[other.pk], export_ids=[its_export.pk])
-    assert (report.videos, report.exports) == ([str(other.pk)], [str(its_export.pk)])
-    assert Video.objects.get(pk=chosen.pk).processing_status == Video.Status.FAILED  # dry run
-    assert Export.objects.get(pk=its_export.pk).status == Export.Status.PENDING

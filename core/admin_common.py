@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from korai.inngest import is_dev_mode
+from core.inngest import is_dev_mode
 
 # Both jobs' statuses and the outbox's delivery states share one palette (admin/base_site.html).
 BADGE_TONES = {
@@ -131,6 +131,13 @@ class StuckFilter(admin.SimpleListFilter):
 
 def stuck_after() -> timedelta:
     return timedelta(minutes=settings.KORAI_STUCK_AFTER_MINUTES)
+
+
+def admin_link(obj, text):
+    """A link to the object's change page in the admin."""
+    opts = obj._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, text)
 
 
 def changelist_url(model, **params) -> str:

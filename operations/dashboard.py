@@ -16,13 +16,12 @@ from django.db.models import Count, Min, Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from core.admin_common import badge, changelist_url, delivery_state, excerpt, stuck_after
 from exports.models import Export
-from exports.selectors import exports_stuck
-from korai.admin_common import badge, changelist_url, delivery_state, excerpt, stuck_after
+from operations.selectors import exports_stuck, videos_stuck
 from outbox.models import OutboxEvent
 from outbox.selectors import events_undelivered
 from videos.models import Video
-from videos.selectors import videos_stuck
 
 LIST_LENGTH = 10
 WINDOWS = (("24 hours", timedelta(hours=24)), ("7 days", timedelta(days=7)))

@@ -3,7 +3,13 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from clips.sandbox import FAILURE_KINDS, IDENTIFY_PATH, PROCESS_PATH, SandboxConfig, SandboxServer
+from devtools.sandbox import (
+    FAILURE_KINDS,
+    IDENTIFY_PATH,
+    PROCESS_PATH,
+    SandboxConfig,
+    SandboxServer,
+)
 
 DEFAULT_PORT = 8100
 

@@ -232,13 +232,13 @@ postgresql_only = pytest.mark.skipif(
 def background(settings, monkeypatch):
     """The sender thread delivers the reruns' events; the resend pass starts only once that
     thread is inside its POST (holding the rows' locks), whatever the command does first."""
-    from outbox import dispatch, services
-    from outbox.management.commands import resend_events
+    from operations.management.commands import resend_events
+    from outbox import delivery, dispatch
 
     settings.OUTBOX_DELIVERY = "background"
     settings.INNGEST_SEND_TIMEOUT_SECONDS = 0.5
     sender_posting = threading.Event()
-    real_post = services._post
+    real_post = delivery._post
 
     def post(payload):
         if threading.current_thread().name == "outbox-sender":
@@ -251,7 +251,7 @@ def background(settings, monkeypatch):
         assert sender_posting.wait(timeout=10), "the sender thread never posted"
         return real_resend(**kwargs)
 
-    monkeypatch.setattr(services, "_post", post)
+    monkeypatch.setattr(delivery, "_post", post)
     monkeypatch.setattr(resend_events, "events_resend_undelivered", resend)
     yield
     assert dispatch.flush(timeout=10), "the sender thread did not drain its queue"

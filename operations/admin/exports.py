@@ -2,23 +2,24 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from exports.models import Export, ExportedClip
-from exports.selectors import exports_stuck
-from korai.admin_common import (
+from core.admin_common import (
     OwnerFilter,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
     StuckFilter,
     TrackedJobAdmin,
+    admin_link,
     badge,
     excerpt,
     report_delivery,
     report_rerun,
     stuck_after,
 )
+from exports.models import Export, ExportedClip
+from operations.selectors import exports_stuck
+from operations.services import jobs_rerun
 from outbox.admin import ExportEventInline, deliver_in_batches
 from outbox.selectors import events_undelivered
-from outbox.services import jobs_rerun
 
 
 class ExportStuckFilter(StuckFilter):
@@ -57,8 +58,7 @@ class ExportedClipInline(ReadOnlyInline):
 
 
 def video_link(video):
-    url = reverse("admin:videos_video_change", args=[video.pk])
-    return format_html('<a href="{}">{}</a>', url, video.youtube_id)
+    return admin_link(video, video.youtube_id)
 
 
 @admin.register(Export)

@@ -1,8 +1,7 @@
 from django.contrib import admin
 
 from clips.models import Clip
-from exports.models import Export
-from korai.admin_common import (
+from core.admin_common import (
     OwnerFilter,
     ReadOnlyInline,
     StuckFilter,
@@ -14,11 +13,12 @@ from korai.admin_common import (
     report_rerun,
     stuck_after,
 )
+from exports.models import Export
+from operations.selectors import videos_stuck
+from operations.services import jobs_rerun
 from outbox.admin import VideoEventInline, deliver_in_batches
 from outbox.selectors import events_undelivered
-from outbox.services import jobs_rerun
 from videos.models import Video
-from videos.selectors import videos_stuck
 
 
 class VideoStuckFilter(StuckFilter):

@@ -9,9 +9,10 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
+from operations.services import RerunReport, jobs_rerun
 from outbox import dispatch
 from outbox.selectors import events_undelivered
-from outbox.services import RerunReport, events_resend_undelivered, jobs_rerun
+from outbox.services import events_resend_undelivered
 
 # Rerun ids per query when counting their undelivered events (well below any backend's limit
 # of query parameters).

@@ -1,5 +1,5 @@
 """Bookkeeping shared by the durable jobs (a video's identification, an export): the fields of
-`korai.models.TrackedJob` that the Inngest steps write, so an operator can follow a job."""
+`core.models.TrackedJob` that the Inngest steps write, so an operator can follow a job."""
 
 import uuid
 from collections.abc import Callable
@@ -7,8 +7,7 @@ from collections.abc import Callable
 from django.db import models, transaction
 from django.utils import timezone
 
-from korai.models import TrackedJob
-from outbox.selectors import event_superseded
+from core.models import TrackedJob
 
 # Error texts are shown in the admin and the API: long enough to act on, bounded in size.
 ERROR_MAX_CHARS = 2000
@@ -58,7 +57,7 @@ def job_fail(
     model: type[TrackedJob],
     job_id: str,
     run_id: str,
-    event_id: str,
+    superseded: Callable[[], bool],
     error: str,
     status_field: str,
     failed: str | Callable[[TrackedJob], str],
@@ -66,8 +65,9 @@ def job_fail(
 ) -> TrackedJob | None:
     """Mark the job failed after its run gave up (`failed`: the status, or a function of the
     locked job that returns it). A failure report from an older run, or of an event that a
-    rerun superseded (the rerun keeps the old run id until its own run starts), or for a job
-    that already finished is ignored: the newer outcome wins."""
+    rerun superseded (`superseded()`, asked under the job's lock; the rerun keeps the old run
+    id until its own run starts), or for a job that already finished is ignored: the newer
+    outcome wins."""
     with transaction.atomic():
         job = model.objects.select_for_update().filter(pk=as_uuid(job_id)).first()
         if job is None:
@@ -75,7 +75,7 @@ def job_fail(
         if job.inngest_run_id not in ("", run_id) or getattr(job, status_field) in final:
             return job
         # Checked under the job's lock: a rerun writes its event while holding it.
-        if event_id and event_superseded(event_id=event_id):
+        if superseded():
             return job
         setattr(job, status_field, failed(job) if callable(failed) else failed)
         job.last_error = truncate_error(error)

@@ -1,4 +1,4 @@
-"""The clips sandbox honours the contract: the real client (`korai/clips_api.py`) accepts its
+"""The clips sandbox honours the contract: the real client (`core/clips_api.py`) accepts its
 answers, its clips depend only on the URL, and its latency/failure switches and bearer token
 behave as documented."""
 
@@ -16,7 +16,8 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from clips.sandbox import (
+from core import clips_api
+from devtools.sandbox import (
     IDENTIFY_PATH,
     PROCESS_PATH,
     SandboxConfig,
@@ -24,7 +25,6 @@ from clips.sandbox import (
     identify_clips_response,
 )
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
-from korai import clips_api
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "sandbox-test-token"
