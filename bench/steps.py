@@ -61,7 +61,7 @@ def main(runs: int = 15) -> dict:
 
 
 def _timed_executor(**kwargs):
-    from tests.inngest_executor import InngestExecutor
+    from devtools.executor import InngestExecutor
 
     class TimedExecutor(InngestExecutor):
         """Adds up the Server-Timing of every request of a run."""

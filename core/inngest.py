@@ -137,6 +137,10 @@ def serve(*, client: inngest.Inngest, functions: list[inngest.Function]) -> URLP
                     return JsonResponse({"message": "Unauthorized", "detail": problem}, status=401)
         return sdk_view(request)
 
+    # What this endpoint serves, for the development executor (`devtools`), which reads the
+    # functions' configs from here as an Inngest sync would.
+    inngest_api.inngest_app_id = client.app_id
+    inngest_api.inngest_functions = tuple(functions)
     return path(SERVE_PATH, csrf_exempt(inngest_api), name="inngest")
 
 

@@ -156,6 +156,9 @@ LOGGING = {
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own default gives the `django` logger a console handler (under DEBUG) and
+        # lets it propagate to the root's: every line printed twice. Root alone prints it.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.db.backends": {"level": "INFO"},
     },
 }

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import requests
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.inngest import event_api_url
@@ -167,3 +168,13 @@ def _short(exc: Exception) -> str:
     reason = exc.args[0] if exc.args else exc
     reason = getattr(reason, "reason", reason)
     return str(reason)[:300]
+
+
+def events_mark_delivered(*, ids: list) -> int:
+    """Record these rows as delivered without sending them anywhere: the development executor
+    (`devtools`) took them straight from the outbox, standing in for Inngest. Rows already
+    delivered are left as they are. Returns how many rows it marked."""
+    now = timezone.now()
+    return OutboxEvent.objects.filter(pk__in=ids, delivered_at__isnull=True).update(
+        delivered_at=now, last_attempt_at=now, last_error="", attempts=F("attempts") + 1
+    )

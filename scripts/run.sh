@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Prepare and start Korai for local development on SQLite (called by `make run`):
 # .env from .env.example when missing, migrate, demo user + token, the clips sandbox and, when
-# npx can start it, the Inngest Dev Server in the background; then Django's runserver. Every
-# child is stopped on exit (Ctrl-C, kill, or runserver ending).
+# npx can start it, the Inngest Dev Server in the background (else the development executor,
+# which stands in for it); then Django's runserver. Every child is stopped on exit (Ctrl-C,
+# kill, or runserver ending). When Korai already answers at KORAI_ADDR it says so and exits
+# before touching anything.
 #
 #   scripts/run.sh                 prepare and run
 #   scripts/run.sh --prepare-only  prepare (idempotent) and exit
 #
 # Knobs (environment): KORAI_ADDR (127.0.0.1:8000), KORAI_SANDBOX (1: start the clips sandbox),
-# KORAI_DEVSERVER (1: try the Inngest Dev Server), KORAI_DEVSERVER_WAIT (seconds, 30).
+# KORAI_DEVSERVER (1: try the Inngest Dev Server), KORAI_DEVSERVER_WAIT (seconds, 30),
+# KORAI_DEV_EXECUTOR (1: without a Dev Server, run the development executor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +52,24 @@ except urllib.error.HTTPError:
 EOF
 }
 
+# What listens at host:port $1: "korai" (its /api/inngest describes the app), "other", or ""
+# when nothing accepts connections there.
+listener() {
+  "$PY" - "$1" <<'EOF' 2>/dev/null || true
+import json, socket, sys, urllib.request
+host, port = sys.argv[1].rsplit(":", 1)
+try:
+    socket.create_connection((host, int(port)), timeout=1).close()
+except OSError:
+    sys.exit()
+try:
+    with urllib.request.urlopen(f"http://{host}:{port}/api/inngest", timeout=3) as answer:
+        print("korai" if "function_count" in json.load(answer) else "other")
+except Exception:
+    print("other")
+EOF
+}
+
 # Wait up to $2 seconds for $1 to answer while process $3 is alive.
 wait_for() {
   local url=$1 deadline=$((SECONDS + $2)) pid=$3
@@ -59,6 +80,22 @@ wait_for() {
     sleep 0.5
   done
 }
+
+# A second `make run` must not migrate the database the first one serves, nor fight it for the
+# port: check before anything is created or changed.
+if [ "${1:-}" != "--prepare-only" ]; then
+  case "$(listener "$ADDR")" in
+    korai)
+      say "Korai already runs on http://$ADDR: nothing was started or changed."
+      echo "    Use that one, stop it first (Ctrl-C in its terminal), or pick another address:"
+      echo "    KORAI_ADDR=127.0.0.1:8001 make run"
+      exit 1 ;;
+    other)
+      say "Another program listens on $ADDR: nothing was started or changed."
+      echo "    Stop it, or pick another address: KORAI_ADDR=127.0.0.1:8001 make run"
+      exit 1 ;;
+  esac
+fi
 
 if [ ! -f .env ]; then
   cp .env.example .env
@@ -89,8 +126,12 @@ if [ "${KORAI_SANDBOX:-1}" = "1" ]; then
     || [ "$SECONDS" -ge "$deadline" ]; do
     sleep 0.2
   done
+  busy=$(sed -n 's/.*cannot listen on \([^ ]*\): .*/\1/p' "$LOG_DIR/clips-sandbox.log")
   if grep -q "listening on" "$LOG_DIR/clips-sandbox.log"; then
     sed -n 1p "$LOG_DIR/clips-sandbox.log" | sed 's/^/    /'
+  elif [ -n "$busy" ] && answers "http://$busy/healthz"; then
+    # Its port is taken by a sandbox started earlier (by hand, or by another checkout): use it.
+    echo "    A clips sandbox already answers on http://$busy; using that one."
   else
     echo "    The clips sandbox did not start; identification will fail until the clips APIs answer:"
     tail -n 3 "$LOG_DIR/clips-sandbox.log" | sed 's/^/    /'
@@ -102,9 +143,13 @@ if [ "${KORAI_DEVSERVER:-1}" != "1" ]; then
   devserver="disabled"
 elif answers "$DEVSERVER_URL"; then
   devserver="already running"
-elif command -v npx >/dev/null 2>&1; then
+elif ! command -v npx >/dev/null 2>&1; then
+  devserver="npx not found: the Dev Server needs Node.js"
+else
   say "Starting the Inngest Dev Server with npx (up to ${KORAI_DEVSERVER_WAIT:-30}s; log: $LOG_DIR/inngest-dev.log)"
-  npx --yes inngest-cli@latest dev -u "http://$ADDR/api/inngest" --no-discovery \
+  # --foreground-scripts: without it npm hides why inngest-cli's install script failed (it
+  # downloads the Dev Server binary), and npx exits 1 saying nothing.
+  npx --yes --foreground-scripts inngest-cli@latest dev -u "http://$ADDR/api/inngest" --no-discovery \
     >"$LOG_DIR/inngest-dev.log" 2>&1 </dev/null &
   npx_pid=$!
   children+=("$npx_pid")
@@ -114,9 +159,22 @@ elif command -v npx >/dev/null 2>&1; then
     if kill -0 "$npx_pid" 2>/dev/null; then
       # Still busy (a first download can be slow): raising KORAI_DEVSERVER_WAIT may help.
       devserver="no answer within ${KORAI_DEVSERVER_WAIT:-30}s, see KORAI_DEVSERVER_WAIT"
+      stop_tree "$npx_pid"
+    else
+      status=0
+      wait "$npx_pid" || status=$?
+      devserver="npx exited with status $status"
     fi
-    stop_tree "$npx_pid"
-    tail -n 5 "$LOG_DIR/inngest-dev.log" | sed 's/^/    npx: /'
+    # The first line that names an error says why (e.g. "getaddrinfo ENOTFOUND github.com");
+    # else the last lines of its output.
+    reason=$(grep -m1 -iE 'error|ERR!|ENOTFOUND|EAI_AGAIN|not found|denied' "$LOG_DIR/inngest-dev.log" || true)
+    if [ -n "$reason" ]; then
+      echo "    npx: ${reason:0:300}"
+    elif [ -s "$LOG_DIR/inngest-dev.log" ]; then
+      tail -n 5 "$LOG_DIR/inngest-dev.log" | sed 's/^/    npx: /'
+    else
+      echo "    npx printed nothing"
+    fi
   fi
 fi
 
@@ -124,10 +182,18 @@ case "$devserver" in
   started | "already running")
     say "Inngest Dev Server $devserver: $DEVSERVER_URL (runs, steps, events)" ;;
   *)
-    say "No Inngest Dev Server ($devserver; npx needs Node and network)."
-    echo "    Korai still runs: every event is recorded in the outbox and nothing is lost."
-    echo "    Start a Dev Server (npx inngest-cli@latest dev -u http://$ADDR/api/inngest)"
-    echo "    or set INNGEST_BASE_URL, then run: $PY manage.py resend_events" ;;
+    say "No Inngest Dev Server ($devserver)."
+    if [ "${KORAI_DEV_EXECUTOR:-1}" = "1" ]; then
+      echo "    Starting the development executor instead: it stands in for Inngest, running each"
+      echo "    event of the outbox through http://$ADDR/api/inngest, so jobs complete (development"
+      echo "    only; not durable). Its log lines name devtools."
+      "$PY" manage.py dev_executor --url "http://$ADDR" &
+      children+=($!)
+    else
+      echo "    Korai still runs: every event is recorded in the outbox and nothing is lost."
+      echo "    Start a Dev Server (npx inngest-cli@latest dev -u http://$ADDR/api/inngest)"
+      echo "    or set INNGEST_BASE_URL, then run: $PY manage.py resend_events"
+    fi ;;
 esac
 
 say "Starting Django on http://$ADDR (Ctrl-C stops everything)"

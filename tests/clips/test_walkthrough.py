@@ -14,6 +14,7 @@ import requests
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
+from devtools.executor import InngestExecutor
 from devtools.sandbox import (
     IDENTIFY_PATH,
     PROCESS_PATH,
@@ -22,7 +23,6 @@ from devtools.sandbox import (
     identify_clips_response,
     process_clips_response,
 )
-from tests.inngest_executor import InngestExecutor
 
 SANDBOX_TOKEN = "walkthrough-sandbox-token"
 YOUTUBE_URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"

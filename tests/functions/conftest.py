@@ -1,7 +1,7 @@
 import pytest
 
+from devtools.executor import InngestExecutor
 from tests.fakes.clips_api import FakeClipsAPI
-from tests.inngest_executor import InngestExecutor
 
 
 @pytest.fixture

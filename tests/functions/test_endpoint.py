@@ -15,8 +15,8 @@ from django.test import RequestFactory
 from inngest._internal.net import sign_request
 
 from core import inngest as korai_inngest
+from devtools.executor import InngestExecutor
 from exports.functions import process_clips
-from tests.inngest_executor import InngestExecutor
 from videos.functions import identify_clips
 
 FUNCTIONS = [identify_clips, process_clips]

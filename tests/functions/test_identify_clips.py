@@ -89,7 +89,7 @@ def test_seed_event_for_unknown_user_fails_without_retrying(executor, fake_clips
 
 
 def test_every_step_delivered_twice_writes_one_set(live_server, fake_clips_api, video):
-    from tests.inngest_executor import InngestExecutor
+    from devtools.executor import InngestExecutor
 
     run = InngestExecutor(base_url=live_server.url, redeliver=True).run(
         "identify-clips", event_for(video)

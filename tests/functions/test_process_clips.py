@@ -2,12 +2,12 @@
 
 import pytest
 
+from devtools.executor import InngestExecutor
 from exports import functions
 from exports.models import Export, ExportedClip
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
 from tests.factories import ClipFactory, ExportFactory, VideoFactory
 from tests.fakes.clips_api import Reply
-from tests.inngest_executor import InngestExecutor
 from videos.models import Video
 
 RANGES = [(0.0, 30.0), (60.0, 90.5), (120.0, 150.0)]

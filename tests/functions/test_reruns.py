@@ -3,6 +3,7 @@ replaced must not turn it back to `failed` (the failure names the superseded eve
 
 import pytest
 
+from devtools.executor import Run
 from exports.jobs import export_start
 from exports.models import Export
 from exports.services import export_create, export_rerun
@@ -10,7 +11,6 @@ from outbox.models import OutboxEvent
 from outbox.selectors import event_superseded
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
-from tests.inngest_executor import Run
 from videos.jobs import video_start
 from videos.models import Video
 from videos.services import video_rerun, video_submit
@@ -23,7 +23,7 @@ def as_sent(event: OutboxEvent) -> dict:
 def old_run_failed(executor, fn_id: str, event: OutboxEvent, *, run_id: str) -> None:
     """Deliver `inngest/function.failed` for run `run_id` of `event`, as Inngest does."""
     error = {"name": "Error", "message": "the old run timed out"}
-    executor._fail(fn_id, as_sent(event), Run(run_id=run_id, status="failed", error=error))
+    executor.fail(fn_id, as_sent(event), Run(run_id=run_id, status="failed", error=error))
 
 
 def test_late_failure_of_a_replaced_video_run_leaves_the_rerun_pending(

@@ -1,9 +1,9 @@
 import pytest
 
+from devtools.executor import InngestExecutor
 from outbox.models import OutboxEvent
 from outbox.services import event_record
 from tests.factories import VideoFactory
-from tests.inngest_executor import InngestExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,0 +1,129 @@
+import signal
+import threading
+import time
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from core.inngest import api_base_url, is_dev_mode
+from devtools.dev_executor import DevExecutor
+from devtools.executor import Backoff, InngestExecutor
+from devtools.expressions import UnsupportedExpression
+from devtools.registry import RegistryError, served_registry
+
+BANNER = "Development executor standing in for Inngest"
+
+
+class Command(BaseCommand):
+    help = (
+        "Development only (INNGEST_DEV): stand in for Inngest when no Dev Server runs. Takes "
+        "the outbox's undelivered events, drives the functions they trigger through "
+        "/api/inngest over HTTP (steps, retries with backoff, on_failure, cancellation) and "
+        "marks the events delivered."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--url", default="http://127.0.0.1:8000", help="where Korai serves /api/inngest"
+        )
+        parser.add_argument("--workers", type=int, default=4, help="runs driven at once")
+        parser.add_argument(
+            "--poll", type=float, default=0.5, help="seconds between looks at the outbox"
+        )
+        parser.add_argument(
+            "--backoff",
+            type=float,
+            default=1.0,
+            help="seconds before the first retry, doubled for each next one",
+        )
+        parser.add_argument(
+            "--backoff-cap", type=float, default=30.0, help="longest wait between attempts"
+        )
+        parser.add_argument(
+            "--wait", type=float, default=60.0, help="seconds to wait for Korai to answer"
+        )
+
+    def handle(self, *args, **options):
+        self._refuse_outside_development()
+        base_url = options["url"].rstrip("/")
+        try:
+            registry = served_registry()
+        except (RegistryError, UnsupportedExpression) as exc:
+            raise CommandError(f"Cannot read the functions' configs: {exc}") from None
+        read_timeout = settings.CLIPS_API_READ_TIMEOUT_SECONDS + 60
+        executor = InngestExecutor(
+            base_url=base_url,
+            backoff=Backoff(
+                base=options["backoff"], cap=options["backoff_cap"], honour_retry_after=True
+            ),
+            registry=registry,
+            # A step holds its request while a clips API works on it.
+            timeout=(5, read_timeout),
+            max_requests=10_000,
+        )
+        self._wait_for_korai(executor.url, options["wait"])
+
+        self.stdout.write(
+            f"{BANNER} (no Inngest Dev Server at {api_base_url()}): outbox events are run "
+            f"through {executor.url} by this process. Development only; not durable."
+        )
+        for spec in registry.functions:
+            if spec.crons:
+                self.stdout.write(f"    {spec.id}: cron {', '.join(spec.crons)}, not run here")
+            else:
+                events = ", ".join(rule.event for rule in spec.triggers)
+                cancel = ", ".join(rule.event for rule in spec.cancel)
+                line = f"    {spec.id}: on {events}, {spec.max_attempts} attempt(s)"
+                self.stdout.write(line + (f", cancelled by {cancel}" if cancel else ""))
+        self.stdout.flush()
+
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        dev = DevExecutor(executor=executor, workers=options["workers"])
+        try:
+            dev.serve(stop=stop, poll_interval=options["poll"])
+        except KeyboardInterrupt:
+            pass
+        finally:
+            dev.close()
+
+    def _refuse_outside_development(self) -> None:
+        if not is_dev_mode():
+            raise CommandError(
+                "The development executor runs only with INNGEST_DEV=1: outside dev mode "
+                "Inngest itself must run the functions."
+            )
+        keys = (settings.INNGEST_SIGNING_KEY, settings.INNGEST_SIGNING_KEY_FALLBACK)
+        if any(key.startswith("signkey-prod-") for key in keys):
+            raise CommandError(
+                "INNGEST_SIGNING_KEY is a production key (signkey-prod-…): the development "
+                "executor refuses to run with it."
+            )
+        dev_server = api_base_url()
+        if _answers(dev_server):
+            raise CommandError(
+                f"An Inngest Dev Server answers at {dev_server}: it runs the functions, so the "
+                "development executor stays off."
+            )
+
+    def _wait_for_korai(self, url: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not _answers(url):
+            if time.monotonic() >= deadline:
+                raise CommandError(f"Korai does not answer at {url} (waited {seconds:g}s).")
+            time.sleep(0.5)
+
+
+def _answers(url: str) -> bool:
+    """Whether anything answers HTTP at `url` (any status)."""
+    if not urlsplit(url).hostname:
+        return False
+    try:
+        session = requests.Session()
+        session.trust_env = False
+        session.get(url, timeout=1)
+    except requests.RequestException:
+        return False
+    return True

@@ -1,0 +1,216 @@
+"""The development executor: outbox events driven through the live server's /api/inngest over
+HTTP (signed with the test keys), runs in parallel, cancellation, and the command's refusals."""
+
+import dataclasses
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import inngest
+import pytest
+from django.core.management import CommandError, call_command
+
+from core.inngest import inngest_client
+from devtools.dev_executor import DevExecutor
+from devtools.executor import Backoff, InngestExecutor
+from devtools.expressions import UnsupportedExpression, compile_expression
+from devtools.registry import EventRule, FunctionSpec, Registry, served_registry
+from exports.models import Export
+from exports.services import export_create
+from outbox.models import OutboxEvent
+from tests.fakes.clips_api import Reply
+from tests.functions.conftest import fake_clips_api  # noqa: F401 - a shared fixture
+from videos.models import Video
+from videos.services import video_submit
+
+URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+OTHER_URL = "https://www.youtube.com/watch?v=9bZkp7q19f0"
+
+
+def _settle(dev: DevExecutor, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while dev.active:
+        assert time.monotonic() < deadline, f"runs still active: {dev.active}"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def dev(live_server, fake_clips_api):  # noqa: F811
+    dev = DevExecutor(executor=InngestExecutor(base_url=live_server.url), workers=2)
+    yield dev
+    dev.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_the_outbox_to_a_completed_video_and_export(dev, user):
+    video = video_submit(owner=user, youtube_url=URL)
+    event = OutboxEvent.objects.get(video=video)
+    assert event.delivered_at is None and event.last_error  # the event API is down
+
+    assert dev.poll_once() == 1
+    _settle(dev)
+
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.COMPLETED
+    assert video.total_clips == 3
+    event.refresh_from_db()
+    assert event.delivered_at is not None and event.last_error == ""
+    assert dev.poll_once() == 0  # taken once: no second run
+    assert [run.status for run in dev.finished] == ["completed"]
+    assert video.inngest_run_id == dev.finished[0].run_id
+
+    export = export_create(
+        video=video, owner=user, aspect_ratio="9:16", clip_ids=[video.clips.first().pk]
+    )
+    assert dev.poll_once() == 1
+    _settle(dev)
+
+    export.refresh_from_db()
+    assert export.status == Export.Status.COMPLETED
+    assert export.exported_clips.exclude(s3_key="").count() == 1
+    assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_run_does_not_hold_up_another(dev, fake_clips_api, user):  # noqa: F811
+    fake_clips_api.queue("identify", Reply(hang=2))  # the first call hangs (then times out)
+    slow = video_submit(owner=user, youtube_url=URL)
+    assert dev.poll_once() == 1
+    deadline = time.monotonic() + 5
+    while fake_clips_api.count("identify") < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    fast = video_submit(owner=user, youtube_url=OTHER_URL)
+    assert dev.poll_once() == 1
+    _settle(dev)
+
+    finished = [run.output["videoId"] for run in dev.finished]
+    assert finished == [str(fast.pk), str(slow.pk)]
+    for video in (slow, fast):
+        video.refresh_from_db()
+        assert video.processing_status == Video.Status.COMPLETED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user):  # noqa: F811
+    # identify-clips with the cancel rule issue 12 gives it, whether or not it has it yet.
+    served = served_registry()
+    rule = "event.data.videoId == async.data.videoId"
+    identify = dataclasses.replace(
+        served.get("identify-clips"),
+        cancel=(EventRule("video/identify.cancelled", compile_expression(rule), rule),),
+    )
+    registry = Registry(
+        app_id=served.app_id,
+        functions=tuple(identify if s.id == identify.id else s for s in served.functions),
+    )
+    # Every identify call fails, and the executor waits 30 s before each retry.
+    fake_clips_api.queue("identify", Reply(status=502), times=10)
+    executor = InngestExecutor(
+        base_url=live_server.url, registry=registry, backoff=Backoff(base=30, cap=30)
+    )
+    dev = DevExecutor(executor=executor, workers=2)
+    try:
+        video = video_submit(owner=user, youtube_url=URL)
+        [active] = dev.dispatch({**_sent(video), "id": "e1"})
+        deadline = time.monotonic() + 10
+        while fake_clips_api.count("identify") < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+        dev.dispatch({"name": "video/identify.cancelled", "data": {"videoId": "someone-else"}})
+        assert not active.cancel.is_set()
+        started = time.monotonic()
+        dev.dispatch({"name": "video/identify.cancelled", "data": {"videoId": str(video.pk)}})
+        _settle(dev)
+        assert time.monotonic() - started < 5  # not after the 30 s backoff
+    finally:
+        dev.close()
+
+    [run] = dev.finished
+    assert run.status == "cancelled"
+    assert fake_clips_api.count("identify") == 1  # no retry after the cancel
+    video.refresh_from_db()
+    assert video.processing_status != Video.Status.FAILED  # a cancel is not a failure
+
+
+def _sent(video) -> dict:
+    event = OutboxEvent.objects.get(video=video)
+    return {"name": event.name, "data": event.data, "ts": 0}
+
+
+def test_functions_are_matched_by_their_own_configs():
+    fn = inngest_client.create_function(
+        fn_id="devtools-probe",
+        trigger=inngest.TriggerEvent(event="probe/start", expression="event.data.kind == 'a'"),
+        cancel=[inngest.Cancel(event="probe/stop", if_exp="event.data.id == async.data.id")],
+        retries=1,
+    )(lambda ctx: None)
+    spec = FunctionSpec.from_config(fn.get_config("http://x/api/inngest").main.to_dict())
+
+    assert spec.max_attempts == 2
+    assert spec.triggered_by({"name": "probe/start", "data": {"kind": "a"}})
+    assert not spec.triggered_by({"name": "probe/start", "data": {"kind": "b"}})
+    assert not spec.triggered_by({"name": "probe/other", "data": {"kind": "a"}})
+    run_event = {"name": "probe/start", "data": {"id": 7}}
+    assert spec.cancelled_by({"name": "probe/stop", "data": {"id": 7}}, run_event)
+    assert not spec.cancelled_by({"name": "probe/stop", "data": {"id": 8}}, run_event)
+    assert not spec.cancelled_by({"name": "probe/stop", "data": {}}, run_event)
+
+
+def test_the_served_functions_and_their_failure_handlers_are_found():
+    registry = served_registry()
+    failed = {
+        "name": "inngest/function.failed",
+        "data": {"function_id": "korai-app-identify-clips"},
+    }
+    assert [s.id for s in registry.triggered_by(failed)] == ["korai-app-identify-clips-failure"]
+    assert [s.id for s in registry.triggered_by({"name": "clips/process", "data": {}})] == [
+        "korai-app-process-clips"
+    ]
+
+
+@pytest.mark.parametrize("expression", ["event.data.a > 1", "size(event.data) == 1", "x == 1"])
+def test_expressions_it_cannot_evaluate_are_refused(expression):
+    with pytest.raises(UnsupportedExpression):
+        compile_expression(expression)
+
+
+def test_backoff_doubles_up_to_its_cap_and_honours_retry_after():
+    backoff = Backoff(base=1, cap=5, honour_retry_after=True)
+    assert [backoff.delay(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
+    assert backoff.delay(1, "3") == 3
+    assert backoff.delay(1, "2000-01-01T00:00:00Z") == 0
+    assert Backoff().delay(3, "3") == 0  # the tests' executor never waits
+
+
+def test_the_command_refuses_outside_dev_mode(settings):
+    settings.INNGEST_DEV = ""
+    with pytest.raises(CommandError, match="only with INNGEST_DEV=1"):
+        call_command("dev_executor")
+
+
+def test_the_command_refuses_production_keys(settings):
+    settings.INNGEST_DEV = "1"
+    settings.INNGEST_SIGNING_KEY = "signkey-prod-" + "ab" * 32
+    with pytest.raises(CommandError, match="production key"):
+        call_command("dev_executor")
+
+
+def test_the_command_stays_off_while_a_dev_server_answers(settings):
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.INNGEST_BASE_URL = ""
+        settings.INNGEST_DEV = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(CommandError, match="Dev Server answers"):
+            call_command("dev_executor")
+    finally:
+        server.shutdown()
+        server.server_close()
