@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import inngest
 import requests
 from django.conf import settings
+from django.db import connection
 
 # Tolerance when matching a rendered clip to the range that was asked for: the API echoes the
 # numbers back, possibly re-serialized (e.g. "12.5" for 12.5).
@@ -223,11 +224,21 @@ def _post(*, api: str, url: str, url_setting: str, fallback_url: str, body: dict
             raise ClipsApiUnavailable(message) from None
 
 
+def _release_db_connection() -> None:
+    """Give the thread's database connection back before waiting on the clips API: a hundred
+    steps waiting on a GPU must not hold a hundred PostgreSQL connections. The next query
+    reconnects (a few ms against a wait of seconds to minutes). Inside a transaction the
+    connection is the transaction's and stays."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def _post_once(*, api: str, url: str, body: dict) -> object:
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if settings.CLIPS_API_TOKEN:
         headers["Authorization"] = f"Bearer {settings.CLIPS_API_TOKEN}"
     timeout = (settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS, settings.CLIPS_API_READ_TIMEOUT_SECONDS)
+    _release_db_connection()
     try:
         response = requests.post(url, json=body, headers=headers, timeout=timeout)
     except requests.Timeout as err:

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
@@ -14,6 +15,10 @@ def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
+# The functions Inngest runs, served at /api/inngest.
+FUNCTIONS = [identify_clips, process_clips, resend_undelivered_events]
+inngest_endpoint = serve(client=inngest_client, functions=FUNCTIONS)
+
 urlpatterns = [
     # Before admin.site.urls, whose catch-all would answer 404 for an unknown app label.
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="admin-dashboard"),
@@ -23,8 +28,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz/", healthz, name="healthz"),
-    serve(
-        client=inngest_client,
-        functions=[identify_clips, process_clips, resend_undelivered_events],
-    ),
+    # The api pool leaves /api/inngest to the steps pool (korai/urls_steps.py).
+    *([inngest_endpoint] if settings.KORAI_ROLE != "api" else []),
 ]

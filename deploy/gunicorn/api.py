@@ -1,0 +1,16 @@
+"""gunicorn settings of the api pool: the REST API, the admin and the static files.
+
+    KORAI_ROLE=api gunicorn korai.wsgi -c deploy/gunicorn/api.py
+
+Requests here are short (a status poll is one query), so a few threads per worker go far.
+/api/inngest is not served here: the proxy routes it to the steps pool (deploy/gunicorn/steps.py).
+"""
+
+import os
+
+bind = os.environ.get("KORAI_API_BIND", "0.0.0.0:8000")
+worker_class = "gthread"
+workers = int(os.environ.get("KORAI_API_WORKERS", "4"))
+threads = int(os.environ.get("KORAI_API_THREADS", "8"))
+timeout = 60
+raw_env = ["KORAI_ROLE=api"]

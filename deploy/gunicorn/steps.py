@@ -1,0 +1,39 @@
+"""gunicorn settings of the steps pool: /api/inngest only.
+
+    KORAI_ROLE=steps gunicorn korai.wsgi -c deploy/gunicorn/steps.py
+
+A step that calls a clips API holds its thread until the API answers (minutes for a GPU
+render), so this pool has many threads, mostly asleep on a socket, and none of them is a
+thread the REST API needs. Threads waiting on a clips API hold no database connection either
+(core/clips_api.py releases it first), so the pool's size is not bounded by PostgreSQL's
+max_connections. With gthread, --timeout watches the worker's heartbeat, not the request.
+
+At start-up the pool refuses to run if Inngest's concurrency limits allow more steps at once
+than it has threads (korai/capacity.py).
+"""
+
+import os
+import sys
+
+bind = os.environ.get("KORAI_STEPS_BIND", "0.0.0.0:8001")
+worker_class = "gthread"
+workers = int(os.environ.get("KORAI_STEPS_WORKERS", "2"))
+threads = int(os.environ.get("KORAI_STEPS_THREADS", "32"))
+timeout = 60
+raw_env = ["KORAI_ROLE=steps"]
+
+
+def on_starting(server):
+    os.environ["KORAI_ROLE"] = "steps"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "korai.settings")
+    os.environ.setdefault("DJANGO_READ_DOT_ENV", "0")
+    import django
+
+    django.setup()
+    from korai.capacity import capacity_problem
+    from korai.urls import FUNCTIONS
+
+    problem = capacity_problem(FUNCTIONS, workers=server.cfg.workers, threads=server.cfg.threads)
+    if problem:
+        print(problem, file=sys.stderr, flush=True)
+        sys.exit(1)
