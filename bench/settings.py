@@ -19,7 +19,7 @@ os.environ.setdefault("KORAI_THROTTLE_EXPORT_CREATE", "1000000/hour")
 
 from korai.settings import *  # noqa: F403
 
-ROOT_URLCONF = "bench.urls"
+ROOT_URLCONF = "bench.urls" if KORAI_ROLE != "steps" else ROOT_URLCONF  # noqa: F405
 MIDDLEWARE = ["bench.middleware.ServerTimingMiddleware", *MIDDLEWARE]  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
 # No collectstatic here: whitenoise would warn about the missing STATIC_ROOT on every start.

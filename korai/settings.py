@@ -98,6 +98,16 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if KORAI_ROLE == "steps" and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The steps pool has many threads, most of them asleep on a clips API: they share a few
+    # pooled connections per process (psycopg_pool) instead of keeping one each, which would
+    # exhaust PostgreSQL's max_connections.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("KORAI_STEPS_DB_POOL_SIZE", default=8),
+        "timeout": 30,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Runserver, the Inngest steps and the management commands write concurrently: take the
     # write lock at BEGIN and wait for it instead of failing with "database is locked".

@@ -13,4 +13,5 @@ worker_class = "gthread"
 workers = int(os.environ.get("KORAI_API_WORKERS", "4"))
 threads = int(os.environ.get("KORAI_API_THREADS", "8"))
 timeout = 60
-raw_env = ["KORAI_ROLE=api"]
+# KORAI_ROLE=all serves /api/inngest here too (one pool for everything, small deployments).
+raw_env = [f"KORAI_ROLE={os.environ.get('KORAI_ROLE', 'api')}"]

@@ -1,0 +1,266 @@
+"""Long steps in flight never starve the API.
+
+100 identify-clips runs whose clips-API call takes 10 s are started together (the executor
+drives each run through /api/inngest over HTTP, in parallel threads, as Inngest would with a
+concurrency limit of 100), while a poller reads one video's status endpoint over and over.
+
+Measured side by side, on PostgreSQL, for two deployments of the same code:
+- one pool: gunicorn gthread 4 workers x 8 threads serving everything (round one's design);
+- split pools: the api pool (4 x 8, KORAI_ROLE=api) and the steps pool (2 x 128,
+  KORAI_ROLE=steps, pooled DB connections), as deploy/gunicorn/ configures them.
+
+Targets (split pools): wall time / one call <= 1.5; status poll p99 during the runs <= 2 x its
+idle p99. The peak RSS of all the service's processes is reported."""
+
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from bench.common import (
+    BENCH_SETTINGS,
+    PYTHON,
+    ROOT,
+    free_port,
+    percentile,
+    report,
+    setup_django,
+)
+
+CALL_SECONDS = 10.0
+TARGET_WALL = 1.5
+TARGET_POLL = 2.0
+
+
+def main(runs: int = 100, call_seconds: float = CALL_SECONDS) -> dict:
+    setup_django()
+    from tests.fakes.clips_api import FakeClipsAPI
+
+    class SlowClipsAPI(FakeClipsAPI):
+        """Every identify call takes `call_seconds`, as a GPU service would."""
+
+        def _reply_for(self, endpoint, body):
+            reply = super()._reply_for(endpoint, body)
+            if endpoint == "identify":
+                reply.hang = call_seconds
+            return reply
+
+    with SlowClipsAPI(clips=5, token="bench-clips-token") as clips_api:
+        clips_api._server.socket.listen(1024)  # all runs connect at once
+        env = {
+            "CLIPS_API_URL": clips_api.identify_url,
+            "PROCESS_CLIPS_API_URL": clips_api.process_url,
+            "CLIPS_API_TOKEN": clips_api.token,
+            "INNGEST_DEV": "",
+            "INNGEST_CONCURRENCY_GLOBAL": str(runs),
+            "INNGEST_CONCURRENCY_PER_USER": str(runs),
+        }
+        owner, token, polled = _fixtures()
+        results = {}
+        for design in ("one_pool", "split_pools"):
+            with _deployment(design, env) as (api_url, steps_url, pids):
+                results[design] = _measure(
+                    runs, call_seconds, api_url, steps_url, pids, owner, token, polled
+                )
+    split, one = results["split_pools"], results["one_pool"]
+    report(
+        f"Steps in flight: {runs} identify runs, clips API call {call_seconds:g} s each",
+        [
+            "| | wall | wall / one call | poll p99 idle | poll p99 during | ratio | peak RSS |",
+            "|---|---|---|---|---|---|---|",
+            *(
+                f"| {name} | {r['wall_s']:.1f} s | {r['wall_ratio']:.2f} | "
+                f"{r['poll_idle_p99_ms']:.1f} ms | {r['poll_busy_p99_ms']:.1f} ms | "
+                f"{r['poll_ratio']:.2f} | {r['peak_rss_mb']:.0f} MB |"
+                for name, r in (("one pool 4x8", one), ("split pools", split))
+            ),
+            f"split pools: wall / call {split['wall_ratio']:.2f} (target <= {TARGET_WALL}) "
+            f"{'MET' if split['wall_ratio'] <= TARGET_WALL else 'MISSED'}; poll p99 ratio "
+            f"{split['poll_ratio']:.2f} (target <= {TARGET_POLL}) "
+            f"{'MET' if split['poll_ratio'] <= TARGET_POLL else 'MISSED'}",
+        ],
+    )
+    return results
+
+
+def _fixtures():
+    from rest_framework.authtoken.models import Token
+
+    from tests.factories import UserFactory, VideoFactory
+
+    owner = UserFactory(username=f"bench-inflight-{time.time_ns()}")
+    token = Token.objects.create(user=owner).key
+    return owner, token, VideoFactory(owner=owner)
+
+
+@contextlib.contextmanager
+def _deployment(design: str, env: dict):
+    """Gunicorn as the README deploys it: yields the API's and the steps' base URLs and the
+    service's process ids."""
+    pools = (
+        [("all", "4", "8")] if design == "one_pool" else [("api", "4", "8"), ("steps", "2", "128")]
+    )
+    processes, urls = [], {}
+    try:
+        for role, workers, threads in pools:
+            port = free_port()
+            config = "steps" if role == "steps" else "api"
+            process = subprocess.Popen(
+                [
+                    PYTHON, "-m", "gunicorn", "bench.wsgi:application",
+                    "-c", f"deploy/gunicorn/{config}.py", "--bind", f"127.0.0.1:{port}",
+                    "--log-level", "warning",
+                ],
+                cwd=ROOT,
+                env={
+                    **os.environ, **env, "DJANGO_SETTINGS_MODULE": BENCH_SETTINGS,
+                    "KORAI_ROLE": role, f"KORAI_{config.upper()}_WORKERS": workers,
+                    f"KORAI_{config.upper()}_THREADS": threads,
+                },
+            )  # fmt: skip
+            processes.append(process)
+            urls[role] = f"http://127.0.0.1:{port}"
+            _wait_until_up(f"{urls[role]}/healthz/", process)
+        api_url = urls.get("all") or urls["api"]
+        steps_url = urls.get("all") or urls["steps"]
+        yield api_url, steps_url, [p.pid for p in processes]
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def _wait_until_up(url, process, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up within {timeout}s")
+
+
+def _measure(runs, call_seconds, api_url, steps_url, pids, owner, token, polled) -> dict:
+    from tests.factories import VideoFactory
+
+    videos = [VideoFactory(owner=owner) for _ in range(runs)]
+    status_url = f"{api_url}/api/videos/{polled.id}/status/"
+    headers = {"Authorization": f"Token {token}"}
+    _poll(status_url, headers, seconds=2)  # warm every worker's token cache and connection
+    idle = _poll(status_url, headers, seconds=4)
+
+    busy: list[float] = []
+    stop = threading.Event()
+    poller = threading.Thread(
+        target=lambda: busy.extend(_poll(status_url, headers, stop=stop)), daemon=True
+    )
+    rss = _RssSampler(pids)
+    rss.start()
+    poller.start()
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=runs) as pool:
+        outcomes = list(pool.map(lambda v: _identify(steps_url, v), videos))
+    wall = time.monotonic() - started
+    stop.set()
+    poller.join()
+    rss.stop()
+    failed = [o for o in outcomes if o != "completed"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {runs} runs did not complete: {failed[:3]}")
+    idle_p99, busy_p99 = percentile(idle, 99), percentile(busy, 99)
+    return {
+        "runs": runs,
+        "wall_s": wall,
+        "wall_ratio": wall / call_seconds,
+        "poll_idle_p99_ms": idle_p99,
+        "poll_idle_median_ms": statistics.median(idle),
+        "poll_busy_p99_ms": busy_p99,
+        "poll_busy_max_ms": max(busy),
+        "poll_busy_samples": len(busy),
+        "poll_ratio": busy_p99 / idle_p99,
+        "peak_rss_mb": rss.peak_mb,
+    }
+
+
+_local = threading.local()
+
+
+def _identify(steps_url: str, video) -> str:
+    from tests.inngest_executor import InngestExecutor
+
+    if getattr(_local, "executor", None) is None:
+        _local.executor = InngestExecutor(base_url=steps_url)
+    event = {
+        "name": "video/identify.clips",
+        "data": {
+            "videoId": str(video.id),
+            "youtubeUrl": video.youtube_url,
+            "prompt": video.prompt,
+            "userId": str(video.owner_id),
+        },
+    }
+    run = _local.executor.run("identify-clips", event)
+    return run.status
+
+
+def _poll(url, headers, *, seconds: float | None = None, stop=None) -> list[float]:
+    """Latencies (ms) of back-to-back status polls, one at a time, for `seconds` or until
+    `stop` is set."""
+    session = requests.Session()
+    session.trust_env = False
+    samples, deadline = [], time.monotonic() + (seconds or 1e9)
+    while time.monotonic() < deadline and not (stop and stop.is_set()):
+        started = time.perf_counter()
+        response = session.get(url, headers=headers, timeout=120)
+        samples.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+        time.sleep(0.02)
+    return samples
+
+
+class _RssSampler(threading.Thread):
+    """The summed resident memory of the service's processes (gunicorn masters and their
+    workers), sampled every 0.2 s; keeps the peak."""
+
+    def __init__(self, pids: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.pids, self.peak_mb, self._stop_event = pids, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(0.2):
+            self.peak_mb = max(self.peak_mb, self._sample_mb())
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def _sample_mb(self) -> float:
+        total_kb = 0
+        for pid in self._family():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total_kb += int(line.split()[1])
+        return total_kb / 1024
+
+    def _family(self) -> set[int]:
+        family = set(self.pids)
+        for pid in self.pids:
+            with contextlib.suppress(OSError):
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+                family.update(int(child) for child in children)
+        return family
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100)
