@@ -196,7 +196,7 @@ _local = threading.local()
 
 
 def _identify(steps_url: str, video) -> str:
-    from tests.inngest_executor import InngestExecutor
+    from devtools.executor import InngestExecutor
 
     if getattr(_local, "executor", None) is None:
         _local.executor = InngestExecutor(base_url=steps_url)
