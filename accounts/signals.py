@@ -6,7 +6,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
-from core.authentication import token_cache_forget
+from core.authentication import clerk_cache_forget, token_cache_forget
 
 
 @receiver(post_delete, sender=Token)
@@ -20,6 +20,8 @@ def forget_changed_user(sender, instance, update_fields=None, **kwargs):
         return  # every login saves last_login; nothing the API authenticates with changed
     for key in Token.objects.filter(user=instance).values_list("key", flat=True):
         token_cache_forget(key)
+    if instance.clerk_id:
+        clerk_cache_forget(instance.clerk_id)
 
 
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL)
@@ -28,3 +30,5 @@ def forget_deleted_user(sender, instance, **kwargs):
     # cache entry left by a token whose row is already gone.
     for key in Token.objects.filter(user_id=instance.pk).values_list("key", flat=True):
         token_cache_forget(key)
+    if instance.clerk_id:
+        clerk_cache_forget(instance.clerk_id)

@@ -1,4 +1,6 @@
-"""Token authentication that remembers a token's user for a few seconds.
+"""API authentication: DRF tokens (cached) and Clerk session tokens (JWTs).
+
+Token authentication remembers a token's user for a few seconds.
 
 Every API request authenticates, and the polling endpoint is mostly authentication: DRF's
 `TokenAuthentication` spends a query and two model instances on each one. This keeps the user
@@ -8,12 +10,23 @@ uses: with a shared cache (`CACHE_URL=redis://…`) everywhere, with the per-pro
 in that process, so other processes may accept a revoked token until the entry expires."""
 
 import hashlib
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication
+from rest_framework.authentication import (
+    BaseAuthentication,
+    TokenAuthentication,
+    get_authorization_header,
+)
 from rest_framework.authtoken.models import Token
+from rest_framework.permissions import SAFE_METHODS
+
+from core import clerk
 
 
 def token_cache_key(key: str) -> str:
@@ -40,3 +53,134 @@ class CachedTokenAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         # The Token row is not loaded on a hit; DRF only passes it on as `request.auth`.
         return user, Token(key=key, user=user)
+
+
+SESSION_COOKIE = "__session"  # where Clerk's frontend keeps the session token
+
+
+def clerk_cache_key(subject: str) -> str:
+    return "korai:auth-clerk:" + hashlib.sha256(subject.encode()).hexdigest()
+
+
+def clerk_cache_forget(subject: str) -> None:
+    cache.delete(clerk_cache_key(subject))
+
+
+class ClerkServiceUnavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = "Sign-in cannot be checked right now; try again shortly."
+    default_code = "auth_unavailable"
+
+
+class ClerkSessionAuthentication(BaseAuthentication):
+    """A Clerk session token (JWT) from `Authorization: Bearer <jwt>` or the `__session`
+    cookie; its `sub` is the Korai user, created the first time it is seen. Off (no opinion)
+    unless `CLERK_JWT_KEY` or `CLERK_JWKS_URL` is set.
+
+    The cookie is sent by the browser on its own, so a request authenticated by it that changes
+    something must come from a trusted origin (CSRF): its `Origin` (or, without one, `Referer`)
+    must be this site, one of `CLERK_AUTHORIZED_PARTIES`, `CORS_ALLOWED_ORIGINS` or
+    `DJANGO_CSRF_TRUSTED_ORIGINS`. A Bearer header cannot be forged by another site, so it needs
+    no such check."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        if not clerk.enabled():
+            return None
+        token, from_cookie = self._token(request)
+        if token is None:
+            return None
+        if from_cookie and request.method not in SAFE_METHODS:
+            self._check_origin(request)
+        try:
+            claims = clerk.verify_session_token(token)
+        except clerk.KeysUnavailable as exc:
+            raise ClerkServiceUnavailable() from exc
+        except clerk.InvalidSessionToken as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from exc
+        return self._user(claims["sub"]), claims
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+    def _token(self, request) -> tuple[str | None, bool]:
+        header = get_authorization_header(request).split()
+        if header and header[0].lower() == self.keyword.lower().encode():
+            if len(header) != 2:
+                raise exceptions.AuthenticationFailed("Give one token after 'Bearer'.")
+            try:
+                return header[1].decode("ascii"), False
+            except UnicodeError:
+                raise exceptions.AuthenticationFailed("The token is not ASCII.") from None
+        if header:
+            return None, False  # another scheme (Token …): another class's business
+        cookie = request.COOKIES.get(SESSION_COOKIE)
+        return (cookie, True) if cookie else (None, False)
+
+    def _check_origin(self, request) -> None:
+        origin = request.headers.get("Origin")
+        if origin is None and (referer := request.headers.get("Referer")):
+            parts = urlsplit(referer)
+            origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+        trusted = {
+            f"{request.scheme}://{request.get_host()}",
+            *settings.CLERK_AUTHORIZED_PARTIES,
+            *settings.CORS_ALLOWED_ORIGINS,
+            *settings.CSRF_TRUSTED_ORIGINS,
+        }
+        if not origin or origin not in trusted:
+            raise exceptions.PermissionDenied(
+                "CSRF check failed: a request authenticated by the session cookie must come "
+                "from a trusted origin (or send the token as 'Authorization: Bearer')."
+            )
+
+    def _user(self, subject: str):
+        seconds = settings.KORAI_TOKEN_CACHE_SECONDS
+        cache_key = clerk_cache_key(subject)
+        user = cache.get(cache_key) if seconds > 0 else None
+        if user is None:
+            user = _user_for_clerk_id(subject)
+            if seconds > 0:
+                cache.set(cache_key, user, seconds)
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        return user
+
+
+def _user_for_clerk_id(subject: str):
+    """The Korai user of a Clerk user id, created (without a usable password) when new."""
+    users = get_user_model().objects
+    user = users.filter(clerk_id=subject).first()
+    if user is not None:
+        return user
+    try:
+        with transaction.atomic():
+            user = users.model(username=subject[:150], clerk_id=subject)
+            user.set_unusable_password()
+            user.save()
+            return user
+    except IntegrityError:
+        # Another request created it first, or a local user already has this username.
+        user = users.filter(clerk_id=subject).first()
+        if user is None:
+            raise exceptions.AuthenticationFailed(
+                "This Clerk user's username is taken by another Korai user."
+            ) from None
+        return user
+
+
+class ClerkSessionScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes ClerkSessionAuthentication."""
+
+    target_class = ClerkSessionAuthentication
+    name = "clerkSession"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A Clerk session token; the `__session` cookie works too (writes "
+            "authenticated by the cookie must come from a trusted origin).",
+        }

@@ -7,6 +7,7 @@ Production is the default: without `DJANGO_DEBUG=1` the service refuses to start
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "corsheaders",
     "accounts",
     "videos",
     "clips",
@@ -57,6 +59,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CommonMiddleware, so that preflights and redirects carry the CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -187,6 +191,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        # Clerk session tokens (the web client's): only when CLERK_* is configured.
+        "core.authentication.ClerkSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
@@ -209,6 +215,27 @@ SPECTACULAR_SETTINGS = {
 }
 # Seconds a token's user is remembered between API requests (0: look it up every time).
 KORAI_TOKEN_CACHE_SECONDS = env.int("KORAI_TOKEN_CACHE_SECONDS", default=30)
+# --- Clerk session tokens (JWT) and CORS, for the web client ------------------------------------
+# JWT authentication is on when either key source is set: a PEM public key (escaped newlines
+# "\n" are accepted, for one-line environment values) or the instance's JWKS URL.
+CLERK_JWT_KEY = env.str("CLERK_JWT_KEY", default="").replace("\\n", "\n").strip()
+CLERK_JWKS_URL = env.str("CLERK_JWKS_URL", default="")
+CLERK_ISSUER = env.str("CLERK_ISSUER", default="")
+CLERK_AUTHORIZED_PARTIES = env.list("CLERK_AUTHORIZED_PARTIES", default=[])
+CLERK_AUDIENCE = env.list("CLERK_AUDIENCE", default=[])
+CLERK_JWT_LEEWAY_SECONDS = env.int("CLERK_JWT_LEEWAY_SECONDS", default=5)
+CLERK_JWKS_CACHE_SECONDS = env.int("CLERK_JWKS_CACHE_SECONDS", default=300)
+CLERK_JWKS_REFRESH_COOLDOWN_SECONDS = env.int("CLERK_JWKS_REFRESH_COOLDOWN_SECONDS", default=10)
+if CLERK_JWT_KEY and not CLERK_JWT_KEY.startswith("-----BEGIN PUBLIC KEY-----"):
+    raise ImproperlyConfigured("CLERK_JWT_KEY must be a PEM public key (-----BEGIN PUBLIC KEY…).")
+
+# Browsers may call the API from these origins, with cookies (credentials); django-cors-headers
+# answers every other origin without any CORS header, so the browser keeps the answer from it.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_CREDENTIALS = True
+CORS_URLS_REGEX = r"^/api/(?!inngest).*$"  # Inngest calls server to server
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key")
+
 CACHES = {
     # API throttle counters live here; set CACHE_URL (e.g. redis://) when running more than one
     # process so they are shared. (Idempotency keys are in the database: videos.Video.)

@@ -2,6 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
+from tests.fakes.clerk import clerk  # noqa: F401 - a shared fixture
 from tests.fakes.inngest_api import fake_inngest  # noqa: F401 - a shared fixture
 from tests.fakes.s3 import local_s3, s3  # noqa: F401 - shared fixtures
 
