@@ -25,3 +25,12 @@ def export_get(*, user, export_id) -> Export:
         return _with_exported_clips(Export.objects.filter(owner=user)).get(pk=export_id)
     except Export.DoesNotExist as exc:
         raise Http404("No export with this id.") from exc
+
+
+def exported_clips_for_video(*, video: Video, s3_key: str | None = None) -> QuerySet[ExportedClip]:
+    """A video's rendered clips (those with an object; failures are the exports' business),
+    newest first; with `s3_key`, only the one stored under that key."""
+    clips = ExportedClip.objects.filter(video=video).exclude(s3_key="")
+    if s3_key is not None:
+        clips = clips.filter(s3_key=s3_key)
+    return clips.order_by("-created_at", "start", "pk")

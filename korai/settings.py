@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "clips",
     "exports",
     "outbox",
+    "webclient",
     "operations",
     "devtools",
 ]

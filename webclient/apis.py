@@ -1,0 +1,110 @@
+"""The original Korai web client's routes (`/api/clips/…`), in its shapes, over Korai's own
+services and selectors. Thin views: check the body's shape, call one service or selector,
+answer in the client's shape. Paths have no trailing slash, as the client calls them."""
+
+import uuid
+
+from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exports.selectors import exported_clips_for_video
+from exports.services import export_create
+from core.authentication import CachedTokenAuthentication, ClerkSessionAuthentication
+from core.throttling import ExportCreateThrottle, VideoSubmitThrottle
+from videos.selectors import video_for_user, video_get, videos_for_user
+from videos.services import video_submit
+from webclient import shapes
+from webclient.errors import webclient_exception_handler
+from webclient.selection import export_selection
+from webclient.serializers import (
+    IdentifyInputSerializer,
+    ProcessInputSerializer,
+)
+
+
+class WebClientApi(APIView):
+    # The client signs in with Clerk; a Korai API token or admin session works too.
+    authentication_classes = [
+        ClerkSessionAuthentication,
+        CachedTokenAuthentication,
+        SessionAuthentication,
+    ]
+    parser_classes = [JSONParser]
+    schema = None  # the client's routes, not Korai's documented API
+
+    def get_exception_handler(self):
+        return webclient_exception_handler
+
+
+def _video_id(raw: str) -> uuid.UUID:
+    # The original's ids were cuids; anything that is not one of Korai's ids is simply unknown.
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise NotFound("Video not found") from None
+
+
+class IdentifyApi(WebClientApi):
+    throttle_classes = [VideoSubmitThrottle]
+
+    def post(self, request):
+        body = IdentifyInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        video = video_submit(
+            owner=request.user,
+            youtube_url=body.validated_data["youtubeUrl"],
+            prompt=body.validated_data["prompt"] or "",
+        )
+        return Response(
+            {"success": True, "message": "Video processing started", "videoId": str(video.pk)},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class VideoListApi(WebClientApi):
+    def get(self, request):
+        # Polled every 5 s: one query for the columns the page reads, no model instances.
+        rows = videos_for_user(user=request.user).values(*shapes.VIDEO_LIST_FIELDS)
+        return Response({"videos": [shapes.video_summary(row) for row in rows]})
+
+
+class VideoDetailApi(WebClientApi):
+    def get(self, request, video_id):
+        video = video_get(user=request.user, video_id=_video_id(video_id))
+        return Response({"video": shapes.video_detail(video)})
+
+
+class ProcessApi(WebClientApi):
+    throttle_classes = [ExportCreateThrottle]
+
+    def post(self, request):
+        body = ProcessInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        video = video_for_user(user=request.user, video_id=_video_id(data["videoId"]))
+        if data["s3Key"] != video.s3_key:
+            # The original passed the key on to the renderer as given; Korai renders the
+            # video's own source only.
+            raise ValidationError({"s3Key": ["This is not the source of this video."]})
+        export = export_create(
+            video=video,
+            owner=request.user,
+            aspect_ratio=data["aspectRatio"],
+            target_language=data["targetLanguage"],
+            **export_selection(video=video, selected_clips=data["selectedClips"]),
+        )
+        return Response(
+            {"success": True, "message": "Clip processing started", "exportId": str(export.pk)},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class ExportedClipsApi(WebClientApi):
+    def get(self, request, video_id):
+        video = video_for_user(user=request.user, video_id=_video_id(video_id))
+        clips = exported_clips_for_video(video=video)
+        return Response({"exportedClips": [shapes.exported_clip(c) for c in clips]})

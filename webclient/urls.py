@@ -1,0 +1,16 @@
+from django.urls import path
+
+from webclient import apis
+
+# As the client calls them: no trailing slash; ids as strings (the original's were cuids).
+urlpatterns = [
+    path("clips/identify", apis.IdentifyApi.as_view(), name="webclient-identify"),
+    path("clips/process", apis.ProcessApi.as_view(), name="webclient-process"),
+    path("clips/videos", apis.VideoListApi.as_view(), name="webclient-videos"),
+    path("clips/videos/<str:video_id>", apis.VideoDetailApi.as_view(), name="webclient-video"),
+    path(
+        "clips/videos/<str:video_id>/exported",
+        apis.ExportedClipsApi.as_view(),
+        name="webclient-exported",
+    ),
+]
