@@ -6,21 +6,23 @@ import uuid
 
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from exports.selectors import exported_clips_for_video
-from exports.services import export_create
+from core import storage
 from core.authentication import CachedTokenAuthentication, ClerkSessionAuthentication
 from core.throttling import ExportCreateThrottle, VideoSubmitThrottle
+from exports.selectors import exported_clips_for_video
+from exports.services import export_create
 from videos.selectors import video_for_user, video_get, videos_for_user
 from videos.services import video_submit
 from webclient import shapes
 from webclient.errors import webclient_exception_handler
 from webclient.selection import export_selection
 from webclient.serializers import (
+    DownloadInputSerializer,
     IdentifyInputSerializer,
     ProcessInputSerializer,
 )
@@ -108,3 +110,25 @@ class ExportedClipsApi(WebClientApi):
         video = video_for_user(user=request.user, video_id=_video_id(video_id))
         clips = exported_clips_for_video(video=video)
         return Response({"exportedClips": [shapes.exported_clip(c) for c in clips]})
+
+
+class DownloadApi(WebClientApi):
+    def post(self, request, video_id):
+        body = DownloadInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        key = body.validated_data["s3Key"]
+        video = video_for_user(user=request.user, video_id=_video_id(video_id))
+        # The original signed any key it was given; only this video's rendered clips are signed
+        # here, so the key can never address another user's (or any other) object.
+        if not exported_clips_for_video(video=video, s3_key=key).exists():
+            raise NotFound("No exported clip of this video is stored under this s3Key.")
+        url = storage.presigned_url(key)  # KORAI_DOWNLOAD_URL_EXPIRES_SECONDS: 1 h by default
+        if url is None:
+            raise StorageNotAvailable()
+        return Response({"url": url})
+
+
+class StorageNotAvailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Failed to generate download URL: no object storage is configured."
+    default_code = "storage_unavailable"

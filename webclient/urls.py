@@ -13,4 +13,9 @@ urlpatterns = [
         apis.ExportedClipsApi.as_view(),
         name="webclient-exported",
     ),
+    path(
+        "clips/videos/<str:video_id>/download",
+        apis.DownloadApi.as_view(),
+        name="webclient-download",
+    ),
 ]

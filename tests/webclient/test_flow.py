@@ -1,6 +1,7 @@
 """Done-when: the web client's whole flow over real HTTP, as its pages call the routes through
 the Next.js rewrite (the Clerk `__session` cookie; the fake Clerk's JWKS fetched over HTTP):
-submit → list until clips appear → detail → export → exported list.
+submit → list until clips appear → detail → export → exported list → download URL (fetched
+from a local S3 server, moto).
 
 The events Korai sends reach a fake Inngest event API; each is then run through the live
 server's `/api/inngest` by the test-side executor, as Inngest would, against the fake clips
@@ -65,7 +66,7 @@ def delivered(fake_inngest, name: str) -> dict:
     return {key: value for key, value in events[0].items() if key != "event_key"}
 
 
-def test_the_web_clients_whole_flow(live_server, clerk, fake_inngest, clips_api):
+def test_the_web_clients_whole_flow(live_server, clerk, fake_inngest, clips_api, s3):
     browser = Browser(live_server.url, clerk.session_token("user_flow"))
     executor = InngestExecutor(base_url=live_server.url)
 
@@ -154,3 +155,22 @@ def test_the_web_clients_whole_flow(live_server, clerk, fake_inngest, clips_api)
     assert stranger.get("/api/clips/videos").json() == {"videos": []}
     assert stranger.get(f"/api/clips/videos/{video_id}").status_code == 404
     assert stranger.get(f"/api/clips/videos/{video_id}/exported").status_code == 404
+
+    # Load Video / Download Clip: a presigned URL for the clip's object, fetched.
+    for item in exported_clips:
+        # The clips service writes each rendered clip to the bucket; the fake API only names it.
+        s3.put(item["s3Key"], f"clip {item['start']}-{item['end']}".encode())
+    signed = browser.post(
+        f"/api/clips/videos/{video_id}/download", {"s3Key": exported_clips[0]["s3Key"]}
+    )
+    assert signed.status_code == 200, signed.text
+    fetched = requests.get(signed.json()["url"], timeout=10)
+    assert fetched.status_code == 200
+    assert (
+        fetched.content == f"clip {exported_clips[0]['start']}-{exported_clips[0]['end']}".encode()
+    )
+
+    key = exported_clips[0]["s3Key"]
+    assert (
+        stranger.post(f"/api/clips/videos/{video_id}/download", {"s3Key": key}).status_code == 404
+    )

@@ -4,8 +4,10 @@ its type; and the refusals."""
 
 import uuid
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from django.utils import timezone
 
 from exports.models import Export
@@ -297,6 +299,16 @@ def test_process_refuses_bad_input_and_writes_nothing(page, video, overrides, me
     assert not OutboxEvent.objects.filter(name="clips/process").exists()
 
 
+@pytest.mark.parametrize(("sent", "stored"), [("es-ES", "es-ES"), ("od-in", "od-IN")])
+def test_process_takes_the_pages_bcp47_languages(page, video, sent, stored):
+    clips = page.get(f"/api/clips/videos/{video.pk}").json()["video"]["clips"]
+
+    answer = page.post("/api/clips/process", process_body(video, clips[:1], targetLanguage=sent))
+
+    assert answer.status_code == 202, answer.content
+    assert Export.objects.get(pk=answer.json()["exportId"]).target_language == stored
+
+
 def test_process_refuses_another_users_video(intruder_page, video):
     answer = intruder_page.post("/api/clips/process", process_body(video, []))
 
@@ -339,6 +351,64 @@ def test_exported_clips_join_their_clips_by_start_and_end(page, video):
         for e in exported
     ]
     assert joined == ["Nine", "Ten"]
+
+
+# --- POST /api/clips/videos/{id}/download ----------------------------------------------------
+
+
+def test_download_refuses_a_key_that_is_not_one_of_the_videos_clips(page, video, web_user):
+    theirs = ExportedClipFactory(s3_key="exports/theirs/clip_0.mp4")  # another user's
+    mine_elsewhere = ExportedClipFactory(
+        export=ExportFactory(video=VideoFactory(owner=web_user, processing_status="completed")),
+        s3_key="exports/mine-elsewhere/clip_0.mp4",
+    )
+    for key in (theirs.s3_key, mine_elsewhere.s3_key, video.s3_key, "../../etc/passwd"):
+        answer = page.post(f"/api/clips/videos/{video.pk}/download", {"s3Key": key})
+
+        assert answer.status_code == 404, key
+        assert isinstance(answer.json()["error"], str)
+
+
+def test_download_needs_an_s3_key(page, video):
+    answer = page.post(f"/api/clips/videos/{video.pk}/download", {})
+
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith("s3Key: ")
+
+
+def test_download_of_another_users_video_is_not_found(intruder_page, video):
+    clip = ExportedClipFactory(export=ExportFactory(video=video, owner=video.owner))
+
+    answer = intruder_page.post(f"/api/clips/videos/{video.pk}/download", {"s3Key": clip.s3_key})
+
+    assert answer.status_code == 404
+
+
+def test_download_signs_one_of_the_videos_rendered_clips_for_an_hour(page, video, s3):
+    clip = ExportedClipFactory(
+        export=ExportFactory(video=video, owner=video.owner), s3_key="exports/e1/clip_0.mp4"
+    )
+    s3.put(clip.s3_key, b"rendered clip bytes")
+
+    answer = page.post(f"/api/clips/videos/{video.pk}/download", {"s3Key": clip.s3_key})
+
+    assert answer.status_code == 200
+    url = answer.json()["url"]
+    assert isinstance(url, str)
+    query = parse_qs(urlsplit(url).query)
+    assert query["X-Amz-Expires"] == ["3600"]
+    fetched = requests.get(url, timeout=10)
+    assert (fetched.status_code, fetched.content) == (200, b"rendered clip bytes")
+
+
+def test_download_without_object_storage_is_a_503(page, video, settings):
+    settings.AWS_S3_BUCKET_NAME = ""
+    clip = ExportedClipFactory(export=ExportFactory(video=video, owner=video.owner))
+
+    answer = page.post(f"/api/clips/videos/{video.pk}/download", {"s3Key": clip.s3_key})
+
+    assert answer.status_code == 503
+    assert "download URL" in answer.json()["error"]
 
 
 # --- Authentication --------------------------------------------------------------------------
