@@ -13,9 +13,9 @@ import time
 import pytest
 import requests
 
+from devtools.executor import InngestExecutor
 from tests.fakes.clerk import APP_ORIGIN
 from tests.fakes.clips_api import FakeClipsAPI
-from tests.inngest_executor import InngestExecutor
 from tests.webclient.conftest import (
     CLIP_FIELDS,
     EXPORTED_CLIP_FIELDS,
