@@ -55,7 +55,7 @@ def _save_clips() -> dict:
                     "end": i * 40.0 + 30,
                     "title": f"Moment {i}",
                     "summary": "Why it works.",
-                    "virality_score": i % 100,
+                    "virality_score": i % 11,
                     "related_topics": ["bench"],
                     "transcript": "Words.",
                 }

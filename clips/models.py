@@ -12,7 +12,8 @@ class Clip(models.Model):
     end = models.FloatField(help_text="Seconds from the start of the video.")
     title = models.CharField(max_length=500, blank=True)
     summary = models.TextField(blank=True)
-    virality_score = models.FloatField(default=0)
+    # 0-10, one point per criterion the identify API's LLM judged met.
+    virality_score = models.PositiveSmallIntegerField(default=0)
     related_topics = models.JSONField(default=list, blank=True)
     transcript = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -29,6 +30,9 @@ class Clip(models.Model):
                 name="clip_range_valid",
             ),
             models.UniqueConstraint(fields=["video", "start", "end"], name="clip_unique_range"),
+            models.CheckConstraint(
+                condition=models.Q(virality_score__lte=10), name="clip_virality_score_0_10"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,10 +10,17 @@ Every failure is classified where it happens, because that decides what Inngest 
 
 When the primary URL fails in a retriable way and a fallback URL is configured, the fallback is
 tried once before giving up on the attempt (the seed's "custom error handling").
+
+A call that runs past 150 s is answered `303 See Other` to a result URL, maybe again and again
+until the result is ready (the real service runs on Modal): redirects are followed within the
+read timeout (`_post_following_redirects`). Identification answers are raw LLM output, read
+leniently by `core.identify_answer` (what the real service sends is described there).
 """
 
 import email.utils
 import math
+import time
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 import inngest
@@ -21,10 +28,14 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from core.identify_answer import IdentifyAnswerUnusable, read_identify_answer
+
 # Tolerance when matching a rendered clip to the range that was asked for: the API echoes the
 # numbers back, possibly re-serialized (e.g. "12.5" for 12.5).
 _RANGE_TOLERANCE_SECONDS = 0.01
 _BODY_EXCERPT_CHARS = 300
+# Redirects followed for one call; the read timeout bounds them first (Modal: 150 s each).
+_MAX_REDIRECTS = 50
 
 
 class ClipsApiUnavailable(Exception):
@@ -90,53 +101,13 @@ def process_clip(
 
 
 def parse_identify_response(payload: object) -> dict:
-    """Validate a whole identification answer and normalize it to plain JSON types.
-
-    Numbers may arrive as numeric strings. Raises `inngest.NonRetriableError` naming the first
-    malformed field, so nothing is written from a half-valid answer."""
-    where = "identify-clips API answer"
-    if not isinstance(payload, dict):
-        raise _malformed(where, "(body)", "must be a JSON object")
-    clips: list[dict] = []
-    seen: set[tuple[float, float]] = set()
-    for field, raw, start, end in _clip_ranges(payload, where, "identified_clips"):
-        if (start, end) in seen:
-            raise _malformed(where, field, f"duplicates the range {start:g}-{end:g}s")
-        seen.add((start, end))
-        topics = raw.get("related_topics")
-        if topics is None:
-            topics = []
-        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-            raise _malformed(where, f"{field}.related_topics", "must be a list of strings")
-        clips.append(
-            {
-                "start": start,
-                "end": end,
-                "title": _text(raw.get("title"), where, f"{field}.title", max_length=500),
-                "summary": _text(raw.get("summary"), where, f"{field}.summary"),
-                "virality_score": _number(
-                    raw.get("virality_score"), where, f"{field}.virality_score"
-                ),
-                "related_topics": topics,
-                "transcript": _text(raw.get("transcript"), where, f"{field}.transcript"),
-            }
-        )
-
-    total = _number(payload.get("total_clips"), where, "total_clips", minimum=0)
-    if total != int(total):
-        raise _malformed(where, "total_clips", f"must be a whole number, got {total:g}")
-    duration = payload.get("video_duration")
-    return {
-        "total_clips": int(total),
-        "video_duration": None
-        if duration in (None, "")
-        else _number(duration, where, "video_duration", minimum=0),
-        "detected_language": _text(
-            payload.get("detected_language"), where, "detected_language", max_length=16
-        ),
-        "s3_path": _text(payload.get("s3_path"), where, "s3_path", max_length=1024),
-        "identified_clips": clips,
-    }
+    """The answer read leniently by `core.identify_answer.read_identify_answer` (usable clips
+    kept, broken ones listed in "dropped"); an answer unusable as a whole raises
+    `inngest.NonRetriableError`: asking again would pay for the same analysis."""
+    try:
+        return read_identify_answer(payload)
+    except IdentifyAnswerUnusable as err:
+        raise inngest.NonRetriableError(f"identify-clips API answer: {err}") from None
 
 
 def parse_process_response(payload: object) -> dict:
@@ -191,16 +162,6 @@ def _number(value: object, where: str, field: str, *, minimum: float | None = No
     return number
 
 
-def _text(value: object, where: str, field: str, *, max_length: int | None = None) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise _malformed(where, field, f"must be a string, got {type(value).__name__}")
-    if max_length is not None and len(value) > max_length:
-        raise _malformed(where, field, f"must be at most {max_length} characters")
-    return value
-
-
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
@@ -237,10 +198,9 @@ def _post_once(*, api: str, url: str, body: dict) -> object:
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if settings.CLIPS_API_TOKEN:
         headers["Authorization"] = f"Bearer {settings.CLIPS_API_TOKEN}"
-    timeout = (settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS, settings.CLIPS_API_READ_TIMEOUT_SECONDS)
     _release_db_connection()
     try:
-        response = requests.post(url, json=body, headers=headers, timeout=timeout)
+        response = _post_following_redirects(api=api, url=url, body=body, headers=headers)
     except requests.Timeout as err:
         raise ClipsApiUnavailable(f"{api} API at {url} timed out: {err}") from err
     except requests.RequestException as err:
@@ -265,6 +225,53 @@ def _post_once(*, api: str, url: str, body: dict) -> object:
     if status == 429 or status >= 500:
         raise ClipsApiUnavailable(described)
     raise inngest.NonRetriableError(described)
+
+
+def _post_following_redirects(
+    *, api: str, url: str, body: dict, headers: dict
+) -> requests.Response:
+    """POST, then follow the service's `303 See Other` answers with GETs, all within one read
+    timeout (CLIPS_API_READ_TIMEOUT_SECONDS) counted from the POST.
+
+    The real service runs as Modal web endpoints: a call still running after 150 s is answered
+    `303` to a result URL (the same URL plus `__modal_function_call_id`), which blocks up to
+    150 s more and redirects to itself again until the result is ready; reloading it starts
+    nothing new. The bearer token goes along only while the URL stays on the same origin."""
+    connect = settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS
+    read = settings.CLIPS_API_READ_TIMEOUT_SECONDS
+    deadline = time.monotonic() + read
+    response = requests.post(
+        url, json=body, headers=headers, timeout=(connect, read), allow_redirects=False
+    )
+    origin = _origin(url)
+    for hop in range(1, _MAX_REDIRECTS + 1):
+        location = response.headers.get("Location")
+        if response.status_code != 303 or not location:
+            return response
+        next_url = urllib.parse.urljoin(response.url, location)
+        no_result = ClipsApiUnavailable(
+            f"{api} API at {url} had no result after {read:g} s (the read timeout; "
+            f"{hop} redirects to its result URL followed)"
+        )
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise no_result
+        hop_headers = {"Accept": "application/json"}
+        if _origin(next_url) == origin and "Authorization" in headers:
+            hop_headers["Authorization"] = headers["Authorization"]
+        response.close()
+        try:
+            response = requests.get(
+                next_url, headers=hop_headers, timeout=(connect, remaining), allow_redirects=False
+            )
+        except requests.Timeout:
+            raise no_result from None
+    raise ClipsApiUnavailable(f"{api} API at {url} redirected more than {_MAX_REDIRECTS} times")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme, parts.netloc
 
 
 def _retry_after(value: str | None) -> datetime | None:

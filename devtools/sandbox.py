@@ -3,9 +3,10 @@
 It speaks the contract (`POST /identify-clips`, `POST /process-clips`, bearer token) on
 127.0.0.1 and answers with plausible clips that depend only on the YouTube URL, so the same video
 always gets the same clips. Latency and a failure rate can be switched on to rehearse retries and
-failure handling. Nothing in the settings points at it: local development reaches it through
-`.env.example`'s `CLIPS_API_URL`/`PROCESS_CLIPS_API_URL`, started with
-`python manage.py clips_sandbox`.
+failure handling; `messy` identify answers (as raw LLM output) and 303 redirects for slow answers
+(`redirect_after`) rehearse what the real service does. Nothing in the settings points at it:
+local development reaches it through `.env.example`'s `CLIPS_API_URL`/`PROCESS_CLIPS_API_URL`,
+started with `python manage.py clips_sandbox`.
 """
 
 import hashlib
@@ -15,6 +16,8 @@ import logging
 import random
 import threading
 import time
+import urllib.parse
+import uuid
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +30,7 @@ HEALTH_PATH = "/healthz"
 ASPECT_RATIOS = ("9:16", "1:1", "16:9")
 FAILURE_KINDS = ("server-error", "throttle", "malformed")
 MAX_BODY_BYTES = 1_000_000
+RESULT_PARAMETER = "__modal_function_call_id"  # the real service's result URLs carry it
 
 _TOPICS = (
     "productivity", "startups", "fitness", "cooking", "travel", "money", "science", "history",
@@ -77,10 +81,17 @@ def _number(value, *, name: str) -> float:
 
 
 def identify_clips_response(
-    *, youtube_url: str | None = None, s3_key_yt: str | None = None, prompt: str = "", **_ignored
+    *,
+    youtube_url: str | None = None,
+    s3_key_yt: str | None = None,
+    prompt: str = "",
+    messy: bool = False,
+    **_ignored,
 ) -> dict:
-    """The identify-clips answer for a video: 3-8 non-overlapping clips, seeded by the URL.
-    Missing or mistyped fields raise `SandboxError`; unknown ones are ignored, as APIs do."""
+    """The identify-clips answer for a video: 3-8 non-overlapping clips, seeded by the URL, in
+    the real service's shape (integer scores 0-10, `total_clips` counting every clip sent, the
+    bare key as `s3_path`); `messy` writes them as an LLM may (`messy_clips`). Missing or
+    mistyped fields raise `SandboxError`; unknown ones are ignored, as APIs do."""
     if not isinstance(youtube_url, str) or not youtube_url.strip():
         raise SandboxError("youtube_url is required")
     if not isinstance(s3_key_yt, str) or not s3_key_yt.strip():
@@ -107,19 +118,47 @@ def identify_clips_response(
                 "end": end,
                 "title": title,
                 "summary": f"{title}: a {end - start:.0f}-second moment about {', '.join(topics)}.",
-                "virality_score": round(rng.uniform(35, 98), 1),
+                "virality_score": rng.randint(0, 10),
                 "related_topics": topics,
                 "transcript": " ".join(rng.sample(_SENTENCES, k=3)),
             }
         )
+    if messy:
+        clips = messy_clips(clips)
     return {
-        # A numeric string, as the real API sometimes sends: clients must accept both.
-        "total_clips": str(count),
+        "total_clips": len(clips),
         "video_duration": duration,
         "detected_language": rng.choice(("en", "en", "en", "es", "de")),
-        "s3_path": f"s3://korai-sandbox/{s3_key_yt.strip()}",
+        "s3_path": s3_key_yt.strip(),
         "identified_clips": clips,
     }
+
+
+def messy_clips(clips: list[dict]) -> list[dict]:
+    """Clips as the real service may pass its LLM's output on, unchecked: the good ones in mixed
+    spellings ("MM:SS" and "HH:MM:SS" times, numeric strings, topics as one string), then one
+    broken clip of each kind: no end, start after end, a repeat of the first clip, a time that
+    is not a time. Needs at least 3 clips."""
+    good = [dict(clip) for clip in clips]
+    first, second, third = good[0], good[1], good[2]
+    first["start"], first["end"] = _clock(first["start"]), _clock(first["end"])
+    second["start"], second["end"] = _clock(second["start"], hours=True), str(second["end"])
+    third["related_topics"] = ", ".join(third["related_topics"])
+    broken = [
+        {key: value for key, value in clips[0].items() if key != "end"},
+        {**clips[1], "start": clips[1]["end"], "end": clips[1]["start"]},
+        dict(clips[0]),
+        {**clips[-1], "start": "right after the intro"},
+    ]
+    return good + broken
+
+
+def _clock(seconds, *, hours: bool = False) -> str:
+    """123.5 -> "02:03.50" (or "00:02:03.50" with hours), as an LLM writes times."""
+    minutes, rest = divmod(float(seconds), 60)
+    if hours:
+        return f"{int(minutes) // 60:02d}:{int(minutes) % 60:02d}:{rest:05.2f}"
+    return f"{int(minutes):02d}:{rest:05.2f}"
 
 
 def process_clips_response(
@@ -172,8 +211,14 @@ class SandboxConfig:
     failure_rate: float = 0.0  # share of API requests that fail, 0..1
     failure_kind: str = "server-error"
     seed: int | None = None  # makes the sequence of failures repeatable
+    messy: bool = False  # identify answers as an LLM writes them (`messy_clips`)
+    # Answers slower than this many seconds come as 303 to a result URL, as the real service
+    # (Modal web endpoints, 150 s) does; 0 never redirects.
+    redirect_after: float = 0.0
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+    # result id -> (monotonic time the answer is ready, the request's builder and body)
+    _pending: dict = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self):
         if not self.token:
@@ -182,9 +227,22 @@ class SandboxConfig:
             raise ValueError("failure rate must be between 0 and 1")
         if self.latency < 0:
             raise ValueError("latency must not be negative")
+        if self.redirect_after < 0:
+            raise ValueError("redirect-after must not be negative")
         if self.failure_kind not in FAILURE_KINDS:
             raise ValueError(f"failure kind must be one of {', '.join(FAILURE_KINDS)}")
         self._rng = random.Random(self.seed)  # noqa: S311 - not cryptography
+
+    def slow_call(self, builder, body: dict) -> str:
+        """Remember a call whose answer is `latency` away; returns its result id."""
+        with self._lock:
+            call_id = f"fc-{uuid.uuid4().hex[:12]}"
+            self._pending[call_id] = (time.monotonic() + self.latency, builder, body)
+            return call_id
+
+    def pending_call(self, call_id: str):
+        with self._lock:
+            return self._pending.get(call_id)
 
     def should_fail(self) -> bool:
         if self.failure_rate <= 0:
@@ -198,10 +256,33 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
-        if self.path == HEALTH_PATH:
+        path, _, query = self.path.partition("?")
+        call_id = urllib.parse.parse_qs(query).get(RESULT_PARAMETER, [""])[0]
+        if path == HEALTH_PATH:
             self._send(HTTPStatus.OK, {"status": "ok"})
+        elif call_id:
+            self._result(call_id)
         else:
             self._send(HTTPStatus.NOT_FOUND, {"detail": f"no such endpoint: GET {self.path}"})
+
+    def _result(self, call_id: str):
+        """A result URL: blocks up to `redirect_after` seconds, then redirects to itself again
+        or answers; reloading it starts nothing new, as on Modal."""
+        config = self.server.config
+        pending = config.pending_call(call_id)
+        if pending is None:
+            self._send(HTTPStatus.NOT_FOUND, {"detail": f"no such result: {call_id}"})
+            return
+        if not self._authorized():
+            return
+        ready_at, builder, body = pending
+        wait = ready_at - time.monotonic()
+        if wait > config.redirect_after:
+            time.sleep(config.redirect_after)
+            self._redirect(call_id)
+            return
+        time.sleep(max(wait, 0))
+        self._finish(builder(**{**body, **self._options(builder)}))
 
     def do_POST(self):
         config = self.server.config
@@ -222,16 +303,13 @@ class _Handler(BaseHTTPRequestHandler):
         if builder is None:
             self._send(HTTPStatus.NOT_FOUND, {"detail": f"no such endpoint: POST {self.path}"})
             return
-        expected = f"Bearer {config.token}".encode()
-        given = (self.headers.get("Authorization") or "").encode()
-        if not hmac.compare_digest(given, expected):
-            self._send(HTTPStatus.UNAUTHORIZED, {"detail": "missing or wrong bearer token"})
+        if not self._authorized():
             return
         try:
             body = json.loads(raw or b"null")
             if not isinstance(body, dict):
                 raise SandboxError("the body must be a JSON object")
-            answer = builder(**body)
+            answer = builder(**{**body, **self._options(builder)})
         except json.JSONDecodeError:
             self._send(HTTPStatus.BAD_REQUEST, {"detail": "the body is not valid JSON"})
             return
@@ -239,12 +317,41 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.BAD_REQUEST, {"detail": str(exc)})
             return
 
+        if config.redirect_after and config.latency > config.redirect_after:
+            call_id = config.slow_call(builder, body)
+            time.sleep(config.redirect_after)
+            self._redirect(call_id)
+            return
         if config.latency:
             time.sleep(config.latency)
+        self._finish(answer)
+
+    def _finish(self, answer: dict):
+        """Answer a call whose work is done: an injected failure, or the answer."""
+        config = self.server.config
         if config.should_fail():
             self._fail(config.failure_kind)
             return
         self._send(HTTPStatus.OK, answer)
+
+    def _authorized(self) -> bool:
+        expected = f"Bearer {self.server.config.token}".encode()
+        given = (self.headers.get("Authorization") or "").encode()
+        if hmac.compare_digest(given, expected):
+            return True
+        self._send(HTTPStatus.UNAUTHORIZED, {"detail": "missing or wrong bearer token"})
+        return False
+
+    def _options(self, builder) -> dict:
+        return {"messy": self.server.config.messy} if builder is identify_clips_response else {}
+
+    def _redirect(self, call_id: str):
+        path = self.path.partition("?")[0]
+        self._send(
+            HTTPStatus.SEE_OTHER,
+            {"detail": "still working: follow the redirect"},
+            headers={"Location": f"{path}?{RESULT_PARAMETER}={call_id}"},
+        )
 
     def _fail(self, kind: str):
         if kind == "throttle":

@@ -40,7 +40,7 @@ class ClipFactory(factory.django.DjangoModelFactory):
     end = factory.LazyAttribute(lambda c: c.start + 30)
     title = factory.Sequence(lambda n: f"Clip {n}")
     summary = "A moment worth sharing."
-    virality_score = 50.0
+    virality_score = 5
     related_topics = factory.LazyFunction(lambda: ["topic"])
     transcript = "Words spoken in the clip."
 

@@ -1,8 +1,10 @@
 """`identify-clips`: find a video's clips with the identification API (event
 `video/identify.clips`, data `{"videoId", "youtubeUrl", "prompt", "userId"}`).
 
-Each step is one service call and returns plain JSON, so Inngest can memoize it: a retry resumes
-after the last step that succeeded."""
+Each step is one service call and returns small plain JSON, so Inngest can memoize it: a retry
+resumes after the last step that succeeded. The identification answer (megabytes with long
+transcripts) goes from the API step to the saving step through the database
+(`videos.models.IdentifyAnswer`), never through the step state."""
 
 import inngest
 from django.conf import settings
@@ -11,7 +13,8 @@ from core import clips_api
 from core.inngest import concurrency_limits, failed_run, inngest_client
 from core.jobs import JobError
 from videos.jobs import (
-    video_complete,
+    identify_answer_store,
+    video_complete_from_answer,
     video_create_for_event,
     video_fail,
     video_id_for_event,
@@ -80,9 +83,16 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
 
     def call_identify_clips_api() -> dict:
         try:
-            return clips_api.identify_clips(
+            answer = clips_api.identify_clips(
                 youtube_url=video["youtubeUrl"], s3_key=video["s3Key"], prompt=video["prompt"]
             )
+            # Kept in the database for the next step: the step returns counts only.
+            return identify_answer_store(
+                video_id=video["videoId"], run_id=ctx.run_id, answer=answer
+            )
+        except JobError as err:
+            # The video was deleted meanwhile: retrying cannot bring it back.
+            raise inngest.NonRetriableError(f"call-identify-clips-api: {err}") from err
         except Exception as err:
             # Shown in the admin while Inngest retries; re-raised so Inngest decides.
             video_step_failed(
@@ -93,13 +103,11 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
             )
             raise
 
-    identified = ctx.step.run("call-identify-clips-api", call_identify_clips_api)
+    ctx.step.run("call-identify-clips-api", call_identify_clips_api)
 
     def save_clips_to_database() -> int:
         try:
-            saved = video_complete(
-                video_id=video["videoId"], identified=identified, attempt=ctx.attempt
-            )
+            saved = video_complete_from_answer(video_id=video["videoId"], attempt=ctx.attempt)
         except JobError as err:
             # The video was deleted meanwhile: retrying cannot bring it back.
             raise inngest.NonRetriableError(f"save-clips-to-database: {err}") from err

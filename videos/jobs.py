@@ -11,8 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from clips.services import clips_replace
+from core.identify_answer import dropped_summary
 from core.jobs import (
     JobError,
+    as_uuid,
     job_begin_run,
     job_fail,
     job_note,
@@ -21,7 +23,7 @@ from core.jobs import (
     user_pk,
 )
 from outbox.selectors import event_superseded
-from videos.models import Video
+from videos.models import IdentifyAnswer, Video
 from videos.youtube import canonical_youtube_url, youtube_video_id
 
 # Fixed namespace: the video created for a seed-shaped event (no videoId) gets the same id every
@@ -74,20 +76,57 @@ def video_create_for_event(
     return video_start(video_id=str(video_id), run_id=run_id, attempt=attempt)
 
 
+def identify_answer_store(*, video_id: str, run_id: str, answer: dict) -> dict:
+    """Keep an identification answer (`core.identify_answer.read_identify_answer`'s dict) for
+    the step that saves its clips, and return what the fetching step hands on: counts only, so
+    the function's step state stays a few hundred bytes whatever the answer's size."""
+    if not Video.objects.filter(pk=as_uuid(video_id)).exists():
+        raise JobError(f"video {video_id} does not exist")
+    IdentifyAnswer.objects.update_or_create(
+        video_id=as_uuid(video_id), defaults={"inngest_run_id": run_id, "answer": answer}
+    )
+    return {"clips": len(answer["identified_clips"]), "dropped": len(answer["dropped"])}
+
+
+@transaction.atomic
+def video_complete_from_answer(*, video_id: str, attempt: int) -> Video:
+    """`video_complete` with the answer `identify_answer_store` kept, which is then forgotten.
+    A second delivery of the step finds the video completed and the answer gone: nothing to do."""
+    video = lock(Video, video_id)
+    kept = IdentifyAnswer.objects.filter(video=video).first()
+    if kept is None:
+        if video.processing_status == Video.Status.COMPLETED:
+            return video
+        raise JobError(f"video {video_id} has no identification answer to save")
+    video = video_complete(video_id=video_id, identified=kept.answer, attempt=attempt)
+    kept.delete()
+    return video
+
+
 @transaction.atomic
 def video_complete(*, video_id: str, identified: dict, attempt: int) -> Video:
-    """Store an identification answer (`core.clips_api.parse_identify_response`'s dict): the
-    video's metadata and exactly its clips, then mark the video `completed`. Safe to run twice."""
+    """Store an identification answer (`core.identify_answer.read_identify_answer`'s dict): the
+    video's metadata and exactly its clips, then mark the video `completed`. The clips the
+    reader dropped are named on the video's timeline. Safe to run twice."""
     video = lock(Video, video_id)
     clips = identified["identified_clips"]
     clips_replace(video=video, clips=clips)
-    video.total_clips = identified["total_clips"]
-    video.duration_seconds = identified["video_duration"]
+    # The clips kept: the service's own count includes the broken clips it sent.
+    video.total_clips = len(clips)
+    video.duration_seconds = identified["video_duration"] or None  # 0: unknown
     video.detected_language = identified["detected_language"]
     video.s3_path = identified["s3_path"]
     video.processing_status = Video.Status.COMPLETED
     video.last_error = ""
     video.finished_at = timezone.now()
+    if dropped := identified.get("dropped"):
+        job_note(
+            video,
+            step="save-clips-to-database",
+            attempt=attempt,
+            detail=f"dropped {len(dropped)} of the answer's {len(clips) + len(dropped)} clips: "
+            + dropped_summary(dropped),
+        )
     job_note(video, step="save-clips-to-database", attempt=attempt, detail=f"{len(clips)} clips")
     video.save()
     return video

@@ -65,3 +65,21 @@ class Video(TrackedJob):
     @staticmethod
     def s3_key_for(video_id) -> str:
         return f"youtube-videos/{video_id}/yt"
+
+
+class IdentifyAnswer(models.Model):
+    """An identification answer between the step that fetched it and the step that saves its
+    clips. It lives here, not in Inngest's step state: with long transcripts an answer is
+    megabytes, and Inngest sends every step's output back on each call of the function (and
+    caps a step's output at 4 MB). Deleted when its clips are saved."""
+
+    video = models.OneToOneField(
+        "videos.Video", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    inngest_run_id = models.CharField(max_length=64)
+    # core.identify_answer.read_identify_answer's dict: the kept clips and the dropped ones.
+    answer = models.JSONField()
+    received_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"identify answer of video {self.video_id}"

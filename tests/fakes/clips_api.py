@@ -9,23 +9,32 @@
         api.queue("identify", Reply(raw=b"not json"))       # malformed answers: raw bytes or
         api.queue("identify", Reply(body={"oops": 1}))      # any JSON body
         api.on_range(30, 60, Reply(status=400))             # process calls for 30-60s, always
+        api.queue("identify", Reply(redirects=2))           # 303, 303, then the answer
         api.count("identify"), api.count("process", start=30, end=60), api.calls
 
-Without a scripted reply, identify answers `clips` well-formed clips (numbers as numeric
-strings in every other clip, as a real API may send them) and process renders every range it
-is asked for. Requests without `Authorization: Bearer <token>` get 401. The
+Without a scripted reply, identify answers `clips` well-formed clips as the real service does
+(numbers as numeric strings in every other clip, integer scores 0-10, a bare `s3_path`; with
+`messy=True` also "MM:SS"/"HH:MM:SS" times, topics as a string and one broken clip of each kind,
+see `devtools.sandbox.messy_clips`) and process renders every range it is asked for. A reply with
+`redirects=n` answers `303` to a result URL n times, as the real service does for a call over
+150 s, before it is given. Requests without `Authorization: Bearer <token>` get 401. The
 `fake_clips_api` fixture (tests/functions/conftest.py) starts one and points settings at it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
+import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from devtools.sandbox import messy_clips
+
 IDENTIFY, PROCESS = "identify", "process"
+RESULT_PARAMETER = "__modal_function_call_id"  # as the real service's result URLs
 _PATHS = {"/identify-clips": IDENTIFY, "/process-clips": PROCESS}
 
 
@@ -39,6 +48,8 @@ class Reply:
     raw: bytes | None = None
     headers: dict = field(default_factory=dict)
     hang: float = 0.0
+    redirects: int = 0  # 303s to a result URL before the reply itself
+    redirect_delay: float = 0.0  # seconds each of those 303s takes (the real service: 150)
 
 
 @dataclass
@@ -49,9 +60,14 @@ class Call:
 
 
 class FakeClipsAPI:
-    def __init__(self, *, clips: int = 3, token: str = "test-clips-token") -> None:
+    def __init__(
+        self, *, clips: int = 3, token: str = "test-clips-token", messy: bool = False
+    ) -> None:
         self.clips = clips
         self.token = token
+        self.messy = messy
+        # result URL id -> [303s still to give, the reply]: calls the service "is still running"
+        self._results: dict[str, list] = {}
         self.calls: list[Call] = []
         self._queues: dict[str, deque[Reply]] = {IDENTIFY: deque(), PROCESS: deque()}
         self._ranges: dict[tuple[float, float], deque[Reply] | Reply] = {}
@@ -130,22 +146,25 @@ class FakeClipsAPI:
         for i in range(self.clips):
             start, end = 60.0 * i + 5, 60.0 * i + 35.5
             as_text = i % 2 == 1
+            score = 10 - i % 11
             clips.append(
                 {
                     "start": str(start) if as_text else start,
                     "end": str(end) if as_text else end,
                     "title": f"Moment {i + 1}",
                     "summary": f"Why moment {i + 1} works.",
-                    "virality_score": str(90 - i) if as_text else 90 - i,
+                    "virality_score": str(score) if as_text else score,
                     "related_topics": ["korai", f"topic-{i}"],
                     "transcript": f"Words of moment {i + 1}.",
                 }
             )
+        if self.messy:
+            clips = messy_clips(clips)
         return {
-            "total_clips": str(self.clips),
+            "total_clips": len(clips),  # as the service counts: broken clips too
             "video_duration": 60.0 * self.clips + 12.5,
             "detected_language": "en",
-            "s3_path": f"s3://bucket/{body.get('s3_key_yt', '') if isinstance(body, dict) else ''}",
+            "s3_path": body.get("s3_key_yt", "") if isinstance(body, dict) else "",
             "identified_clips": clips,
         }
 
@@ -188,9 +207,43 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Reply(status=401, body={"detail": "bad token"}))
             return
         reply = api._reply_for(endpoint, body)
+        if reply.redirects:
+            if reply.body is None and reply.raw is None:  # the usual answer, when it is ready
+                default = api.identify_answer if endpoint == IDENTIFY else api.process_answer
+                reply = dataclasses.replace(reply, body=default(body))
+            with api._lock:
+                call_id = f"fc-{len(api._results) + 1}"
+                api._results[call_id] = [reply.redirects, reply]
+            self._redirect(call_id)
+            return
         if reply.hang and api._closing.wait(reply.hang):
             return
         self._send(reply)
+
+    def do_GET(self) -> None:
+        """A result URL: redirected again while redirects are left, then the reply."""
+        api = self.api
+        path, _, query = self.path.partition("?")
+        call_id = urllib.parse.parse_qs(query).get(RESULT_PARAMETER, [""])[0]
+        with api._lock:
+            api.calls.append(Call(f"result:{_PATHS.get(path, path)}", None, dict(self.headers)))
+            pending = api._results.get(call_id)
+            if pending is not None:
+                pending[0] -= 1
+        if pending is None:
+            self._send(Reply(status=404, body={"detail": "unknown result"}))
+        elif self.headers.get("Authorization") != f"Bearer {api.token}":
+            self._send(Reply(status=401, body={"detail": "bad token"}))
+        elif pending[0] > 0:
+            if pending[1].redirect_delay and api._closing.wait(pending[1].redirect_delay):
+                return
+            self._redirect(call_id)
+        else:
+            self._send(pending[1])
+
+    def _redirect(self, call_id: str) -> None:
+        path = self.path.partition("?")[0]
+        self._send(Reply(status=303, headers={"Location": f"{path}?{RESULT_PARAMETER}={call_id}"}))
 
     def _send(self, reply: Reply) -> None:
         payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()

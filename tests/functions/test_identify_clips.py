@@ -2,7 +2,7 @@
 
 import pytest
 
-from clips.models import Clip
+from clips.models import Clip, IdentifyAnswer
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
 from videos import functions
@@ -38,16 +38,16 @@ def test_happy_path(executor, fake_clips_api, video):
     video.refresh_from_db()
     assert video.processing_status == Video.Status.COMPLETED
     assert (video.total_clips, video.duration_seconds, video.detected_language) == (3, 192.5, "en")
-    assert video.s3_path == f"s3://bucket/{video.s3_key}"
+    assert video.s3_path == video.s3_key  # the bare key, as the service sends it
     assert video.inngest_run_id == run.run_id
     assert video.attempts == 1
     assert video.started_at <= video.finished_at
     assert [e["step"] for e in video.timeline] == ["create-video-record", STEPS[2]]
     clips = list(video.clips.order_by("start"))
     assert [(c.start, c.end, c.virality_score) for c in clips] == [
-        (5.0, 35.5, 90.0),
-        (65.0, 95.5, 89.0),
-        (125.0, 155.5, 88.0),
+        (5.0, 35.5, 10),
+        (65.0, 95.5, 9),
+        (125.0, 155.5, 8),
     ]
     assert fake_clips_api.calls[0].body["s3_key_yt"] == f"youtube-videos/{video.id}/yt"
     assert fake_clips_api.calls[0].body["prompt"] == "the funny parts"
@@ -99,7 +99,9 @@ def test_every_step_delivered_twice_writes_one_set(live_server, fake_clips_api, 
     # Each step body really ran twice ...
     assert fake_clips_api.count("identify") == 2
     steps_run = [e["step"] for e in Video.objects.get(pk=video.pk).timeline]
-    assert steps_run == [STEPS[0], STEPS[0], STEPS[2], STEPS[2]]
+    # The second save found the answer saved (and forgotten) and the video completed.
+    assert steps_run == [STEPS[0], STEPS[0], STEPS[2]]
+    assert not IdentifyAnswer.objects.exists()
     # ... and left one set of clips.
     assert Clip.objects.filter(video=video).count() == 3
     video.refresh_from_db()
@@ -152,20 +154,24 @@ def test_permanent_4xx_fails_at_once(executor, fake_clips_api, video):
     assert video.finished_at is not None
 
 
-def test_malformed_answer_writes_nothing(executor, fake_clips_api, video):
+def test_an_answer_unusable_as_a_whole_fails_at_once_and_writes_nothing(
+    executor, fake_clips_api, video
+):
     answer = fake_clips_api.identify_answer({})
-    answer["identified_clips"][2]["end"] = "later"
+    for clip in answer["identified_clips"]:
+        clip["end"] = "later"
     fake_clips_api.queue("identify", Reply(body=answer))
 
     run = executor.run("identify-clips", event_for(video))
 
     assert run.status == "failed"
-    assert fake_clips_api.count("identify") == 1
+    assert fake_clips_api.count("identify") == 1  # not retried
     video.refresh_from_db()
     assert video.processing_status == Video.Status.FAILED
-    assert "identified_clips[2].end must be a number" in video.last_error
+    assert "none of its 3 clips is usable: clip 1: end 'later' is not a time" in video.last_error
     assert not video.clips.exists()
     assert video.total_clips == 0
+    assert not IdentifyAnswer.objects.exists()
 
 
 def test_rate_limited_run_waits_and_resumes(executor, fake_clips_api, video):
@@ -188,7 +194,7 @@ def test_completed_video_is_not_identified_again(executor, fake_clips_api, video
 
 
 def test_video_deleted_before_saving_fails_at_once(executor, fake_clips_api, video, monkeypatch):
-    save = functions.video_complete
+    save = functions.video_complete_from_answer
 
     calls = []
 
@@ -197,7 +203,7 @@ def test_video_deleted_before_saving_fails_at_once(executor, fake_clips_api, vid
         Video.objects.filter(pk=kwargs["video_id"]).delete()
         return save(**kwargs)
 
-    monkeypatch.setattr(functions, "video_complete", delete_then_save)
+    monkeypatch.setattr(functions, "video_complete_from_answer", delete_then_save)
 
     run = executor.run("identify-clips", event_for(video))
 

@@ -19,7 +19,7 @@ from exports.models import Export
 from operations.selectors import exports_stuck
 from tests.factories import ClipFactory, ExportedClipFactory, ExportFactory, VideoFactory
 from videos.functions import identify_clips
-from videos.jobs import video_complete, video_fail, video_start
+from videos.jobs import identify_answer_store, video_complete, video_fail, video_start
 from videos.models import Video
 
 # Read the export and look for an earlier render; then, in one transaction: lock the export,
@@ -34,19 +34,20 @@ def answer(*ranges):
         "total_clips": len(ranges),
         "video_duration": 300.0,
         "detected_language": "en",
-        "s3_path": "s3://b/k",
+        "s3_path": "youtube-videos/k/yt",
         "identified_clips": [
             {
                 "start": s,
                 "end": e,
                 "title": f"t{s}",
                 "summary": "",
-                "virality_score": 1.0,
+                "virality_score": 1,
                 "related_topics": [],
                 "transcript": "",
             }
             for s, e in ranges
         ],
+        "dropped": [],
     }
 
 
@@ -61,7 +62,11 @@ def test_clips_save_twice_leaves_exactly_the_answers_clips():
     assert sorted(video.clips.values_list("start", "end")) == [(1, 2), (3, 4)]
     video.refresh_from_db()
     assert video.processing_status == Video.Status.COMPLETED
-    assert (video.total_clips, video.duration_seconds, video.s3_path) == (2, 300.0, "s3://b/k")
+    assert (video.total_clips, video.duration_seconds, video.s3_path) == (
+        2,
+        300.0,
+        "youtube-videos/k/yt",
+    )
 
 
 @pytest.mark.django_db
@@ -184,6 +189,8 @@ def test_seed_shaped_export_gets_the_canonical_language_tag():
 def test_identify_clips_with_the_sdk_mocked_harness(settings):
     """The function's logic in-process (the HTTP tests cover what this harness hides)."""
     video = VideoFactory()
+    # What the API step does besides calling the API: keep the answer for the saving step.
+    fetched = identify_answer_store(video_id=str(video.id), run_id="r1", answer=answer((10, 20)))
     result = mocked.trigger(
         identify_clips,
         inngest.Event(
@@ -191,7 +198,7 @@ def test_identify_clips_with_the_sdk_mocked_harness(settings):
             data={"videoId": str(video.id), "youtubeUrl": video.youtube_url, "userId": "1"},
         ),
         mocked.Inngest(app_id="korai-app"),
-        step_stubs={"call-identify-clips-api": answer((10, 20))},
+        step_stubs={"call-identify-clips-api": fetched},
     )
 
     assert result.status is mocked.Status.COMPLETED

@@ -60,6 +60,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", type=int, default=None, help="repeat the same sequence of failures"
         )
+        parser.add_argument(
+            "--messy",
+            action="store_true",
+            help="identify answers as raw LLM output: mixed time formats and one broken clip "
+            "of each kind (no end, inverted, repeated, unreadable time)",
+        )
+        parser.add_argument(
+            "--redirect-after",
+            type=float,
+            default=0.0,
+            help="answers slower than this many seconds (see --latency) come as 303 to a "
+            "result URL, as the real service does after 150 s; 0 never redirects",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -71,6 +84,8 @@ class Command(BaseCommand):
                 failure_rate=options["failure_rate"],
                 failure_kind=options["failure_kind"],
                 seed=options["seed"],
+                messy=options["messy"],
+                redirect_after=options["redirect_after"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
@@ -89,7 +104,8 @@ class Command(BaseCommand):
             f"  CLIPS_API_URL={base}{IDENTIFY_PATH}\n"
             f"  PROCESS_CLIPS_API_URL={base}{PROCESS_PATH}\n"
             f"  latency {config.latency:g}s, failure rate {config.failure_rate:g} "
-            f"({config.failure_kind}), seed {config.seed}"
+            f"({config.failure_kind}), seed {config.seed}, messy {config.messy}, "
+            f"redirect after {config.redirect_after:g}s"
         )
         self.stdout.flush()
         try:
