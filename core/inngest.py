@@ -129,6 +129,9 @@ def serve(*, client: inngest.Inngest, functions: list[inngest.Function]) -> URLP
     dev = not client.is_production
 
     def inngest_api(request: HttpRequest) -> HttpResponse:
+        refused = _read_body(request)
+        if refused is not None:
+            return refused
         if not dev:
             signature = request.headers.get("X-Inngest-Signature")
             if request.method in ("GET", "POST") or signature:
@@ -142,6 +145,29 @@ def serve(*, client: inngest.Inngest, functions: list[inngest.Function]) -> URLP
     inngest_api.inngest_app_id = client.app_id
     inngest_api.inngest_functions = tuple(functions)
     return path(SERVE_PATH, csrf_exempt(inngest_api), name="inngest")
+
+
+def _read_body(request: HttpRequest) -> HttpResponse | None:
+    """Read the body up to INNGEST_MAX_BODY_BYTES instead of Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+    (2.5 MB, kept for every other path); a 413 above it.
+
+    Inngest sends a run's event and every memoized step output in each request: up to its run
+    state limit, 32 MB (a step's output alone may be 4 MB). Korai's own steps return a few KB,
+    but a request Inngest is allowed to send must not be refused: that run would never end."""
+    limit = settings.INNGEST_MAX_BODY_BYTES
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        return JsonResponse(
+            {"message": f"request body of {length} bytes is over the {limit} bytes accepted"},
+            status=413,
+        )
+    # `HttpRequest.body` would refuse anything over DATA_UPLOAD_MAX_MEMORY_SIZE: read the
+    # stream here and hand the bytes to it (Django keeps them in `_body`).
+    request._body = request.read(limit + 1)
+    return None
 
 
 def _signature_age_problem(signature: str | None) -> str | None:

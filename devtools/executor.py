@@ -117,6 +117,8 @@ class InngestExecutor:
         # 127.0.0.1), and no per-request environment lookups.
         self.session = requests.Session()
         self.session.trust_env = False
+        # The largest request body sent so far: what the step state costs on the wire.
+        self.largest_body_bytes = 0
 
     @property
     def registry(self) -> Registry:
@@ -258,6 +260,7 @@ class InngestExecutor:
     ) -> requests.Response:
         """POST a body as Inngest would; `signed_at`/`key` forge stale or foreign signatures."""
         raw = json.dumps(body).encode()
+        self.largest_body_bytes = max(self.largest_body_bytes, len(raw))
         headers = {"Content-Type": "application/json"}
         signing_key = key if key is not None else self.signing_key
         if signing_key:

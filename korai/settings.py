@@ -259,6 +259,9 @@ INNGEST_DASHBOARD_URL = env.str("INNGEST_DASHBOARD_URL", default="") or (
 )
 # Signed requests older than this are refused, so a captured request cannot be replayed.
 INNGEST_SIGNATURE_MAX_AGE_SECONDS = env.int("INNGEST_SIGNATURE_MAX_AGE_SECONDS", default=300)
+# Largest request body /api/inngest accepts: Inngest's run state limit (32 MB: the event and
+# every step's output) with room for the envelope. Every other path keeps Django's 2.5 MB.
+INNGEST_MAX_BODY_BYTES = env.int("INNGEST_MAX_BODY_BYTES", default=34 * 1024 * 1024)
 INNGEST_RETRIES = env.int("INNGEST_RETRIES", default=3)
 INNGEST_CONCURRENCY_PER_USER = env.int("INNGEST_CONCURRENCY_PER_USER", default=2)
 INNGEST_CONCURRENCY_GLOBAL = env.int("INNGEST_CONCURRENCY_GLOBAL", default=10)

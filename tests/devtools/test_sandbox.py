@@ -75,7 +75,7 @@ def test_identify_answer_passes_the_real_client(start_sandbox):
     clips = answer["identified_clips"]
     assert 3 <= len(clips) <= 8
     assert answer["total_clips"] == len(clips)
-    assert answer["s3_path"].endswith(S3_KEY)
+    assert answer["s3_path"] == S3_KEY  # the bare key, as the real service sends it
     assert answer["detected_language"]
     # Plausible clips: inside the video, ascending, never overlapping, 15-90 seconds long.
     previous_end = 0.0
@@ -83,7 +83,7 @@ def test_identify_answer_passes_the_real_client(start_sandbox):
         assert previous_end <= clip["start"] < clip["end"] <= answer["video_duration"]
         assert 14 <= clip["end"] - clip["start"] <= 90
         assert clip["title"] and clip["summary"] and clip["transcript"]
-        assert 0 <= clip["virality_score"] <= 100
+        assert clip["virality_score"] in range(11)
         assert clip["related_topics"]
         previous_end = clip["end"]
 
@@ -306,3 +306,52 @@ def test_command_serves_the_same_clips_from_another_process(settings):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_messy_answers_are_what_the_real_service_passes_on_from_its_llm(start_sandbox):
+    start_sandbox(messy=True)
+    raw = identify_clips_response(youtube_url=URL, s3_key_yt=S3_KEY, messy=True)
+    tidy = identify_clips_response(youtube_url=URL, s3_key_yt=S3_KEY)
+
+    answer = clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="")
+
+    assert raw["total_clips"] == len(raw["identified_clips"]) == tidy["total_clips"] + 4
+    first = raw["identified_clips"][0]
+    assert re.fullmatch(r"\d\d:\d\d\.\d\d", first["start"])  # "MM:SS.ss"
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d\d", raw["identified_clips"][1]["start"])
+    assert isinstance(raw["identified_clips"][2]["related_topics"], str)
+    # The client keeps exactly the good clips and names the four broken ones.
+    assert [(c["start"], c["end"]) for c in answer["identified_clips"]] == [
+        (c["start"], c["end"]) for c in tidy["identified_clips"]
+    ]
+    reasons = [d["reason"] for d in answer["dropped"]]
+    assert reasons[0] == "no end"
+    assert reasons[1].startswith("starts (") and "at or after it ends" in reasons[1]
+    assert reasons[2].startswith("repeats clip 1 ")
+    assert reasons[3] == "start 'right after the intro' is not a time"
+
+
+def test_a_slow_answer_comes_through_303_redirects(start_sandbox):
+    server = start_sandbox(latency=0.9, redirect_after=0.25)
+    base = server.base_url
+
+    first = requests.post(
+        base + IDENTIFY_PATH,
+        json={"youtube_url": URL, "s3_key_yt": S3_KEY},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert first.status_code == 303
+    assert "?__modal_function_call_id=fc-" in first.headers["Location"]
+    # The real client follows the chain (several 303s, then the answer) within its timeout.
+    started = time.monotonic()
+    answer = clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="")
+    assert 0.8 <= time.monotonic() - started < 5
+    assert answer["identified_clips"]
+    # The result URL needs the token, and reloading it gives the same answer.
+    result_url = base + first.headers["Location"]
+    assert requests.get(result_url, timeout=5).status_code == 401
+    again = requests.get(result_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+    assert again.status_code == 200  # ready by now (0.9 s after the POST)
+    assert again.json() == identify_clips_response(youtube_url=URL, s3_key_yt=S3_KEY)

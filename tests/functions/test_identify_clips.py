@@ -1,13 +1,15 @@
 """identify-clips end to end: the live server's /api/inngest driven over HTTP like Inngest."""
 
+import json
+
 import pytest
 
-from clips.models import Clip, IdentifyAnswer
+from clips.models import Clip
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
 from videos import functions
 from videos.jobs import video_id_for_event
-from videos.models import Video
+from videos.models import IdentifyAnswer, Video
 
 STEPS = ["create-video-record", "call-identify-clips-api", "save-clips-to-database"]
 
@@ -211,3 +213,76 @@ def test_video_deleted_before_saving_fails_at_once(executor, fake_clips_api, vid
     assert calls == [0]  # not retried
     assert run.error["message"].startswith("save-clips-to-database: video ")
     assert "does not exist" in run.error["message"]
+
+
+# --- The real service's answers: raw LLM output, megabytes of transcripts, 303 redirects -------
+
+
+def test_broken_clips_are_dropped_and_named_on_the_timeline(executor, fake_clips_api, video):
+    fake_clips_api.clips, fake_clips_api.messy = 5, True  # 5 good clips, then 4 broken ones
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "completed"
+    assert run.output["totalClips"] == 5
+    assert fake_clips_api.count("identify") == 1  # nothing retried
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.COMPLETED
+    assert video.total_clips == video.clips.count() == 5
+    assert sorted(video.clips.values_list("start", flat=True)) == [5.0, 65.0, 125.0, 185.0, 245.0]
+    (note,) = [e["detail"] for e in video.timeline if e["detail"].startswith("dropped")]
+    assert note == (
+        "dropped 4 of the answer's 9 clips: clip 6: no end; "
+        "clip 7: starts (95.5 s) at or after it ends (65 s); clip 8: repeats clip 1 (5-35.5 s); "
+        "clip 9: start 'right after the intro' is not a time"
+    )
+    assert not IdentifyAnswer.objects.exists()  # forgotten once saved
+
+
+def test_a_video_duration_of_0_is_unknown(executor, fake_clips_api, video):
+    answer = fake_clips_api.identify_answer({"s3_key_yt": video.s3_key})
+    fake_clips_api.queue("identify", Reply(body={**answer, "video_duration": 0}))
+
+    executor.run("identify-clips", event_for(video))
+
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.COMPLETED
+    assert video.duration_seconds is None
+
+
+def test_a_5_mb_answer_completes_with_small_step_state(executor, fake_clips_api, video):
+    fake_clips_api.clips = 100
+    answer = fake_clips_api.identify_answer({"s3_key_yt": video.s3_key})
+    for i, clip in enumerate(answer["identified_clips"]):
+        clip["transcript"] = f"Sentence {i} of a long talk, spoken slowly. " * 1200
+    raw_size = len(json.dumps(answer).encode())
+    assert raw_size > 5_000_000
+    fake_clips_api.queue("identify", Reply(body=answer))
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "completed"
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.COMPLETED
+    assert video.clips.count() == 100
+    assert len(video.clips.get(start=5.0).transcript) == len(
+        answer["identified_clips"][0]["transcript"]
+    )
+    # No step hands the answer on: each step's output, and every request Inngest would send
+    # back to /api/inngest, stays a few KB.
+    assert max(len(json.dumps(memo)) for memo in run.steps.values()) < 1_000
+    assert executor.largest_body_bytes < 4_000, executor.largest_body_bytes
+    print(f"answer {raw_size} bytes; largest /api/inngest request {executor.largest_body_bytes}")
+
+
+def test_a_chain_of_303_redirects_is_followed(executor, fake_clips_api, video):
+    fake_clips_api.queue("identify", Reply(redirects=3))
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "completed"
+    assert run.step_attempts["call-identify-clips-api"] == 1  # followed, not retried
+    assert [c.endpoint for c in fake_clips_api.calls] == ["identify"] + ["result:identify"] * 3
+    video.refresh_from_db()
+    assert video.processing_status == Video.Status.COMPLETED
+    assert video.clips.count() == 3
