@@ -48,7 +48,7 @@ def _save_clips() -> dict:
             "total_clips": CLIPS,
             "video_duration": CLIPS * 40.0,
             "detected_language": "en",
-            "s3_path": f"s3://bench/{video.s3_key}",
+            "s3_path": video.s3_key,
             "identified_clips": [
                 {
                     "start": i * 40.0,
