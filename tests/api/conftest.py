@@ -22,6 +22,6 @@ def completed_video(user):
         duration_seconds=600.0,
         total_clips=3,
     )
-    for start, score in ((0.0, 40.0), (100.0, 90.0), (200.0, 65.0)):
+    for start, score in ((0.0, 4), (100.0, 9), (200.0, 6)):
         ClipFactory(video=video, start=start, end=start + 30, virality_score=score)
     return video

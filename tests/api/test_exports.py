@@ -21,7 +21,7 @@ def ordered_clip_ids(video) -> list[str]:
 
 
 def test_export_of_clips_records_the_export_and_its_event(api_client, user, completed_video):
-    clip_ids = ordered_clip_ids(completed_video)[:2]  # scores 90 (100-130 s), 65 (200-230 s)
+    clip_ids = ordered_clip_ids(completed_video)[:2]  # scores 9 (100-130 s), 6 (200-230 s)
 
     response = api_client.post(
         exports_path(completed_video),

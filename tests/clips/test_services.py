@@ -25,7 +25,7 @@ def _identified(video, starts):
                     "end": start + 30,
                     "title": f"Moment {start:g}",
                     "summary": "Why it works.",
-                    "virality_score": 50,
+                    "virality_score": 5,
                     "related_topics": [],
                     "transcript": "Words.",
                 }
