@@ -116,9 +116,9 @@ def test_the_web_clients_whole_flow(live_server, clerk, fake_inngest, clips_api,
         assert_fields(clip, CLIP_FIELDS)
     assert [c["title"] for c in video["clips"]] == ["Moment 1", "Moment 2", "Moment 3"]
     assert [(c["start"], c["end"], c["viralityScore"]) for c in video["clips"]] == [
-        ("5", "35.5", "90"),
-        ("65", "95.5", "89"),
-        ("125", "155.5", "88"),
+        ("5", "35.5", "10"),
+        ("65", "95.5", "9"),
+        ("125", "155.5", "8"),
     ]
 
     # Generate shorts from two selected clips (handleExportClips's body).
