@@ -1,4 +1,4 @@
-"""Client for the two external clips APIs: identify a video's clips, render one clip.
+"""Client for the two external clips APIs: identify a video's clips, render an export's clips.
 
 Every failure is classified where it happens, because that decides what Inngest does next:
 
@@ -57,18 +57,33 @@ def identify_clips(*, youtube_url: str, s3_key: str, prompt: str) -> dict:
     return parse_identify_response(payload)
 
 
-def process_clip(
+def process_clips(
     *,
     s3_key: str,
-    start: float,
-    end: float,
+    clips: list[dict],
     prompt: str = "",
     target_language: str | None,
     aspect_ratio: str,
     subtitles: bool,
     subtitle_customization: dict,
-) -> dict:
-    """Render one clip; returns `{"start", "end", "s3_key"}` for the range that was asked for."""
+) -> list[dict]:
+    """Render `clips` ([{"start", "end"}], in this order) of the video stored at `s3_key` in
+    ONE request; returns the answer's `processed_clips` ([{"start", "end", "s3_key"}]),
+    validated, in the answer's order.
+
+    How the real processing API (the original Korai's `py-server/`) behaves, which decides how
+    Korai must call it:
+    - it renders all clips of a request in one job and transcribes the whole source video once
+      per request: one request per clip would pay a full transcription per clip;
+    - it writes each output to `{dirname(s3_key)}/clip_{i}.mp4` in its bucket, `i` being the
+      clip's position in THIS request's `clips`: every request about the same video writes to
+      the same few keys, so an output must be copied away (to a key of the export) before
+      another request of that video runs;
+    - a clip it could not render is missing from `processed_clips` (or the whole request
+      fails): the caller checks each range it asked for;
+    - `target_language` is a BCP-47 tag; integer subtitle fields must be integers;
+    - a call that runs past 150 s is answered with a 303 redirect to a result URL.
+    """
     payload = _post(
         api="process-clips",
         url=settings.PROCESS_CLIPS_API_URL,
@@ -76,7 +91,7 @@ def process_clip(
         fallback_url=settings.PROCESS_CLIPS_API_FALLBACK_URL,
         body={
             "s3_key": s3_key,
-            "clips": [{"start": start, "end": end}],
+            "clips": [{"start": clip["start"], "end": clip["end"]} for clip in clips],
             "prompt": prompt or "",
             "target_language": target_language,
             "aspect_ratio": aspect_ratio,
@@ -84,17 +99,19 @@ def process_clip(
             "subtitle_customization": subtitle_customization,
         },
     )
-    processed = parse_process_response(payload)["processed_clips"]
+    return parse_process_response(payload)["processed_clips"]
+
+
+def rendered_for(processed: list[dict], *, start: float, end: float) -> dict | None:
+    """The answer's clip for the range `start`-`end` (the API echoes the numbers, possibly
+    re-serialized), or None when the answer lacks it."""
     for clip in processed:
         if (
             abs(clip["start"] - start) <= _RANGE_TOLERANCE_SECONDS
             and abs(clip["end"] - end) <= _RANGE_TOLERANCE_SECONDS
         ):
-            return {"start": start, "end": end, "s3_key": clip["s3_key"]}
-    raise inngest.NonRetriableError(
-        f"process-clips API answer: processed_clips has no clip for the requested range "
-        f"{start:g}-{end:g}s (got {[(c['start'], c['end']) for c in processed]})"
-    )
+            return clip
+    return None
 
 
 # --- Validation of answers ----------------------------------------------------------------------

@@ -18,19 +18,25 @@ What it does, as Inngest does:
 - waits between attempts as `backoff` says (the tests' default waits nothing; a `retry-after`
   header is always recorded, and waited for when `backoff.honour_retry_after`);
 - on exhaustion it sends `inngest/function.failed` to the functions it triggers (on_failure);
-- a set `cancel` event stops driving the run before its next request (`status` "cancelled").
+- a set `cancel` event stops driving the run before its next request (`status` "cancelled");
+- `Sleep` ops are memoized as done and recorded in `run.sleeps`; the run waits until the sleep
+  ends when `honour_sleeps` (the tests' default moves on at once; `on_sleep(name)` runs meanwhile);
+- with `concurrency=StepConcurrency(fn)`, a function's keyed concurrency limits of 1 hold as
+  Inngest holds them: one executing request (step) per key value, across every executor sharing
+  that object; runs may still interleave between steps.
 With `redeliver=True` every request is sent twice (a lost answer, then Inngest's retry), so each
 step body runs twice; the second answer is the one kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -60,6 +66,35 @@ class Run:
     steps: dict = field(default_factory=dict)  # step name -> memoized {"data"} or {"error"}
     requests: int = 0
     retry_after: list[str] = field(default_factory=list)
+    sleeps: list[str] = field(default_factory=list)  # the `until` of each Sleep op
+
+
+class StepConcurrency:
+    """A function's concurrency limits of 1 with a key (`event.data.videoId`), enforced as
+    Inngest does: per key value, one request (one executing step) at a time."""
+
+    def __init__(self, function) -> None:
+        limits = function.get_config("http://127.0.0.1/api/inngest").main.concurrency or []
+        self.keys = [limit.key for limit in limits if limit.key and limit.limit == 1]
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self, event: dict):
+        with self._guard:
+            locks = [self._locks[f"{key}={_evaluate(key, event)}"] for key in sorted(self.keys)]
+        with contextlib.ExitStack() as stack:
+            for lock in locks:  # always in the same order: no deadlock between keys
+                stack.enter_context(lock)
+            yield
+
+
+def _evaluate(expression: str, event: dict) -> object:
+    """A dotted key expression (`event.data.videoId`) on the event."""
+    value: object = {"event": event}
+    for part in expression.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 @dataclass(frozen=True)
@@ -103,6 +138,10 @@ class InngestExecutor:
         backoff: Backoff = Backoff(),
         registry: Registry | None = None,
         timeout: float | tuple[float, float] = 30,
+        concurrency: StepConcurrency | None = None,
+        honour_sleeps: bool = False,
+        on_sleep=None,
+        before_retry=None,
     ) -> None:
         self.url = base_url.rstrip("/") + "/api/inngest"
         self.signing_key = signing_key if signing_key is not None else settings.INNGEST_SIGNING_KEY
@@ -112,6 +151,13 @@ class InngestExecutor:
         self.max_requests = max_requests
         self.backoff = backoff
         self.timeout = timeout
+        self.concurrency = concurrency
+        self.honour_sleeps = honour_sleeps
+        # Called with the sleep's name while a run sleeps: what happens meanwhile.
+        self.on_sleep = on_sleep or (lambda name: None)
+        # Called with the attempt number before each retry, where the back-off lets time pass
+        # (a test brings a dependency back there).
+        self.before_retry = before_retry or (lambda attempt: None)
         self._registry = registry
         # Straight to the endpoint: no proxy settings from the environment (tests reach only
         # 127.0.0.1), and no per-request environment lookups.
@@ -178,6 +224,17 @@ class InngestExecutor:
                     if kind == "StepPlanned":
                         target = hashed
                         continue
+                    if kind == "Sleep":
+                        until = op.get("name", "")
+                        run.sleeps.append(until)
+                        self.on_sleep(name)
+                        if self.honour_sleeps and not _wait(_sleep_seconds(until), cancel):
+                            run.status = "cancelled"
+                            return run
+                        memos[hashed] = {"data": None}
+                        stack.append(hashed)
+                        run.steps[name] = memos[hashed]
+                        continue
                     run.step_attempts[name] += 1
                     if kind == "StepRun":
                         memos[hashed] = {"data": op.get("data")}
@@ -199,9 +256,11 @@ class InngestExecutor:
                         raise ExecutorError(f"unsupported op {kind}: {op}")
                     stack.append(hashed)
                     run.steps[name] = memos[hashed]
-                if retry and not _wait(self.backoff.delay(attempt), cancel):
-                    run.status = "cancelled"
-                    return run
+                if retry:
+                    self.before_retry(attempt)
+                    if not _wait(self.backoff.delay(attempt), cancel):
+                        run.status = "cancelled"
+                        return run
                 continue
             if response is None or response.status_code == 500:
                 retry_after = None
@@ -213,6 +272,7 @@ class InngestExecutor:
                 )
                 if not no_retry and attempt + 1 < max_attempts:
                     attempt += 1
+                    self.before_retry(attempt)
                     if not _wait(self.backoff.delay(attempt, retry_after), cancel):
                         run.status = "cancelled"
                         return run
@@ -250,9 +310,11 @@ class InngestExecutor:
             },
             "use_api": False,
         }
-        response = self.post(body, params={"fnId": fn_id, "stepId": step_id})
-        if self.redeliver and response.status_code in (200, 206):
+        held = self.concurrency.hold(event) if self.concurrency else contextlib.nullcontext()
+        with held:
             response = self.post(body, params={"fnId": fn_id, "stepId": step_id})
+            if self.redeliver and response.status_code in (200, 206):
+                response = self.post(body, params={"fnId": fn_id, "stepId": step_id})
         return response
 
     def post(
@@ -301,6 +363,12 @@ def _wait(seconds: float, cancel: threading.Event | None) -> bool:
             time.sleep(seconds)
         return True
     return not cancel.wait(seconds) if seconds > 0 else not cancel.is_set()
+
+
+def _sleep_seconds(until: str) -> float:
+    """Seconds until a Sleep op's end (its `name`: an ISO time), 0 if unreadable or past."""
+    seconds = _seconds_until(until) if until else None
+    return max(seconds or 0.0, 0.0)
 
 
 def _error_of(response: requests.Response) -> dict:

@@ -2,9 +2,13 @@
 
 It speaks the contract (`POST /identify-clips`, `POST /process-clips`, bearer token) on
 127.0.0.1 and answers with plausible clips that depend only on the YouTube URL, so the same video
-always gets the same clips. Latency and a failure rate can be switched on to rehearse retries and
-failure handling; `messy` identify answers (as raw LLM output) and 303 redirects for slow answers
-(`redirect_after`) rehearse what the real service does. Nothing in the settings points at it:
+always gets the same clips. Like the real service it renders every clip of a request in one job,
+names the outputs by position (`{dirname(s3_key)}/clip_{i}.mp4`) and, given a bucket (the
+command uses Korai's storage settings), really writes them there, and the source video at
+`s3_key_yt`: small playable MP4s whose bytes differ per clip. Latency and a failure rate can be
+switched on to rehearse retries and failure handling; `messy` identify answers (as raw LLM
+output) and 303 redirects for slow answers (`redirect_after`) rehearse what the real service
+does. Nothing in the settings points at it:
 local development reaches it through `.env.example`'s `CLIPS_API_URL`/`PROCESS_CLIPS_API_URL`,
 started with `python manage.py clips_sandbox`.
 """
@@ -13,14 +17,18 @@ import hashlib
 import hmac
 import json
 import logging
+import posixpath
 import random
+import struct
 import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +39,7 @@ ASPECT_RATIOS = ("9:16", "1:1", "16:9")
 FAILURE_KINDS = ("server-error", "throttle", "malformed")
 MAX_BODY_BYTES = 1_000_000
 RESULT_PARAMETER = "__modal_function_call_id"  # the real service's result URLs carry it
+SAMPLE_CLIP = Path(__file__).with_name("sandbox_clip.mp4")
 
 _TOPICS = (
     "productivity", "startups", "fitness", "cooking", "travel", "money", "science", "history",
@@ -181,8 +190,9 @@ def process_clips_response(
     if not isinstance(clips, list) or not clips:
         raise SandboxError("clips must be a non-empty list")
 
-    # youtube-videos/{video id}/yt -> renders live next to the source video.
-    folder = s3_key.strip().removesuffix("/yt")
+    # As the real service: one job for the whole request, outputs named by their position in
+    # it, next to the source video. A later request about the same video overwrites them.
+    folder = posixpath.dirname(s3_key.strip())
     processed = []
     for position, clip in enumerate(clips):
         if not isinstance(clip, dict):
@@ -191,17 +201,15 @@ def process_clips_response(
         end = _number(clip.get("end"), name=f"clips[{position}].end")
         if not 0 <= start < end:
             raise SandboxError(f"clips[{position}] needs 0 <= start < end")
-        variant = hashlib.sha256(
-            f"{s3_key}|{start}|{end}|{aspect_ratio}|{target_language}|{subtitles}".encode()
-        ).hexdigest()[:12]
-        processed.append(
-            {
-                "start": start,
-                "end": end,
-                "s3_key": f"{folder}/clips/{start:g}-{end:g}-{variant}.mp4",
-            }
-        )
+        processed.append({"start": start, "end": end, "s3_key": f"{folder}/clip_{position}.mp4"})
     return {"processed_clips": processed}
+
+
+def rendered_clip_bytes(*, s3_key: str, start: float, end: float, note: str = "") -> bytes:
+    """A small playable MP4 (2 s, H.264) standing in for a rendered clip, with a trailing
+    `free` box (which players skip) naming the clip, so every clip's bytes differ."""
+    text = f"korai sandbox render of {s3_key} {start:g}-{end:g}s {note}".strip().encode()
+    return SAMPLE_CLIP.read_bytes() + struct.pack(">I", 8 + len(text)) + b"free" + text
 
 
 @dataclass
@@ -215,6 +223,9 @@ class SandboxConfig:
     # Answers slower than this many seconds come as 303 to a result URL, as the real service
     # (Modal web endpoints, 150 s) does; 0 never redirects.
     redirect_after: float = 0.0
+    # put(key, bytes): writes the source video and the rendered clips to the bucket, as the
+    # real service does; None writes nothing (only the answers).
+    store: Callable[[str, bytes], None] | None = None
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
     # result id -> (monotonic time the answer is ready, the request's builder and body)
@@ -282,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._redirect(call_id)
             return
         time.sleep(max(wait, 0))
-        self._finish(builder(**{**body, **self._options(builder)}))
+        self._finish(builder, body, builder(**{**body, **self._options(builder)}))
 
     def do_POST(self):
         config = self.server.config
@@ -324,14 +335,22 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if config.latency:
             time.sleep(config.latency)
-        self._finish(answer)
+        self._finish(builder, body, answer)
 
-    def _finish(self, answer: dict):
-        """Answer a call whose work is done: an injected failure, or the answer."""
+    def _finish(self, builder, body: dict, answer: dict):
+        """Answer a call whose work is done: an injected failure, or the answer (its objects
+        written to the bucket first, as the real service uploads before it answers)."""
         config = self.server.config
         if config.should_fail():
             self._fail(config.failure_kind)
             return
+        if config.store is not None:
+            try:
+                _write_objects(config.store, builder, body, answer)
+            except Exception as exc:  # the real service fails the request when S3 does
+                logger.exception("clips sandbox: cannot write to the bucket")
+                self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"detail": f"storage: {exc}"})
+                return
         self._send(HTTPStatus.OK, answer)
 
     def _authorized(self) -> bool:
@@ -378,6 +397,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         logger.info("clips sandbox: %s", format % args)
+
+
+def _write_objects(store, builder, body: dict, answer: dict) -> None:
+    """What the real service leaves in its bucket: the downloaded source video at `s3_key_yt`
+    (identify), each rendered clip at its key (process)."""
+    if builder is identify_clips_response:
+        key = body["s3_key_yt"].strip()
+        store(key, rendered_clip_bytes(s3_key=key, start=0, end=2, note="(source video)"))
+        return
+    render = uuid.uuid4().hex[:8]  # every render's bytes differ, as a real render's would
+    for clip in answer["processed_clips"]:
+        store(
+            clip["s3_key"],
+            rendered_clip_bytes(
+                s3_key=body["s3_key"], start=clip["start"], end=clip["end"], note=f"render {render}"
+            ),
+        )
 
 
 class SandboxServer(ThreadingHTTPServer):

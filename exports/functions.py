@@ -1,25 +1,35 @@
 """`process-clips`: render an export's clips with the processing API (event `clips/process`, data
 `{"exportId", "videoId", "s3Key", "selectedClips", "targetLanguage", "aspectRatio", "userId"}`).
 
-One step per clip, so a clip that fails for good is recorded with its error while the others go
-on, and a retry never renders again a clip whose step already succeeded."""
+Steps: `create-export-record`, `call-process-clips-api` (ONE request for every range still to
+render, then each output copied to a key of the export), `save-exported-clips-to-database`.
+The processing API transcribes the whole source video once per request and names its outputs
+by position (`{dirname(s3_key)}/clip_{i}.mp4`), so one request per export is both the cheap
+way and, with one executing step per video, the way no render overwrites another's output. A
+clip missing from the answer gets its error and the export ends `partial`; a rerun renders
+only the missing ranges."""
+
+import contextlib
 
 import inngest
 from django.conf import settings
 
-from core.inngest import concurrency_limits, failed_run, inngest_client
+from core.inngest import failed_run, inngest_client
 from core.jobs import JobError
 from exports.jobs import (
-    export_clip_process,
-    export_clip_range,
     export_create_for_event,
     export_fail,
+    export_finish,
     export_id_for_event,
+    export_render,
+    export_render_failed,
     export_start,
     export_step_failed,
-    exported_clips_save,
 )
 from exports.models import Export
+
+# The seed's name for the step that calls the processing API.
+RENDER_STEP = "call-process-clips-api"
 
 
 def _process_clips_failed(ctx: inngest.ContextSync) -> None:
@@ -39,7 +49,15 @@ def _process_clips_failed(ctx: inngest.ContextSync) -> None:
     name="Process and Export Viral Clips",
     trigger=inngest.TriggerEvent(event="clips/process"),
     retries=settings.INNGEST_RETRIES,
-    concurrency=concurrency_limits(),
+    # Renders of one video never run at once: the processing API writes every render of a
+    # video to the same `clip_{i}` keys. Inngest counts executing steps, not runs, so this
+    # holds for the render step (API call + copies) as a whole, which is why the copies are
+    # made inside it. Inngest accepts at most two limits per function: the other one keeps a
+    # single user from filling the GPU service.
+    concurrency=[
+        inngest.Concurrency(key="event.data.videoId", limit=1),
+        inngest.Concurrency(key="event.data.userId", limit=settings.INNGEST_CONCURRENCY_PER_USER),
+    ],
     on_failure=_process_clips_failed,
 )
 def process_clips(ctx: inngest.ContextSync) -> dict:
@@ -77,61 +95,64 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
         # A duplicate or late event for a finished export: nothing left to render.
         return {"videoId": export["videoId"], "processedClips": export["processedClips"]}
 
-    results = []
-    for index, selected in enumerate(export["ranges"]):
-        step_id = f"process-clip-{index + 1}"
+    def call_process_clips_api() -> dict:
+        return _render(export_id=export["exportId"], attempt=ctx.attempt)
 
-        def process_clip(index: int = index, step_id: str = step_id) -> dict:
-            return _process_one(
-                export_id=export["exportId"], index=index, step_id=step_id, attempt=ctx.attempt
-            )
-
-        try:
-            results.append(ctx.step.run(step_id, process_clip))
-        except inngest.StepError as err:
-            # The step failed on every attempt: this clip fails, the others go on.
-            results.append({**selected, "error": err.message})
+    # When the call failed on every attempt (StepError), its error is already on each clip
+    # still missing (`_render` recorded it on the last attempt): the export finishes `partial`
+    # or `failed` below.
+    with contextlib.suppress(inngest.StepError):
+        ctx.step.run(RENDER_STEP, call_process_clips_api)
 
     def save_exported_clips_to_database() -> dict:
         try:
-            saved = exported_clips_save(
-                export_id=export["exportId"], results=results, attempt=ctx.attempt
-            )
+            saved = export_finish(export_id=export["exportId"], attempt=ctx.attempt)
         except JobError as err:
-            # The export was deleted meanwhile, or a result is not one of its ranges.
+            # The export was deleted meanwhile.
             raise inngest.NonRetriableError(f"save-exported-clips-to-database: {err}") from err
-        return {"status": saved.status, "error": saved.last_error}
+        return {
+            "status": saved.status,
+            "error": saved.last_error,
+            "processedClips": saved.exported_clips.exclude(s3_key="").count(),
+        }
 
     saved = ctx.step.run("save-exported-clips-to-database", save_exported_clips_to_database)
     if saved["status"] == Export.Status.FAILED:
         # Nothing was rendered: the run itself failed, so the Inngest dashboard shows it.
         raise inngest.NonRetriableError(saved["error"])
-    processed = sum(1 for r in results if r.get("s3_key"))
-    return {"videoId": export["videoId"], "processedClips": processed}
+    return {"videoId": export["videoId"], "processedClips": saved["processedClips"]}
 
 
-def _process_one(*, export_id: str, index: int, step_id: str, attempt: int) -> dict:
-    """Render one clip. A permanent refusal (4xx, malformed answer) becomes this clip's error
-    instead of ending the run; a Retry-After pauses the run, except on the step's last attempt,
-    where it too becomes this clip's error; anything else is recorded and raised for Inngest to
-    retry the step."""
+def _render(*, export_id: str, attempt: int) -> dict:
+    """The render step: one call of the processing API for every range still missing, and the
+    copies of its outputs (`exports.jobs.export_render`). A permanent refusal (4xx, malformed
+    answer) becomes the error of each clip it was for instead of ending the run; a Retry-After
+    pauses the run, except on the step's last attempt, where it too becomes the clips' error;
+    anything else is recorded on the export (as it is on each clip once the retries run out)
+    and raised for Inngest to retry the step."""
+    last_attempt = attempt >= settings.INNGEST_RETRIES
     try:
-        return export_clip_process(export_id=export_id, index=index, step=step_id, attempt=attempt)
+        return export_render(export_id=export_id, step=RENDER_STEP, attempt=attempt)
     except JobError as err:
-        raise inngest.NonRetriableError(f"{step_id}: {err}") from err
+        raise inngest.NonRetriableError(f"{RENDER_STEP}: {err}") from err
     except inngest.RetryAfterError as err:
         # The SDK raises a RetryAfterError at the function level, not as a StepError: on the
         # last attempt (`ctx.attempt` counts from 0, INNGEST_RETRIES retries follow the first)
-        # it would fail the whole run and leave the later clips untried.
-        if attempt < settings.INNGEST_RETRIES:
+        # it would fail the whole run without the clips' errors.
+        if not last_attempt:
             raise
-        export_step_failed(export_id=export_id, step=step_id, attempt=attempt, error=str(err))
-        start, end = export_clip_range(export_id=export_id, index=index)
-        return {"start": start, "end": end, "error": str(err)}
+        export_render_failed(export_id=export_id, step=RENDER_STEP, attempt=attempt, error=str(err))
+        return {"error": str(err)}
     except inngest.NonRetriableError as err:
-        export_step_failed(export_id=export_id, step=step_id, attempt=attempt, error=str(err))
-        start, end = export_clip_range(export_id=export_id, index=index)
-        return {"start": start, "end": end, "error": str(err)}
+        export_render_failed(export_id=export_id, step=RENDER_STEP, attempt=attempt, error=str(err))
+        return {"error": str(err)}
     except Exception as err:
-        export_step_failed(export_id=export_id, step=step_id, attempt=attempt, error=str(err))
+        if last_attempt:
+            export_render_failed(
+                export_id=export_id, step=RENDER_STEP, attempt=attempt, error=str(err)
+            )
+        else:
+            export_step_failed(
+                export_id=export_id, step=RENDER_STEP, attempt=attempt, error=str(err)
+            )
         raise

@@ -1,5 +1,5 @@
-"""Step-side services of an export (the `process-clips` function): start it, render one clip,
-store the outcome, fail it.
+"""Step-side services of an export (the `process-clips` function): start it, render its clips,
+finish it, fail it.
 
 Each is safe to run twice: Inngest may deliver a step again after its writes committed, and a
 rerun of a partial export must not render again the clips that already succeeded."""
@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from clips.models import Clip
-from core import clips_api
+from core import clips_api, storage
 from core.jobs import (
     JobError,
     as_uuid,
@@ -26,6 +26,7 @@ from core.jobs import (
     truncate_error,
     user_pk,
 )
+from core.storage import StorageError, StorageUnavailable
 from exports.languages import target_language_normalized
 from exports.models import AspectRatio, Export, ExportedClip
 from exports.subtitles import subtitle_customization
@@ -92,62 +93,114 @@ def export_create_for_event(
     return export_start(export_id=str(export_id), run_id=run_id, attempt=attempt)
 
 
-def export_clip_range(*, export_id: str, index: int) -> tuple[float, float]:
-    export = Export.objects.filter(pk=as_uuid(export_id)).only("selected_ranges").first()
-    if export is None:
-        raise JobError(f"export {export_id} does not exist")
-    selected = export.selected_ranges[index]
-    return float(selected["start"]), float(selected["end"])
+def export_render(*, export_id: str, step: str, attempt: int) -> dict:
+    """Render every range of the export that is not rendered yet, in ONE call of the processing
+    API, and copy each output to a key of the export (`Export.clip_key`); a range the answer
+    lacks, or whose output cannot be copied, gets its error. Returns `{"requested",
+    "rendered", "failed"}` (small: it is the step's output).
 
+    The API writes outputs to `{dirname(s3_key)}/clip_{i}.mp4` by position in the request, so
+    the next render of the same video overwrites them: the copies happen here, in the step
+    that holds the video's concurrency slot (`process-clips` allows one executing step per
+    video). A repeat (a retried or re-delivered step, a rerun of a partial export) renders only
+    what is still missing, so it never overwrites a clip that was kept.
 
-def export_clip_process(*, export_id: str, index: int, step: str, attempt: int) -> dict:
-    """Render the export's `index`-th range, unless an earlier run already did: returns
-    `{"start", "end", "s3_key"}` and stores it at once, so a later rerun skips it. The render
-    is noted on the export's timeline as `step`, which also moves its `updated_at`: a long
-    export that keeps rendering never looks stuck.
-
-    Raises what `core.clips_api.process_clip` raises (the caller decides what a failure
-    means); no transaction is held while the API works."""
+    Raises JobError when the export is gone or storage is not configured, what
+    `core.clips_api.process_clips` raises, and StorageUnavailable when the store is down (the
+    step is retried; the render is repeated). No transaction is held while the API works."""
+    if not storage.is_configured():
+        raise JobError(
+            "object storage is not configured (AWS_S3_BUCKET_NAME): nowhere to keep "
+            "the rendered clips"
+        )
     export = Export.objects.select_related("video").filter(pk=as_uuid(export_id)).first()
     if export is None:
         raise JobError(f"export {export_id} does not exist")
-    selected = export.selected_ranges[index]
-    start, end = float(selected["start"]), float(selected["end"])
-    done = ExportedClip.objects.filter(export=export, start=start, end=end).exclude(s3_key="")
-    if existing := done.first():
-        return {"start": start, "end": end, "s3_key": existing.s3_key}
-    rendered = clips_api.process_clip(
+    missing = _missing_ranges(export)
+    if not missing:
+        return {"requested": 0, "rendered": 0, "failed": 0}
+    processed = clips_api.process_clips(
         s3_key=export.video.s3_key,
-        start=start,
-        end=end,
+        clips=[{"start": start, "end": end} for _, start, end in missing],
         prompt=export.video.prompt,
         target_language=export.target_language,
         aspect_ratio=export.aspect_ratio,
         subtitles=export.subtitles,
         subtitle_customization=subtitle_customization(export.subtitle_style),
     )
+    outcomes = {}  # index in selected_ranges -> (kept key, error)
+    for index, start, end in missing:
+        output = clips_api.rendered_for(processed, start=start, end=end)
+        if output is None:
+            outcomes[index] = (
+                "",
+                f"the processing API's answer has no clip for {start:g}-{end:g}s",
+            )
+            continue
+        try:
+            storage.copy_object(output["s3_key"], export.clip_key(index))
+        except StorageUnavailable:
+            raise
+        except StorageError as err:
+            outcomes[index] = ("", f"the rendered clip could not be kept: {err}")
+            continue
+        outcomes[index] = (export.clip_key(index), "")
+    rendered = sum(1 for key, _ in outcomes.values() if key)
     with transaction.atomic():
-        # The export first, then its clip, in the same order as `exported_clips_save`.
-        locked = lock(Export, export_id)
-        _store(locked, selected, s3_key=rendered["s3_key"], error="")
-        job_note(locked, step=step, attempt=attempt, detail=f"{start:g}-{end:g}s rendered")
+        # The export first, then its clips, in the same order as `export_finish`.
+        locked = Export.objects.select_for_update().filter(pk=export.pk).first()
+        if locked is None:
+            # Deleted while the API worked: nothing to write (delete-video-objects sweeps the
+            # copies made above).
+            raise JobError(f"export {export_id} was deleted while its clips were rendered")
+        for index, (key, error) in outcomes.items():
+            _store(locked, locked.selected_ranges[index], s3_key=key, error=error)
+        job_note(
+            locked,
+            step=step,
+            attempt=attempt,
+            detail=f"{rendered} of {len(missing)} clips rendered in one call",
+        )
         locked.save(update_fields=["timeline", "updated_at"])
-    return rendered
+    return {"requested": len(missing), "rendered": rendered, "failed": len(missing) - rendered}
+
+
+def export_render_failed(*, export_id: str, step: str, attempt: int, error: str) -> None:
+    """The render call failed for good (a refusal, or retries exhausted): every range still
+    missing gets `error`, so the export can finish `partial` or `failed` with a reason per
+    clip."""
+    with transaction.atomic():
+        export = Export.objects.select_for_update().filter(pk=as_uuid(export_id)).first()
+        if export is None:
+            return
+        for index, _, _ in _missing_ranges(export):
+            _store(export, export.selected_ranges[index], s3_key="", error=error)
+        export.last_error = truncate_error(error)
+        job_note(export, step=step, attempt=attempt, detail=f"failed: {export.last_error}")
+        export.save(update_fields=["last_error", "timeline", "updated_at"])
+
+
+def _missing_ranges(export: Export) -> list[tuple[int, float, float]]:
+    """(index, start, end) of each selected range without a rendered clip, in order."""
+    rendered = {
+        (start, end)
+        for start, end in ExportedClip.objects.filter(export=export)
+        .exclude(s3_key="")
+        .values_list("start", "end")
+    }
+    ranges = [
+        (index, float(selected["start"]), float(selected["end"]))
+        for index, selected in enumerate(export.selected_ranges)
+    ]
+    return [(index, start, end) for index, start, end in ranges if (start, end) not in rendered]
 
 
 @transaction.atomic
-def exported_clips_save(*, export_id: str, results: list[dict], attempt: int) -> Export:
-    """Store every clip's outcome (`{"start", "end", "s3_key"}` or `{"start", "end", "error"}`)
-    and finish the export: `completed` (all rendered), `partial` (some) or `failed` (none).
-    A recorded failure never replaces a clip that was rendered."""
+def export_finish(*, export_id: str, attempt: int) -> Export:
+    """Finish the export from its clips: `completed` (all rendered), `partial` (some) or
+    `failed` (none); a range with no outcome at all counts as "not processed"."""
     export = lock(Export, export_id)
     by_range = {(float(r["start"]), float(r["end"])): r for r in export.selected_ranges}
-    for result in results:
-        selected = by_range.get((float(result["start"]), float(result["end"])))
-        if selected is None:
-            raise JobError(f"{result['start']}-{result['end']}s is not a range of this export")
-        _store(export, selected, s3_key=result.get("s3_key", ""), error=result.get("error", ""))
-
     rendered = {(c.start, c.end): c for c in export.exported_clips.all()}
     failures = [
         f"{s:g}-{e:g}s: {rendered[(s, e)].error if (s, e) in rendered else 'not processed'}"

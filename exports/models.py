@@ -64,6 +64,16 @@ class Export(TrackedJob):
     def __str__(self) -> str:
         return f"Export {self.id} ({self.status})"
 
+    @property
+    def storage_prefix(self) -> str:
+        """The folder that holds this export's rendered clips, and nothing else."""
+        return f"exports/{self.id}/"
+
+    def clip_key(self, index: int) -> str:
+        """Where the rendered clip of the `index`-th selected range is kept: a key of this
+        export alone, stable across runs, so no other render can overwrite it."""
+        return f"{self.storage_prefix}clip_{index}.mp4"
+
 
 class ExportedClip(models.Model):
     """One rendered clip of an export, or the error that kept it from being rendered."""

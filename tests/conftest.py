@@ -3,6 +3,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 from tests.fakes.clerk import clerk  # noqa: F401 - a shared fixture
+from tests.fakes.clips_api import fake_clips_api  # noqa: F401 - a shared fixture
 from tests.fakes.inngest_api import fake_inngest  # noqa: F401 - a shared fixture
 from tests.fakes.s3 import local_s3, s3  # noqa: F401 - shared fixtures
 

@@ -1,3 +1,5 @@
+import posixpath
+
 from django.conf import settings
 from django.db import models
 
@@ -65,6 +67,12 @@ class Video(TrackedJob):
     @staticmethod
     def s3_key_for(video_id) -> str:
         return f"youtube-videos/{video_id}/yt"
+
+    @property
+    def storage_prefix(self) -> str:
+        """The folder of the source video and of the clips service's own outputs
+        (`{dirname(s3_key)}/clip_{i}.mp4`)."""
+        return f"{posixpath.dirname(self.s3_key)}/"
 
 
 class IdentifyAnswer(models.Model):

@@ -20,6 +20,7 @@ from core import clips_api
 from devtools.sandbox import (
     IDENTIFY_PATH,
     PROCESS_PATH,
+    SAMPLE_CLIP,
     SandboxConfig,
     SandboxServer,
     identify_clips_response,
@@ -55,17 +56,17 @@ def start_sandbox(settings):
         server.server_close()
 
 
-def _process(**overrides):
+def _process(*, start=12.5, end=40.0, **overrides):
     arguments = {
         "s3_key": S3_KEY,
-        "start": 12.5,
-        "end": 40.0,
+        "clips": [{"start": start, "end": end}],
         "target_language": None,
         "aspect_ratio": "9:16",
         "subtitles": True,
         "subtitle_customization": DEFAULT_SUBTITLE_CUSTOMIZATION,
     } | overrides
-    return clips_api.process_clip(**arguments)
+    [rendered] = clips_api.process_clips(**arguments)
+    return rendered
 
 
 def test_identify_answer_passes_the_real_client(start_sandbox):
@@ -100,16 +101,49 @@ def test_clips_are_deterministic_per_url(start_sandbox):
     assert other["identified_clips"] != first["identified_clips"]
 
 
-def test_processed_clip_keys_are_stable_and_follow_the_options(start_sandbox):
+def test_outputs_are_named_by_position_next_to_the_source_like_the_real_service(start_sandbox):
     start_sandbox()
-    rendered = _process()
+    rendered = clips_api.process_clips(
+        s3_key=S3_KEY,
+        clips=[{"start": 60, "end": 90}, {"start": 12.5, "end": 40}],
+        target_language=None,
+        aspect_ratio="9:16",
+        subtitles=True,
+        subtitle_customization=DEFAULT_SUBTITLE_CUSTOMIZATION,
+    )
 
-    assert rendered["start"] == 12.5 and rendered["end"] == 40.0
-    assert rendered["s3_key"].startswith("youtube-videos/4f1c0d5e-0000-4000-8000-000000000001/")
-    assert rendered["s3_key"].endswith(".mp4")
-    assert _process() == rendered
-    assert _process(aspect_ratio="1:1")["s3_key"] != rendered["s3_key"]
-    assert _process(target_language="es")["s3_key"] != rendered["s3_key"]
+    folder = "youtube-videos/4f1c0d5e-0000-4000-8000-000000000001"
+    assert rendered == [
+        {"start": 60.0, "end": 90.0, "s3_key": f"{folder}/clip_0.mp4"},
+        {"start": 12.5, "end": 40.0, "s3_key": f"{folder}/clip_1.mp4"},
+    ]
+    # Any request about the same video reuses the same keys, whatever its options.
+    assert _process(aspect_ratio="1:1")["s3_key"] == f"{folder}/clip_0.mp4"
+
+
+def test_the_source_and_every_rendered_clip_are_written_to_the_bucket(start_sandbox, s3):
+    start_sandbox(store=s3.put)
+    clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="")
+    rendered = clips_api.process_clips(
+        s3_key=S3_KEY,
+        clips=[{"start": 0, "end": 30}, {"start": 60, "end": 90}],
+        target_language=None,
+        aspect_ratio="9:16",
+        subtitles=True,
+        subtitle_customization=DEFAULT_SUBTITLE_CUSTOMIZATION,
+    )
+
+    folder = "youtube-videos/4f1c0d5e-0000-4000-8000-000000000001/"
+    assert s3.keys() == [f"{folder}clip_0.mp4", f"{folder}clip_1.mp4", S3_KEY]
+    first, second = (s3.get(clip["s3_key"]) for clip in rendered)
+    assert first != second  # bytes of their own...
+    sample = SAMPLE_CLIP.read_bytes()
+    assert first.startswith(sample) and second.startswith(sample)  # ...and a playable MP4
+    assert sample[4:8] == b"ftyp"
+    assert b"0-30s" in first and b"60-90s" in second
+    # Rendering again writes new bytes to the same keys, as the real service does.
+    _process(start=0, end=30)
+    assert s3.get(rendered[0]["s3_key"]) != first
 
 
 def test_process_accepts_several_clips_and_numeric_strings(start_sandbox):

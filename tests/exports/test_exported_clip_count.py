@@ -2,7 +2,7 @@
 
 import pytest
 
-from exports.jobs import exported_clips_save
+from exports.jobs import export_render
 from tests.factories import ExportFactory, VideoFactory
 from videos.models import Video
 
@@ -16,28 +16,23 @@ def _export(video, ranges):
     )
 
 
-def test_each_rendered_clip_is_counted_once_across_retries_and_exports():
+def _render(export, attempt=0):
+    return export_render(export_id=str(export.pk), step="call-process-clips-api", attempt=attempt)
+
+
+def test_each_rendered_clip_is_counted_once_across_retries_and_exports(fake_clips_api):
     video = VideoFactory(processing_status=Video.Status.COMPLETED)
     first = _export(video, [(0, 10), (10, 20), (20, 30)])
-    results = [
-        {"start": 0, "end": 10, "s3_key": "a.mp4"},
-        {"start": 10, "end": 20, "error": "render failed"},
-        {"start": 20, "end": 30, "s3_key": "c.mp4"},
-    ]
+    fake_clips_api.omit(10, 20, times=1)
 
-    exported_clips_save(export_id=str(first.pk), results=results, attempt=0)
-    exported_clips_save(export_id=str(first.pk), results=results, attempt=1)  # a retried step
+    assert _render(first) == {"requested": 3, "rendered": 2, "failed": 1}
+    assert _render(first, attempt=1) == {"requested": 1, "rendered": 1, "failed": 0}
+    assert _render(first, attempt=2) == {"requested": 0, "rendered": 0, "failed": 0}
     video.refresh_from_db()
-    assert video.exported_clip_count == 2
+    assert video.exported_clip_count == 3
 
-    # A rerun renders the clip that failed; a second export of the same video adds its own.
-    exported_clips_save(
-        export_id=str(first.pk), results=[{"start": 10, "end": 20, "s3_key": "b.mp4"}], attempt=0
-    )
-    second = _export(video, [(0, 10)])
-    exported_clips_save(
-        export_id=str(second.pk), results=[{"start": 0, "end": 10, "s3_key": "a2.mp4"}], attempt=0
-    )
+    # A second export of the same video adds its own.
+    _render(_export(video, [(0, 10)]))
     video.refresh_from_db()
     assert video.exported_clip_count == 4
     assert video.exported_clip_count == video.exported_clips.exclude(s3_key="").count()

@@ -8,28 +8,38 @@
         api.queue("process", Reply(status=429, headers={"Retry-After": "3"}))
         api.queue("identify", Reply(raw=b"not json"))       # malformed answers: raw bytes or
         api.queue("identify", Reply(body={"oops": 1}))      # any JSON body
-        api.on_range(30, 60, Reply(status=400))             # process calls for 30-60s, always
+        api.on_range(30, 60, Reply(status=400))             # process calls asking for 30-60s
+        api.omit(30, 60, times=1)                           # rendered, but left out of the answer
         api.queue("identify", Reply(redirects=2))           # 303, 303, then the answer
         api.count("identify"), api.count("process", start=30, end=60), api.calls
 
 Without a scripted reply, identify answers `clips` well-formed clips as the real service does
 (numbers as numeric strings in every other clip, integer scores 0-10, a bare `s3_path`; with
 `messy=True` also "MM:SS"/"HH:MM:SS" times, topics as a string and one broken clip of each kind,
-see `devtools.sandbox.messy_clips`) and process renders every range it is asked for. A reply with
+see `devtools.sandbox.messy_clips`), and process renders every range it is asked for in one job,
+as the real service does: outputs named by position in the request,
+`{dirname(s3_key)}/clip_{i}.mp4`, each written to the bucket (`store`, e.g. the `s3` fixture's
+bucket) with bytes of its own, so a later render of the same video overwrites them. A reply with
 `redirects=n` answers `303` to a result URL n times, as the real service does for a call over
 150 s, before it is given. Requests without `Authorization: Bearer <token>` get 401. The
-`fake_clips_api` fixture (tests/functions/conftest.py) starts one and points settings at it.
+`fake_clips_api` fixture (below, shared by tests/conftest.py) starts one and points settings at
+it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import posixpath
 import threading
+import time
 import urllib.parse
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 from devtools.sandbox import messy_clips
 
@@ -57,17 +67,29 @@ class Call:
     endpoint: str
     body: object
     headers: dict
+    started: float = 0.0  # time.monotonic() when it arrived
+    answered: float = 0.0  # ... and when its answer was sent (0.0: never)
 
 
 class FakeClipsAPI:
     def __init__(
-        self, *, clips: int = 3, token: str = "test-clips-token", messy: bool = False
+        self,
+        *,
+        clips: int = 3,
+        token: str = "test-clips-token",
+        messy: bool = False,
+        store: Callable[[str, bytes], None] | None = None,
     ) -> None:
         self.clips = clips
         self.token = token
         self.messy = messy
         # result URL id -> [303s still to give, the reply]: calls the service "is still running"
         self._results: dict[str, list] = {}
+        self.store = store  # put(key, bytes): where rendered outputs are written
+        self.renders = 0
+        # Seconds a process call takes after writing its outputs (to make renders overlap).
+        self.process_seconds = 0.0
+        self._omitted: dict[tuple[float, float], int | None] = {}
         self.calls: list[Call] = []
         self._queues: dict[str, deque[Reply]] = {IDENTIFY: deque(), PROCESS: deque()}
         self._ranges: dict[tuple[float, float], deque[Reply] | Reply] = {}
@@ -119,22 +141,29 @@ class FakeClipsAPI:
             key = (float(start), float(end))
             self._ranges[key] = reply if times is None else deque([reply] * times)
 
+    def omit(self, start: float, end: float, *, times: int | None = None) -> None:
+        """Leave this range out of the next `times` process answers (or all), as the real
+        service does with a clip it failed to render."""
+        with self._lock:
+            self._omitted[(float(start), float(end))] = times
+
     def count(self, endpoint: str, *, start: float | None = None, end: float | None = None) -> int:
         with self._lock:
             calls = [c for c in self.calls if c.endpoint == endpoint]
         if start is not None:
-            calls = [c for c in calls if _range_of(c.body) == (float(start), float(end))]
+            calls = [c for c in calls if (float(start), float(end)) in _ranges_of(c.body)]
         return len(calls)
 
     # --- answers --------------------------------------------------------------------------
     def _reply_for(self, endpoint: str, body: object) -> Reply:
         with self._lock:
             if endpoint == PROCESS:
-                scripted = self._ranges.get(_range_of(body))
-                if isinstance(scripted, Reply):
-                    return scripted
-                if scripted:
-                    return scripted.popleft()
+                for asked in _ranges_of(body):
+                    scripted = self._ranges.get(asked)
+                    if isinstance(scripted, Reply):
+                        return scripted
+                    if scripted:
+                        return scripted.popleft()
             if self._queues[endpoint]:
                 return self._queues[endpoint].popleft()
         if endpoint == IDENTIFY:
@@ -169,21 +198,44 @@ class FakeClipsAPI:
         }
 
     def process_answer(self, body: object) -> dict:
+        s3_key = body.get("s3_key", "") if isinstance(body, dict) else ""
+        folder = posixpath.dirname(s3_key)
+        with self._lock:
+            self.renders += 1
+            render = self.renders
         processed = []
-        for clip in (body or {}).get("clips", []) if isinstance(body, dict) else []:
-            start, end = clip["start"], clip["end"]
-            processed.append(
-                {"start": start, "end": end, "s3_key": f"exports/{start:g}-{end:g}.mp4"}
-            )
+        for position, (start, end) in enumerate(_ranges_of(body)):
+            if self._take_omission(start, end):
+                continue
+            key = f"{folder}/clip_{position}.mp4"
+            if self.store is not None:
+                self.store(key, render_bytes(s3_key, start, end, render))
+            processed.append({"start": start, "end": end, "s3_key": key})
         return {"processed_clips": processed}
 
+    def _take_omission(self, start: float, end: float) -> bool:
+        with self._lock:
+            if (start, end) not in self._omitted:
+                return False
+            times = self._omitted[(start, end)]
+            if times is not None:
+                if times <= 1:
+                    del self._omitted[(start, end)]
+                else:
+                    self._omitted[(start, end)] = times - 1
+            return True
 
-def _range_of(body: object) -> tuple[float, float] | None:
+
+def render_bytes(s3_key: str, start: float, end: float, render: int) -> bytes:
+    """What the fake writes for one rendered clip: different for every range and render."""
+    return f"fake render {render} of {s3_key} {start:g}-{end:g}s".encode()
+
+
+def _ranges_of(body: object) -> list[tuple[float, float]]:
     try:
-        clip = body["clips"][0]
-        return float(clip["start"]), float(clip["end"])
-    except (TypeError, KeyError, IndexError, ValueError):
-        return None
+        return [(float(clip["start"]), float(clip["end"])) for clip in body["clips"]]
+    except (TypeError, KeyError, ValueError):
+        return []
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -201,8 +253,9 @@ class _Handler(BaseHTTPRequestHandler):
         if endpoint is None:
             self._send(Reply(status=404, body={"detail": "unknown path"}))
             return
+        call = Call(endpoint, body, dict(self.headers.items()), started=time.monotonic())
         with api._lock:
-            api.calls.append(Call(endpoint, body, dict(self.headers.items())))
+            api.calls.append(call)
         if self.headers.get("Authorization") != f"Bearer {api.token}":
             self._send(Reply(status=401, body={"detail": "bad token"}))
             return
@@ -218,7 +271,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if reply.hang and api._closing.wait(reply.hang):
             return
+        if endpoint == PROCESS and api.process_seconds and api._closing.wait(api.process_seconds):
+            return
         self._send(reply)
+        call.answered = time.monotonic()
 
     def do_GET(self) -> None:
         """A result URL: redirected again while redirects are left, then the reply."""
@@ -260,3 +316,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:
         return
+
+
+@pytest.fixture
+def fake_clips_api(settings, s3):
+    """The fake clips APIs, with settings pointing at them and short timeouts; rendered clips
+    are written to the `s3` fixture's bucket, as the real service writes to its bucket."""
+    with FakeClipsAPI(clips=3, store=s3.put) as api:
+        settings.CLIPS_API_URL = api.identify_url
+        settings.PROCESS_CLIPS_API_URL = api.process_url
+        settings.CLIPS_API_FALLBACK_URL = ""
+        settings.PROCESS_CLIPS_API_FALLBACK_URL = ""
+        settings.CLIPS_API_TOKEN = api.token
+        settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS = 1.0
+        settings.CLIPS_API_READ_TIMEOUT_SECONDS = 0.5
+        yield api

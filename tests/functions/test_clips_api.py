@@ -15,11 +15,10 @@ def identify():
     )
 
 
-def process(start=5.0, end=35.5):
-    return clips_api.process_clip(
+def process(*ranges):
+    return clips_api.process_clips(
         s3_key="youtube-videos/abc/yt",
-        start=start,
-        end=end,
+        clips=[{"start": s, "end": e} for s, e in ranges or [(5.0, 35.5)]],
         target_language=None,
         aspect_ratio="9:16",
         subtitles=True,
@@ -43,10 +42,14 @@ def test_identify_sends_the_contract_body_with_bearer_token(fake_clips_api):
     assert result["identified_clips"][1]["virality_score"] == 9
 
 
-def test_process_sends_one_clip_and_returns_its_key(fake_clips_api):
-    assert process() == {"start": 5.0, "end": 35.5, "s3_key": "exports/5-35.5.mp4"}
-    body = fake_clips_api.calls[0].body
-    assert body["clips"] == [{"start": 5.0, "end": 35.5}]
+def test_process_sends_every_clip_in_one_call_and_returns_the_answer(fake_clips_api):
+    assert process((5.0, 35.5), (60, 90)) == [
+        {"start": 5.0, "end": 35.5, "s3_key": "youtube-videos/abc/clip_0.mp4"},
+        {"start": 60.0, "end": 90.0, "s3_key": "youtube-videos/abc/clip_1.mp4"},
+    ]
+    [call] = fake_clips_api.calls
+    body = call.body
+    assert body["clips"] == [{"start": 5.0, "end": 35.5}, {"start": 60, "end": 90}]
     assert body["aspect_ratio"] == "9:16"
     assert body["target_language"] is None
     assert body["subtitles"] is True
@@ -147,12 +150,11 @@ def test_non_json_answer_is_permanent(fake_clips_api):
         identify()
 
 
-def test_process_answer_without_the_requested_range_is_permanent(fake_clips_api):
-    fake_clips_api.queue(
-        "process", Reply(body={"processed_clips": [{"start": 1, "end": 2, "s3_key": "k"}]})
-    )
-    with pytest.raises(inngest.NonRetriableError, match="no clip for the requested range"):
-        process()
+def test_rendered_for_matches_a_range_within_a_hundredth_of_a_second():
+    answer = [{"start": 5.004, "end": 35.5, "s3_key": "a"}, {"start": 60, "end": 90, "s3_key": "b"}]
+    assert clips_api.rendered_for(answer, start=5.0, end=35.5)["s3_key"] == "a"
+    assert clips_api.rendered_for(answer, start=60.0, end=90.0)["s3_key"] == "b"
+    assert clips_api.rendered_for(answer, start=5.0, end=36.0) is None
 
 
 GOOD_CLIP = {

@@ -1,13 +1,19 @@
-"""process-clips end to end: the live server's /api/inngest driven over HTTP like Inngest."""
+"""process-clips end to end: the live server's /api/inngest driven over HTTP like Inngest, the
+fake processing API naming outputs by position as the real one does, and a real S3 HTTP API
+(moto server) holding the rendered clips."""
+
+import threading
 
 import pytest
+import requests
+from rest_framework.test import APIClient
 
-from devtools.executor import InngestExecutor
+from devtools.executor import InngestExecutor, StepConcurrency
 from exports import functions
 from exports.models import Export, ExportedClip
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
 from tests.factories import ClipFactory, ExportFactory, VideoFactory
-from tests.fakes.clips_api import Reply
+from tests.fakes.clips_api import Reply, render_bytes
 from videos.models import Video
 
 RANGES = [(0.0, 30.0), (60.0, 90.5), (120.0, 150.0)]
@@ -18,18 +24,23 @@ def video(user):
     return VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
 
 
-@pytest.fixture
-def export(video):
-    clip = ClipFactory(video=video, start=0.0, end=30.0)
+def make_export(video, ranges=RANGES, **fields):
+    clip = ClipFactory(video=video, start=ranges[0][0], end=ranges[0][1])
     return ExportFactory(
         video=video,
         owner=video.owner,
-        aspect_ratio="1:1",
-        target_language="es",
-        subtitle_style={"font_size": 90},
         selected_ranges=[
-            {"start": s, "end": e, "clip_id": str(clip.id) if s == 0 else None} for s, e in RANGES
+            {"start": s, "end": e, "clip_id": str(clip.id) if n == 0 else None}
+            for n, (s, e) in enumerate(ranges)
         ],
+        **fields,
+    )
+
+
+@pytest.fixture
+def export(video):
+    return make_export(
+        video, aspect_ratio="1:1", target_language="es", subtitle_style={"font_size": 90}
     )
 
 
@@ -40,7 +51,9 @@ def event_for(export):
             "exportId": str(export.id),
             "videoId": str(export.video_id),
             "s3Key": export.video.s3_key,
-            "selectedClips": [{"start": s, "end": e} for s, e in RANGES],
+            "selectedClips": [
+                {"start": r["start"], "end": r["end"]} for r in export.selected_ranges
+            ],
             "targetLanguage": export.target_language,
             "aspectRatio": export.aspect_ratio,
             "userId": str(export.owner_id),
@@ -48,35 +61,57 @@ def event_for(export):
     }
 
 
-def keys(export):
+def outcomes(export):
     return {(c.start, c.end): (c.s3_key, c.error) for c in export.exported_clips.all()}
 
 
-def test_happy_path(executor, fake_clips_api, export):
+def process_calls(api):
+    return [c for c in api.calls if c.endpoint == "process"]
+
+
+def asked(call):
+    return [(c["start"], c["end"]) for c in call.body["clips"]]
+
+
+def downloads(export) -> list[tuple[int, bytes]]:
+    """Each exported clip fetched through the download_url of the export's API answer."""
+    client = APIClient()
+    client.force_authenticate(export.owner)
+    clips = client.get(f"/api/exports/{export.pk}/").json()["exported_clips"]
+    fetched = [requests.get(clip["download_url"], timeout=5) for clip in clips]
+    return [(answer.status_code, answer.content) for answer in fetched]
+
+
+def test_one_call_renders_every_clip_into_objects_of_the_export(executor, fake_clips_api, export):
     run = executor.run("process-clips", event_for(export))
 
     assert run.status == "completed"
     assert run.output == {"videoId": str(export.video_id), "processedClips": 3}
     assert list(run.step_attempts) == [
         "create-export-record",
-        "process-clip-1",
-        "process-clip-2",
-        "process-clip-3",
+        "call-process-clips-api",
         "save-exported-clips-to-database",
     ]
+    # ONE request with every range, the contract's body and the export's subtitle overrides.
+    [call] = process_calls(fake_clips_api)
+    body = call.body
+    assert body["s3_key"] == export.video.s3_key
+    assert asked(call) == RANGES
+    assert (body["aspect_ratio"], body["target_language"], body["subtitles"]) == ("1:1", "es", True)
+    assert body["subtitle_customization"] == {**DEFAULT_SUBTITLE_CUSTOMIZATION, "font_size": 90}
     export.refresh_from_db()
     assert export.status == Export.Status.COMPLETED
     assert export.finished_at is not None and export.last_error == ""
-    assert keys(export) == {(s, e): (f"exports/{s:g}-{e:g}.mp4", "") for s, e in RANGES}
+    assert outcomes(export) == {
+        (s, e): (f"exports/{export.id}/clip_{n}.mp4", "") for n, (s, e) in enumerate(RANGES)
+    }
     first = export.exported_clips.get(start=0.0)
     assert first.source_clip is not None and first.aspect_ratio == "1:1"
     assert first.target_language == "es"
-    # One call per clip, with the contract's body and the export's subtitle overrides.
-    body = fake_clips_api.calls[0].body
-    assert body["s3_key"] == export.video.s3_key
-    assert body["clips"] == [{"start": 0.0, "end": 30.0}]
-    assert (body["aspect_ratio"], body["target_language"], body["subtitles"]) == ("1:1", "es", True)
-    assert body["subtitle_customization"] == {**DEFAULT_SUBTITLE_CUSTOMIZATION, "font_size": 90}
+    # Three distinct objects, each with the bytes of its own range, through download URLs.
+    fetched = downloads(export)
+    assert fetched == [(200, render_bytes(export.video.s3_key, s, e, 1)) for s, e in RANGES]
+    assert len({content for _, content in fetched}) == 3
 
 
 def test_seed_event_shape_creates_the_export_once(executor, fake_clips_api, video):
@@ -103,79 +138,177 @@ def test_seed_event_shape_creates_the_export_once(executor, fake_clips_api, vide
         None,
     )
     assert export.status == Export.Status.COMPLETED
-    assert set(keys(export)) == {(10.0, 40.5), (100.0, 130.0)}
-    assert fake_clips_api.count("process") == 2
+    assert set(outcomes(export)) == {(10.0, 40.5), (100.0, 130.0)}
+    assert fake_clips_api.count("process") == 1
 
 
-def test_every_step_delivered_twice_writes_no_duplicates(live_server, fake_clips_api, export):
+def test_every_step_delivered_twice_renders_once(live_server, fake_clips_api, export):
     run = InngestExecutor(base_url=live_server.url, redeliver=True).run(
         "process-clips", event_for(export)
     )
 
     assert run.status == "completed"
     assert ExportedClip.objects.filter(export=export).count() == 3
-    # The second delivery of a clip's step found it rendered and did not render it again.
-    assert fake_clips_api.count("process") == 3
+    # The second delivery of the render step found every clip rendered: no second call.
+    assert fake_clips_api.count("process") == 1
 
 
-def test_partial_export_records_each_failure(executor, fake_clips_api, export, settings):
-    fake_clips_api.on_range(60.0, 90.5, Reply(status=400, body={"detail": "range too long"}))
-    fake_clips_api.on_range(120.0, 150.0, Reply(status=500, body={"detail": "encoder crashed"}))
+def test_a_clip_missing_from_the_answer_is_that_clips_error(executor, fake_clips_api, export):
+    fake_clips_api.omit(60.0, 90.5)
 
     run = executor.run("process-clips", event_for(export))
 
     assert run.status == "completed"
-    assert run.output == {"videoId": str(export.video_id), "processedClips": 1}
-    assert fake_clips_api.count("process", start=60.0, end=90.5) == 1  # 4xx: not retried
-    assert fake_clips_api.count("process", start=120.0, end=150.0) == settings.INNGEST_RETRIES + 1
+    assert run.output == {"videoId": str(export.video_id), "processedClips": 2}
+    assert fake_clips_api.count("process") == 1
     export.refresh_from_db()
     assert export.status == Export.Status.PARTIAL
-    assert export.last_error.startswith("2 of 3 clips failed.")
-    rows = keys(export)
-    assert rows[(0.0, 30.0)] == ("exports/0-30.mp4", "")
-    assert rows[(60.0, 90.5)][0] == "" and "range too long" in rows[(60.0, 90.5)][1]
-    assert rows[(120.0, 150.0)][0] == "" and "encoder crashed" in rows[(120.0, 150.0)][1]
+    assert export.last_error.startswith("1 of 3 clips failed. 60-90.5s: ")
+    rows = outcomes(export)
+    assert rows[(0.0, 30.0)] == (f"exports/{export.id}/clip_0.mp4", "")
+    assert rows[(120.0, 150.0)] == (f"exports/{export.id}/clip_2.mp4", "")
+    assert rows[(60.0, 90.5)] == ("", "the processing API's answer has no clip for 60-90.5s")
 
 
-def test_rerun_of_a_partial_export_renders_only_the_missing_clips(executor, fake_clips_api, export):
-    fake_clips_api.on_range(60.0, 90.5, Reply(status=400), times=1)
+def test_rerun_of_a_partial_export_renders_only_the_missing_clip_and_overwrites_nothing(
+    executor, fake_clips_api, export, s3
+):
+    fake_clips_api.omit(60.0, 90.5, times=1)
     executor.run("process-clips", event_for(export))
     assert Export.objects.get(pk=export.pk).status == Export.Status.PARTIAL
+    kept = {key: (s3.get(key), s3.etag(key)) for key in s3.keys(export.storage_prefix)}
+    assert sorted(kept) == [export.clip_key(0), export.clip_key(2)]
 
     run = executor.run("process-clips", event_for(export))  # a new run for the same export
 
     assert run.output["processedClips"] == 3
+    first, second = process_calls(fake_clips_api)
+    assert asked(first) == RANGES
+    assert asked(second) == [(60.0, 90.5)]  # only the missing range
     export.refresh_from_db()
-    assert export.status == Export.Status.COMPLETED
-    assert export.attempts == 2
-    assert fake_clips_api.count("process", start=0.0, end=30.0) == 1
-    assert fake_clips_api.count("process", start=60.0, end=90.5) == 2
-    assert all(key for key, _ in keys(export).values())
+    assert (export.status, export.attempts) == (Export.Status.COMPLETED, 2)
+    # The rerun's output was `clip_0` of the video's folder, which the first run's clip 0 had
+    # been rendered to: the export's own copy of that clip is untouched.
+    assert {key: (s3.get(key), s3.etag(key)) for key in kept} == kept
+    assert s3.get(export.clip_key(1)) == render_bytes(export.video.s3_key, 60.0, 90.5, 2)
+    assert [status for status, _ in downloads(export)] == [200, 200, 200]
 
 
-def test_no_clip_rendered_fails_the_export_and_the_run(executor, fake_clips_api, export):
-    for start, end in RANGES:
-        fake_clips_api.on_range(start, end, Reply(status=404, body={"detail": "no source video"}))
+def test_two_exports_of_one_video_at_once_each_keep_their_own_objects(
+    live_server, fake_clips_api, video, settings
+):
+    first = make_export(video, [(0.0, 30.0), (60.0, 90.0)])
+    second = make_export(video, [(100.0, 130.0), (200.0, 230.0)])
+    fake_clips_api.process_seconds = 0.5  # long enough for the two runs to overlap
+    settings.CLIPS_API_READ_TIMEOUT_SECONDS = 10.0
+    # Inngest's limit as configured on the function: one executing step per video.
+    concurrency = StepConcurrency(functions.process_clips)
+    assert concurrency.keys == ["event.data.videoId"]
+    runs = {}
+
+    def run(export):
+        executor = InngestExecutor(base_url=live_server.url, concurrency=concurrency)
+        runs[export.pk] = executor.run("process-clips", event_for(export))
+
+    threads = [threading.Thread(target=run, args=(export,)) for export in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert [runs[e.pk].status for e in (first, second)] == ["completed", "completed"], [
+        runs[e.pk].error for e in (first, second)
+    ]
+    one, two = sorted(process_calls(fake_clips_api), key=lambda call: call.started)
+    assert one.answered <= two.started  # the renders took turns...
+    # ...both wrote `clip_0`/`clip_1` of the video's folder, and each export kept its own.
+    render_of = {tuple(asked(one)): 1, tuple(asked(two)): 2}
+    for export in (first, second):
+        export.refresh_from_db()
+        assert export.status == Export.Status.COMPLETED
+        ranges = [(r["start"], r["end"]) for r in export.selected_ranges]
+        render = render_of[tuple(ranges)]
+        assert downloads(export) == [
+            (200, render_bytes(video.s3_key, s, e, render)) for s, e in ranges
+        ]
+
+
+def test_the_function_allows_one_executing_step_per_video():
+    limits = functions.process_clips.get_config("http://x/api/inngest").main.concurrency
+    assert ("event.data.videoId", 1) in [(c.key, c.limit) for c in limits]
+    assert len(limits) <= 2  # Inngest's maximum per function
+
+
+def test_a_refused_call_fails_every_clip_and_the_run(executor, fake_clips_api, export):
+    fake_clips_api.on_range(60.0, 90.5, Reply(status=400, body={"detail": "range too long"}))
 
     run = executor.run("process-clips", event_for(export))
 
     assert run.status == "failed"
+    assert fake_clips_api.count("process") == 1  # 4xx: not retried
     export.refresh_from_db()
     assert export.status == Export.Status.FAILED
     assert export.last_error.startswith("3 of 3 clips failed.")
     assert export.finished_at is not None
-    assert ExportedClip.objects.filter(export=export).exclude(error="").count() == 3
+    rows = outcomes(export)
+    assert all(key == "" and "range too long" in error for key, error in rows.values())
 
 
-def test_retry_after_pauses_the_run_without_rendering_twice(executor, fake_clips_api, export):
+def test_a_call_failing_on_every_attempt_fails_every_clip(
+    executor, fake_clips_api, export, settings
+):
+    fake_clips_api.on_range(0.0, 30.0, Reply(status=500, body={"detail": "encoder crashed"}))
+
+    run = executor.run("process-clips", event_for(export))
+
+    assert run.status == "failed"
+    assert fake_clips_api.count("process") == settings.INNGEST_RETRIES + 1
+    export.refresh_from_db()
+    assert export.status == Export.Status.FAILED
+    assert all("encoder crashed" in error for _, error in outcomes(export).values())
+
+
+def test_retry_after_pauses_the_run_then_renders(executor, fake_clips_api, export):
     fake_clips_api.on_range(60.0, 90.5, Reply(status=503, headers={"Retry-After": "2"}), times=1)
 
     run = executor.run("process-clips", event_for(export))
 
     assert run.status == "completed"
     assert len(run.retry_after) == 1
-    assert fake_clips_api.count("process", start=0.0, end=30.0) == 1  # memoized, not redone
+    assert fake_clips_api.count("process") == 2
     assert Export.objects.get(pk=export.pk).status == Export.Status.COMPLETED
+
+
+def test_retry_after_on_every_attempt_becomes_the_clips_error(
+    executor, fake_clips_api, export, settings
+):
+    # The SDK raises RetryAfterError at the function level: on the last attempt it must become
+    # the clips' errors, so the export finishes with a reason for each.
+    fake_clips_api.on_range(60.0, 90.5, Reply(status=429, headers={"Retry-After": "1"}))
+
+    run = executor.run("process-clips", event_for(export))
+
+    assert run.status == "failed"
+    assert len(run.retry_after) == settings.INNGEST_RETRIES
+    assert fake_clips_api.count("process") == settings.INNGEST_RETRIES + 1
+    export.refresh_from_db()
+    assert export.status == Export.Status.FAILED
+    assert all("answered 429" in error for _, error in outcomes(export).values())
+
+
+def test_a_partial_export_whose_rerun_is_refused_stays_partial(executor, fake_clips_api, export):
+    fake_clips_api.omit(60.0, 90.5, times=1)
+    executor.run("process-clips", event_for(export))
+    fake_clips_api.on_range(60.0, 90.5, Reply(status=422, body={"detail": "bad range"}))
+
+    run = executor.run("process-clips", event_for(export))
+
+    assert run.status == "completed"
+    export.refresh_from_db()
+    assert export.status == Export.Status.PARTIAL
+    rows = outcomes(export)
+    assert rows[(0.0, 30.0)] == (export.clip_key(0), "")
+    assert "bad range" in rows[(60.0, 90.5)][1]
 
 
 def test_unknown_export_fails_at_once(executor, fake_clips_api, export):
@@ -190,26 +323,15 @@ def test_unknown_export_fails_at_once(executor, fake_clips_api, export):
     assert fake_clips_api.count("process") == 0
 
 
-def test_retry_after_on_every_attempt_fails_only_that_clip(
-    executor, fake_clips_api, export, settings
-):
-    # The SDK raises RetryAfterError at the function level: on the last attempt it must become
-    # this clip's error, not the run's, so the clips after it are still rendered.
-    fake_clips_api.on_range(60.0, 90.5, Reply(status=429, headers={"Retry-After": "1"}))
+def test_without_object_storage_nothing_is_rendered(executor, fake_clips_api, export, settings):
+    settings.AWS_S3_BUCKET_NAME = ""
 
     run = executor.run("process-clips", event_for(export))
 
-    assert run.status == "completed"
-    assert run.output == {"videoId": str(export.video_id), "processedClips": 2}
-    assert len(run.retry_after) == settings.INNGEST_RETRIES
-    assert fake_clips_api.count("process", start=60.0, end=90.5) == settings.INNGEST_RETRIES + 1
-    assert fake_clips_api.count("process", start=120.0, end=150.0) == 1
-    export.refresh_from_db()
-    assert export.status == Export.Status.PARTIAL
-    assert export.last_error.startswith("1 of 3 clips failed.")
-    rows = keys(export)
-    assert rows[(120.0, 150.0)] == ("exports/120-150.mp4", "")
-    assert rows[(60.0, 90.5)][0] == "" and "answered 429" in rows[(60.0, 90.5)][1]
+    assert run.status == "failed"
+    assert "AWS_S3_BUCKET_NAME" in run.error["message"]
+    assert fake_clips_api.count("process") == 0
+    assert Export.objects.get(pk=export.pk).status == Export.Status.FAILED
 
 
 def test_run_failing_after_clips_were_rendered_leaves_the_export_partial(
@@ -218,7 +340,7 @@ def test_run_failing_after_clips_were_rendered_leaves_the_export_partial(
     def database_down(**kwargs):
         raise RuntimeError("database unavailable")
 
-    monkeypatch.setattr(functions, "exported_clips_save", database_down)
+    monkeypatch.setattr(functions, "export_finish", database_down)
 
     run = executor.run("process-clips", event_for(export))
 
@@ -233,16 +355,15 @@ def test_run_failing_after_clips_were_rendered_leaves_the_export_partial(
 
 
 def test_export_deleted_before_saving_fails_at_once(executor, fake_clips_api, export, monkeypatch):
-    save = functions.exported_clips_save
-
+    finish = functions.export_finish
     calls = []
 
-    def delete_then_save(**kwargs):
+    def delete_then_finish(**kwargs):
         calls.append(kwargs["attempt"])
         Export.objects.filter(pk=kwargs["export_id"]).delete()
-        return save(**kwargs)
+        return finish(**kwargs)
 
-    monkeypatch.setattr(functions, "exported_clips_save", delete_then_save)
+    monkeypatch.setattr(functions, "export_finish", delete_then_finish)
 
     run = executor.run("process-clips", event_for(export))
 
@@ -250,3 +371,10 @@ def test_export_deleted_before_saving_fails_at_once(executor, fake_clips_api, ex
     assert calls == [0]  # not retried
     assert run.error["message"].startswith("save-exported-clips-to-database: export ")
     assert "does not exist" in run.error["message"]
+
+
+def test_step_output_is_small(executor, fake_clips_api, export):
+    run = executor.run("process-clips", event_for(export))
+    assert run.steps["call-process-clips-api"] == {
+        "data": {"requested": 3, "rendered": 3, "failed": 0}
+    }

@@ -10,10 +10,11 @@ from inngest.experimental import mocked
 
 from core.jobs import JobError
 from exports.jobs import (
-    export_clip_process,
     export_create_for_event,
     export_fail,
-    exported_clips_save,
+    export_finish,
+    export_render,
+    export_render_failed,
 )
 from exports.models import Export
 from operations.selectors import exports_stuck
@@ -22,11 +23,12 @@ from videos.functions import identify_clips
 from videos.jobs import identify_answer_store, video_complete, video_fail, video_start
 from videos.models import Video
 
-# Read the export and look for an earlier render; then, in one transaction: lock the export,
-# lock, read and insert the clip row, count it on the video, note the step on the export. That
-# is 8 statements, plus 3 savepoints with their releases (the transaction itself is one
-# inside the test's, and update_or_create opens two).
-QUERIES_PER_RENDERED_CLIP = 14
+# Read the export with its video and its rendered ranges; then, in one transaction (a
+# savepoint inside the test's, with its release): lock the export, note the step on it.
+QUERIES_PER_RENDER = 6
+# For each clip of a custom range (no source clip to look up): lock and read its row, insert it
+# (update_or_create: a read, two savepoints with their releases), count it on the video.
+QUERIES_PER_RENDERED_CLIP = 8
 
 
 def answer(*ranges):
@@ -109,33 +111,32 @@ def test_a_recorded_failure_never_replaces_a_rendered_clip():
     export = ExportFactory(selected_ranges=[{"start": 0.0, "end": 30.0, "clip_id": None}])
     ExportedClipFactory(export=export, start=0.0, end=30.0, s3_key="exports/done.mp4")
 
-    saved = exported_clips_save(
-        export_id=str(export.id),
-        results=[{"start": 0.0, "end": 30.0, "error": "late failure"}],
-        attempt=0,
+    export_render_failed(
+        export_id=str(export.id), step="call-process-clips-api", attempt=0, error="late failure"
     )
+    saved = export_finish(export_id=str(export.id), attempt=0)
 
     assert saved.status == Export.Status.COMPLETED
     assert export.exported_clips.get().s3_key == "exports/done.mp4"
 
 
 @pytest.mark.django_db
-def test_exported_clips_save_is_idempotent():
+def test_render_failure_and_finish_are_idempotent():
     ranges = [
         {"start": 0.0, "end": 30.0, "clip_id": None},
         {"start": 40.0, "end": 50.0, "clip_id": None},
     ]
     export = ExportFactory(selected_ranges=ranges)
-    results = [
-        {"start": 0.0, "end": 30.0, "s3_key": "exports/a.mp4"},
-        {"start": 40.0, "end": 50.0, "error": "refused"},
-    ]
-    exported_clips_save(export_id=str(export.id), results=results, attempt=0)
-    saved = exported_clips_save(export_id=str(export.id), results=results, attempt=1)
+    ExportedClipFactory(export=export, start=0.0, end=30.0, s3_key="exports/a.mp4")
+    for attempt in (0, 1):
+        export_render_failed(
+            export_id=str(export.id), step="call-process-clips-api", attempt=attempt, error="no"
+        )
+        saved = export_finish(export_id=str(export.id), attempt=attempt)
 
     assert saved.status == Export.Status.PARTIAL
     assert export.exported_clips.count() == 2
-    assert "40-50s: refused" in saved.last_error
+    assert "40-50s: no" in saved.last_error
 
 
 @pytest.mark.django_db
@@ -225,27 +226,30 @@ def test_export_fail_is_partial_when_some_clips_were_rendered():
 
 
 @pytest.mark.django_db
-def test_rendering_a_clip_is_progress_on_the_export(fake_clips_api, django_assert_num_queries):
+@pytest.mark.parametrize("ranges", [1, 4])
+def test_rendering_is_progress_on_the_export(fake_clips_api, ranges, django_assert_num_queries):
     export = ExportFactory(
         status=Export.Status.PROCESSING,
         selected_ranges=[
-            {"start": 0.0, "end": 30.0, "clip_id": None},
-            {"start": 40.0, "end": 50.0, "clip_id": None},
+            {"start": 60.0 * n, "end": 60.0 * n + 30, "clip_id": None} for n in range(ranges)
         ],
     )
     long_ago = timezone.now() - timedelta(hours=2)
     Export.objects.filter(pk=export.pk).update(updated_at=long_ago)
 
-    with django_assert_num_queries(QUERIES_PER_RENDERED_CLIP):
-        export_clip_process(export_id=str(export.id), index=1, step="process-clip-2", attempt=1)
+    with django_assert_num_queries(QUERIES_PER_RENDER + QUERIES_PER_RENDERED_CLIP * ranges):
+        rendered = export_render(export_id=str(export.id), step="call-process-clips-api", attempt=1)
 
+    assert rendered == {"requested": ranges, "rendered": ranges, "failed": 0}
     export.refresh_from_db()
     assert export.updated_at > long_ago
     assert export not in exports_stuck(older_than=timedelta(minutes=30))
     assert export.timeline[-1] | {"at": None} == {
-        "step": "process-clip-2",
+        "step": "call-process-clips-api",
         "at": None,
         "attempt": 1,
-        "detail": "40-50s rendered",
+        "detail": f"{ranges} of {ranges} clips rendered in one call",
     }
-    assert export.exported_clips.get().s3_key == "exports/40-50.mp4"
+    assert [c.s3_key for c in export.exported_clips.all()] == [
+        export.clip_key(n) for n in range(ranges)
+    ]

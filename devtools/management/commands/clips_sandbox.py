@@ -3,6 +3,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from core import storage
 from devtools.sandbox import (
     FAILURE_KINDS,
     IDENTIFY_PATH,
@@ -86,6 +87,9 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 messy=options["messy"],
                 redirect_after=options["redirect_after"],
+                # The configured bucket (make run: the local moto server), as the real
+                # service writes to its bucket.
+                store=storage.put_object if storage.is_configured() else None,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
@@ -105,7 +109,13 @@ class Command(BaseCommand):
             f"  PROCESS_CLIPS_API_URL={base}{PROCESS_PATH}\n"
             f"  latency {config.latency:g}s, failure rate {config.failure_rate:g} "
             f"({config.failure_kind}), seed {config.seed}, messy {config.messy}, "
-            f"redirect after {config.redirect_after:g}s"
+            f"redirect after {config.redirect_after:g}s\n"
+            + (
+                f"  writing clips to bucket {settings.AWS_S3_BUCKET_NAME}"
+                f" at {settings.AWS_S3_ENDPOINT_URL or 'AWS'}"
+                if config.store
+                else "  no AWS_S3_BUCKET_NAME: clips are named but not written"
+            )
         )
         self.stdout.flush()
         try:
