@@ -295,6 +295,13 @@ AWS_S3_CONNECT_TIMEOUT_SECONDS = env.float("AWS_S3_CONNECT_TIMEOUT_SECONDS", def
 AWS_S3_READ_TIMEOUT_SECONDS = env.float("AWS_S3_READ_TIMEOUT_SECONDS", default=60.0)
 # Lifetime of the presigned download URLs in API answers.
 KORAI_DOWNLOAD_URL_EXPIRES_SECONDS = env.int("KORAI_DOWNLOAD_URL_EXPIRES_SECONDS", default=3600)
+# Removing a deleted video's objects (`delete-video-objects`): retries while storage is down
+# (Inngest allows up to 20, spread over hours by its back-off), and the wait before the second
+# sweep, which takes what a clips-API call in flight at the delete wrote afterwards.
+KORAI_CLEANUP_RETRIES = env.int("KORAI_CLEANUP_RETRIES", default=20)
+KORAI_CLEANUP_SWEEP_DELAY_SECONDS = env.int(
+    "KORAI_CLEANUP_SWEEP_DELAY_SECONDS", default=int(CLIPS_API_READ_TIMEOUT_SECONDS) + 60
+)
 
 # --- Product limits -----------------------------------------------------------------------------
 KORAI_PROMPT_MAX_LENGTH = env.int("KORAI_PROMPT_MAX_LENGTH", default=1000)

@@ -8,7 +8,7 @@ from core.inngest import inngest_client, serve
 from exports.functions import process_clips
 from operations.dashboard import dashboard
 from outbox.functions import resend_undelivered_events
-from videos.functions import identify_clips
+from videos.functions import delete_video_objects, identify_clips
 
 
 def healthz(request):
@@ -16,7 +16,7 @@ def healthz(request):
 
 
 # The functions Inngest runs, served at /api/inngest.
-FUNCTIONS = [identify_clips, process_clips, resend_undelivered_events]
+FUNCTIONS = [identify_clips, process_clips, delete_video_objects, resend_undelivered_events]
 inngest_endpoint = serve(client=inngest_client, functions=FUNCTIONS)
 
 urlpatterns = [

@@ -28,19 +28,27 @@ def event_record(
     data: dict,
     video: models.Model | None = None,
     export: models.Model | None = None,
+    deleted_subject_id: str | None = None,
 ) -> OutboxEvent:
     """Write the event in the caller's transaction; deliver it once that transaction commits.
 
     The id is `{name}:{subject id}:{n}`, the subject being the export if given, else the video,
     and n one more than the subject's earlier events of this name: a rerun gets a new id (a new
-    run), a resend of this row keeps its id (de-duplicated by Inngest)."""
+    run), a resend of this row keeps its id (de-duplicated by Inngest). An event about a row
+    that is being deleted (`deleted_subject_id`) refers to no row, so it outlives it."""
     if not name:
         raise ValueError("An event needs a name.")
     if not isinstance(data, dict):
         raise ValueError(f"Event data must be a JSON object, got {type(data).__name__}.")
     subject = export if export is not None else video
-    if subject is None:
+    if subject is None and not deleted_subject_id:
         raise ValueError("An event needs the video or export it is about.")
+    if subject is None:
+        prefix = f"{name}:{deleted_subject_id}:"
+        earlier = OutboxEvent.objects.filter(event_id__startswith=prefix).count()
+        event = OutboxEvent.objects.create(event_id=f"{prefix}{earlier + 1}", name=name, data=data)
+        transaction.on_commit(lambda: deliver_after_commit([event.pk]), robust=True)
+        return event
     # Serialises concurrent events of one subject (two reruns at once) so both cannot take
     # the same n and fail on the unique event id. A no-op on SQLite, whose writers take the
     # database lock at BEGIN anyway (settings: transaction_mode IMMEDIATE).

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Prepare and start Korai for local development on SQLite (called by `make run`):
-# .env from .env.example when missing, migrate, demo user + token, the clips sandbox and, when
-# npx can start it, the Inngest Dev Server in the background (else the development executor,
-# which stands in for it); then Django's runserver. Every child is stopped on exit (Ctrl-C,
-# kill, or runserver ending). When Korai already answers at KORAI_ADDR it says so and exits
-# before touching anything.
+# .env from .env.example when missing, migrate, demo user + token, a local S3 store (moto), the
+# clips sandbox and, when npx can start it, the Inngest Dev Server in the background (else the
+# development executor, which stands in for it); then Django's runserver. Every child is stopped
+# on exit (Ctrl-C, kill, or runserver ending). When Korai already answers at KORAI_ADDR it says
+# so and exits before touching anything.
 #
 #   scripts/run.sh                 prepare and run
 #   scripts/run.sh --prepare-only  prepare (idempotent) and exit
 #
-# Knobs (environment): KORAI_ADDR (127.0.0.1:8000), KORAI_SANDBOX (1: start the clips sandbox),
+# Knobs (environment): KORAI_ADDR (127.0.0.1:8000), KORAI_LOCAL_S3 (1: start the local S3 store
+# when AWS_S3_ENDPOINT_URL is local), KORAI_SANDBOX (1: start the clips sandbox),
 # KORAI_DEVSERVER (1: try the Inngest Dev Server), KORAI_DEVSERVER_WAIT (seconds, 30),
 # KORAI_DEV_EXECUTOR (1: without a Dev Server, run the development executor).
 set -euo pipefail
@@ -114,6 +115,25 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 mkdir -p "$LOG_DIR"
+
+if [ "${KORAI_LOCAL_S3:-1}" = "1" ]; then
+  say "Starting the local S3 store (log: $LOG_DIR/local-s3.log)"
+  "$PY" manage.py local_s3 >"$LOG_DIR/local-s3.log" 2>&1 &
+  s3=$!
+  children+=("$s3")
+  # It prints its address once its bucket exists, says why it is not needed, or dies.
+  deadline=$((SECONDS + 30))
+  until grep -q "listening on\|no local S3 store" "$LOG_DIR/local-s3.log" \
+    || ! kill -0 "$s3" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; do
+    sleep 0.2
+  done
+  if grep -q "listening on\|no local S3 store" "$LOG_DIR/local-s3.log"; then
+    grep -m1 "listening on\|no local S3 store" "$LOG_DIR/local-s3.log" | sed 's/^/    /'
+  else
+    echo "    The local S3 store did not start; exports will fail until storage answers:"
+    tail -n 3 "$LOG_DIR/local-s3.log" | sed 's/^/    /'
+  fi
+fi
 
 if [ "${KORAI_SANDBOX:-1}" = "1" ]; then
   say "Starting the clips sandbox (log: $LOG_DIR/clips-sandbox.log)"

@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from devtools.executor import InngestExecutor
 from tests.factories import UserFactory
 from tests.fakes.clerk import clerk  # noqa: F401 - a shared fixture
 from tests.fakes.clips_api import fake_clips_api  # noqa: F401 - a shared fixture
@@ -24,3 +25,9 @@ def api_client(user):
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture
+def executor(live_server, fake_clips_api):  # noqa: F811 - the fixture, by name
+    """Drives the live server's /api/inngest as Inngest does (needs transactional_db)."""
+    return InngestExecutor(base_url=live_server.url)

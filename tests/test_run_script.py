@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.fakes.s3 import LocalS3
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN_LINE = re.compile(r"API token: ([0-9a-f]{40})")
 
@@ -96,7 +98,7 @@ def test_preparation_is_idempotent(project):
 # script alone with SIGTERM (`kill <pid>`).
 @pytest.mark.parametrize("stop", [pytest.param("ctrl-c", id="ctrl-c")])
 def test_run_serves_the_api_and_stops_every_child(project, tmp_path, stop):
-    web_port, sandbox_port = _free_port(), _free_port()
+    web_port, sandbox_port, s3_port = _free_port(), _free_port(), _free_port()
     # An npx that never brings the Dev Server up (like a slow or offline download); it records
     # its own pid and its child's so the test can see that both are stopped.
     pids = tmp_path / "npx.pids"
@@ -112,6 +114,7 @@ def test_run_serves_the_api_and_stops_every_child(project, tmp_path, stop):
         KORAI_DEVSERVER_WAIT="2",
         CLIPS_API_URL=f"http://127.0.0.1:{sandbox_port}/identify-clips",
         PROCESS_CLIPS_API_URL=f"http://127.0.0.1:{sandbox_port}/process-clips",
+        AWS_S3_ENDPOINT_URL=f"http://127.0.0.1:{s3_port}",
     )
     script = subprocess.Popen(
         ["scripts/run.sh"],
@@ -152,6 +155,10 @@ def test_run_serves_the_api_and_stops_every_child(project, tmp_path, stop):
         assert health.json() == {"status": "ok"}
         output = "".join(lines)
         assert f"Clips sandbox listening on http://127.0.0.1:{sandbox_port}" in output
+        assert f"Local S3 store (moto) listening on http://127.0.0.1:{s3_port}" in output
+        # The bucket of .env.example exists there, for the sandbox to write to.
+        bucket = requests.head(f"http://127.0.0.1:{s3_port}/korai-local", timeout=2)
+        assert bucket.status_code == 200
         assert "No Inngest Dev Server (no answer within 2s" in output
         assert "Starting the development executor instead" in output
         npx_pids = [int(pid) for pid in pids.read_text().split()]
@@ -176,6 +183,7 @@ def test_run_serves_the_api_and_stops_every_child(project, tmp_path, stop):
     assert _session_processes(script.pid) == []
     assert not _listening(web_port)
     assert not _listening(sandbox_port)
+    assert not _listening(s3_port)
 
 
 def _alive(pid: int) -> bool:
@@ -263,7 +271,7 @@ def _walkthrough_commands() -> list[tuple[str, str]]:
 def test_readme_walkthrough_completes_without_a_dev_server(project, tmp_path):
     """The walkthrough, command by command as the README writes it, against run.sh with npx
     failing as it does offline: the development executor completes the video and the export."""
-    web_port, sandbox_port = _free_port(), _free_port()
+    web_port, sandbox_port, s3_port = _free_port(), _free_port(), _free_port()
     # npx as it fails offline: exit status 1, the reason on stderr.
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
@@ -275,15 +283,24 @@ def test_readme_walkthrough_completes_without_a_dev_server(project, tmp_path):
     (fake_bin / "npx").chmod(0o755)
     # A clips sandbox already answering on the sandbox's port (started by hand, say): run.sh
     # must use it rather than report the sandbox as down.
-    from devtools.sandbox import SandboxConfig, SandboxServer
+    from devtools.sandbox import SAMPLE_CLIP, SandboxConfig, SandboxServer
 
-    sandbox = SandboxServer(SandboxConfig(token=SANDBOX_TOKEN), port=sandbox_port)
+    # It writes its clips to the local S3 store run.sh starts, as `clips_sandbox` would.
+    store = LocalS3()
+    store.port = s3_port
+    sandbox = SandboxServer(
+        SandboxConfig(
+            token=SANDBOX_TOKEN, store=lambda key, body: store.put("korai-local", key, body)
+        ),
+        port=sandbox_port,
+    )
     threading.Thread(target=sandbox.serve_forever, daemon=True).start()
     env = _environment(
         PATH=f"{fake_bin}:{os.environ['PATH']}",
         KORAI_ADDR=f"127.0.0.1:{web_port}",
         CLIPS_API_URL=f"http://127.0.0.1:{sandbox_port}/identify-clips",
         PROCESS_CLIPS_API_URL=f"http://127.0.0.1:{sandbox_port}/process-clips",
+        AWS_S3_ENDPOINT_URL=f"http://127.0.0.1:{s3_port}",
     )
     script, lines = _start(project, env)
     try:
@@ -304,6 +321,11 @@ def test_readme_walkthrough_completes_without_a_dev_server(project, tmp_path):
             True,
             True,
         ]
+        # Each rendered clip plays from the local S3 store, through its download URL.
+        for clip in answers["export"]["exported_clips"]:
+            download = requests.get(clip["download_url"], timeout=5)
+            assert download.status_code == 200
+            assert download.content.startswith(SAMPLE_CLIP.read_bytes())
 
         # A second `make run` while this one serves: says so, exits before touching anything.
         env_file = (project / ".env").stat().st_mtime_ns

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from core.errors import error_responses
 from core.throttling import VideoSubmitThrottle
 from videos import selectors, services
+from videos.deletion import video_delete
 from videos.serializers import (
     ClipFilterSerializer,
     ClipOutputSerializer,
@@ -83,6 +84,20 @@ class VideoDetailApi(APIView):
     def get(self, request, video_id):
         video = selectors.video_get(user=request.user, video_id=video_id)
         return Response(VideoDetailOutputSerializer(video, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="videos_destroy",
+        summary="Delete a video with its clips and exports; its stored files go afterwards",
+        description="The video, its clips, exports and exported clips are removed at once (one "
+        "transaction). Its files in object storage (source video, rendered clips) are removed "
+        "afterwards by the `delete-video-objects` function, retried while storage is down. "
+        "Allowed while a job of the video runs: the job stops at its next step.",
+        responses={204: None, **error_responses(401, 404)},
+    )
+    def delete(self, request, video_id):
+        video = selectors.video_for_user(user=request.user, video_id=video_id)
+        video_delete(video=video)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class VideoStatusApi(APIView):

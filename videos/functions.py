@@ -6,12 +6,16 @@ resumes after the last step that succeeded. The identification answer (megabytes
 transcripts) goes from the API step to the saving step through the database
 (`videos.models.IdentifyAnswer`), never through the step state."""
 
+from datetime import timedelta
+
 import inngest
 from django.conf import settings
 
 from core import clips_api
-from core.inngest import concurrency_limits, failed_run, inngest_client
+from core.events import VIDEO_DELETED_EVENT
+from core.inngest import concurrency_limits, failed_run, failure_message, inngest_client
 from core.jobs import JobError
+from videos.deletion import video_cleanup_gave_up, video_objects_delete
 from videos.jobs import (
     identify_answer_store,
     video_complete_from_answer,
@@ -115,3 +119,39 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
 
     total_clips = ctx.step.run("save-clips-to-database", save_clips_to_database)
     return {"videoId": video["videoId"], "s3Key": video["s3Key"], "totalClips": total_clips}
+
+
+def _delete_video_objects_failed(ctx: inngest.ContextSync) -> None:
+    """Retries are exhausted: the clean-up stays pending in the admin, with the error."""
+    original = ctx.event.data.get("event") or {}
+    video_cleanup_gave_up(
+        video_id=str((original.get("data") or {}).get("videoId") or ""),
+        error=failure_message(ctx.event.data.get("error")),
+    )
+
+
+@inngest_client.create_function(
+    fn_id="delete-video-objects",
+    name="Delete a deleted video's stored objects",
+    trigger=inngest.TriggerEvent(event=VIDEO_DELETED_EVENT),
+    # Storage outages can last: Inngest's back-off spreads these retries over hours.
+    retries=settings.KORAI_CLEANUP_RETRIES,
+    on_failure=_delete_video_objects_failed,
+)
+def delete_video_objects(ctx: inngest.ContextSync) -> dict:
+    """Empty the storage folders of a deleted video (`videos.deletion`), then sweep again once
+    any call still in flight when it was deleted has ended."""
+    video_id = str(ctx.event.data.get("videoId") or "")
+
+    def sweep(*, final: bool) -> int:
+        try:
+            return video_objects_delete(video_id=video_id, final=final)
+        except JobError as err:
+            raise inngest.NonRetriableError(f"delete-video-objects: {err}") from err
+
+    first = ctx.step.run("delete-objects", lambda: sweep(final=False))
+    ctx.step.sleep(
+        "wait-for-calls-in-flight", timedelta(seconds=settings.KORAI_CLEANUP_SWEEP_DELAY_SECONDS)
+    )
+    late = ctx.step.run("delete-late-objects", lambda: sweep(final=True))
+    return {"videoId": video_id, "deletedObjects": first + late}

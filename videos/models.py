@@ -91,3 +91,34 @@ class IdentifyAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"identify answer of video {self.video_id}"
+
+
+class VideoDeletion(models.Model):
+    """A deleted video's stored objects, until they are removed: written in the transaction
+    that deletes the video (with its `video/deleted` event), finished by `delete-video-objects`.
+    Pending (no `cleaned_at`) while storage still holds something of the video."""
+
+    # The deleted video's id (the video row itself is gone).
+    id = models.UUIDField(primary_key=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    youtube_id = models.CharField(max_length=11)
+    # The storage folders to empty: the video's and each of its exports'.
+    prefixes = models.JSONField(default=list)
+    deleted_at = models.DateTimeField(auto_now_add=True)
+    cleaned_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    objects_deleted = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-deleted_at"]
+        indexes = [models.Index(fields=["-deleted_at"], name="video_deletion_deleted")]
+
+    def __str__(self) -> str:
+        return f"Deleted video {self.id} ({'cleaned' if self.cleaned_at else 'pending'})"
+
+    @property
+    def pending(self) -> bool:
+        return self.cleaned_at is None

@@ -3,6 +3,7 @@ from django.contrib import admin
 from clips.models import Clip
 from core.admin_common import (
     OwnerFilter,
+    ReadOnlyAdminMixin,
     ReadOnlyInline,
     StuckFilter,
     TrackedJobAdmin,
@@ -18,7 +19,8 @@ from operations.selectors import videos_stuck
 from operations.services import jobs_rerun
 from outbox.admin import VideoEventInline, deliver_in_batches
 from outbox.selectors import events_undelivered
-from videos.models import Video
+from videos.deletion import video_cleanup_retry, video_delete
+from videos.models import Video, VideoDeletion
 
 
 class VideoStuckFilter(StuckFilter):
@@ -122,3 +124,76 @@ class VideoAdmin(TrackedJobAdmin):
     def resend_events(self, request, queryset):
         events = events_undelivered().filter(video__in=queryset.values("pk"))
         report_delivery(self, request, deliver_in_batches(events))
+
+    # Deleting from the admin is the API's delete: the stored objects are cleaned up too.
+    def delete_model(self, request, obj):
+        video_delete(video=obj)
+
+    def delete_queryset(self, request, queryset):
+        for video in queryset:
+            video_delete(video=video)
+
+
+class CleanupStateFilter(admin.SimpleListFilter):
+    title = "clean-up"
+    parameter_name = "cleanup"
+
+    def lookups(self, request, model_admin):
+        return (("pending", "Pending"), ("cleaned", "Cleaned"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(cleaned_at__isnull=True)
+        if self.value() == "cleaned":
+            return queryset.filter(cleaned_at__isnull=False)
+        return queryset
+
+
+@admin.register(VideoDeletion)
+class VideoDeletionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Deleted videos whose stored objects are (or were) being removed: pending ones are what
+    storage still holds, with the last error when it was down."""
+
+    list_display = (
+        "id",
+        "youtube_id",
+        "owner",
+        "deleted_at",
+        "state",
+        "attempts",
+        "objects_deleted",
+        "error_start",
+    )
+    list_select_related = ("owner",)
+    list_filter = (CleanupStateFilter, "deleted_at")
+    search_fields = ("youtube_id", "owner__username")
+    readonly_fields = (
+        "id",
+        "owner",
+        "youtube_id",
+        "prefixes",
+        "deleted_at",
+        "cleaned_at",
+        "attempts",
+        "objects_deleted",
+        "last_error",
+    )
+    actions = ("clean_up_again",)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record is the only trace of objects still stored
+
+    @admin.display(description="clean-up", ordering="cleaned_at")
+    def state(self, obj):
+        return badge("cleaned", "green") if obj.cleaned_at else badge("pending", "amber")
+
+    @admin.display(description="last error")
+    def error_start(self, obj):
+        return excerpt(obj.last_error)
+
+    @admin.action(description="Delete the stored objects again", permissions=("rerun",))
+    def clean_up_again(self, request, queryset):
+        pending = list(queryset.filter(cleaned_at__isnull=True))
+        for deletion in pending:
+            video_cleanup_retry(deletion=deletion)
+        self.message_user(request, f"Clean-up started again for {len(pending)} deleted videos.")

@@ -30,6 +30,7 @@ def status_url(video) -> str:
         ("get", "/api/videos/"),
         ("post", "/api/videos/"),
         ("get", "/api/videos/{video}/"),
+        ("delete", "/api/videos/{video}/"),
         ("get", "/api/videos/{video}/status/"),
         ("get", "/api/videos/{video}/clips/"),
         ("get", "/api/videos/{video}/exports/"),
@@ -51,6 +52,7 @@ def test_every_endpoint_requires_authentication(db, method, path):
     ("method", "path"),
     [
         ("get", "/api/videos/{video}/"),
+        ("delete", "/api/videos/{video}/"),
         ("get", "/api/videos/{video}/status/"),
         ("get", "/api/videos/{video}/clips/"),
         ("get", "/api/videos/{video}/exports/"),
@@ -71,7 +73,8 @@ def test_another_users_video_or_export_is_not_found(api_client, other_user, meth
         "error": {"code": "not_found", "message": response.json()["error"]["message"]}
     }
     assert str(video.pk) not in response.content.decode()
-    assert export.__class__.objects.count() == 1  # the POST wrote nothing
+    assert export.__class__.objects.count() == 1  # the POST wrote nothing, the DELETE nothing
+    assert Video.objects.filter(pk=video.pk).exists()
 
 
 def test_token_authentication_works(user):
