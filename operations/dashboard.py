@@ -1,10 +1,12 @@
 """The operators' dashboard inside the admin (`/admin/dashboard/`): what happened in the last
-24 hours and 7 days, what is stuck, what failed and why, and which events never reached Inngest.
-Every number links to the changelist filtered to exactly those rows.
+24 hours and 7 days, what is stuck, what failed and why, which events never reached Inngest, and
+how many deleted videos still have objects in storage. Every number links to the changelist
+filtered to exactly those rows.
 
-Eight queries whatever the table sizes: one aggregate per job model (status counts for both
+Nine queries whatever the table sizes: one aggregate per job model (status counts for both
 windows and the stuck count, served by the created_at and status/updated_at indexes), one
-aggregate over the outbox's partial `outbox_undelivered` index, and five short lists."""
+aggregate over the outbox's partial `outbox_undelivered` index, five short lists, and the count
+of pending storage clean-ups."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from exports.models import Export
 from operations.selectors import exports_stuck, videos_stuck
 from outbox.models import OutboxEvent
 from outbox.selectors import events_undelivered
-from videos.models import Video
+from videos.models import Video, VideoDeletion
 
 LIST_LENGTH = 10
 WINDOWS = (("24 hours", timedelta(hours=24)), ("7 days", timedelta(days=7)))
@@ -51,6 +53,10 @@ def dashboard(request):
             ),
         ],
         "events": _undelivered_events(),
+        "cleanups": {
+            "pending": VideoDeletion.objects.filter(cleaned_at__isnull=True).count(),
+            "url": changelist_url(VideoDeletion, cleanup="pending"),
+        },
     }
     return TemplateResponse(request, "admin/korai/dashboard.html", context)
 

@@ -1,5 +1,7 @@
 """Every admin page makes the same number of queries for 1 row as for 100."""
 
+import uuid
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -14,7 +16,7 @@ from tests.factories import (
     UserFactory,
     VideoFactory,
 )
-from videos.models import Video
+from videos.models import Video, VideoDeletion
 
 # Each factory call makes one row with its own owner/video/export, the worst case for N+1.
 MAKERS = {
@@ -30,6 +32,13 @@ MAKERS = {
         data={},
         video=e.video,
         export=e,
+    ),
+    "videos_videodeletion": lambda: VideoDeletion.objects.create(
+        id=uuid.uuid4(),
+        owner=UserFactory(),
+        youtube_id="dQw4w9WgXcQ",
+        prefixes=["youtube-videos/x/"],
+        last_error="object storage: down",
     ),
 }
 
@@ -121,4 +130,4 @@ def test_dashboard_makes_a_fixed_handful_of_queries(admin_client):
             attempts=1,
         )
     assert count_queries(admin_client, url) == one
-    assert one == 2 + 8  # session and user, then the dashboard's eight
+    assert one == 2 + 9  # session and user, then the dashboard's nine
