@@ -19,7 +19,6 @@ from exports.models import Export
 from exports.services import export_create
 from outbox.models import OutboxEvent
 from tests.fakes.clips_api import Reply
-from tests.functions.conftest import fake_clips_api  # noqa: F401 - a shared fixture
 from videos.models import Video
 from videos.services import video_submit
 
@@ -35,7 +34,7 @@ def _settle(dev: DevExecutor, timeout: float = 20) -> None:
 
 
 @pytest.fixture
-def dev(live_server, fake_clips_api):  # noqa: F811
+def dev(live_server, fake_clips_api):
     dev = DevExecutor(executor=InngestExecutor(base_url=live_server.url), workers=2)
     yield dev
     dev.close()
@@ -72,7 +71,7 @@ def test_runs_the_outbox_to_a_completed_video_and_export(dev, user):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_slow_run_does_not_hold_up_another(dev, fake_clips_api, user):  # noqa: F811
+def test_a_slow_run_does_not_hold_up_another(dev, fake_clips_api, user):
     fake_clips_api.queue("identify", Reply(hang=2))  # the first call hangs (then times out)
     slow = video_submit(owner=user, youtube_url=URL)
     assert dev.poll_once() == 1
@@ -91,7 +90,7 @@ def test_a_slow_run_does_not_hold_up_another(dev, fake_clips_api, user):  # noqa
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user):  # noqa: F811
+def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user):
     # identify-clips with the cancel rule issue 12 gives it, whether or not it has it yet.
     served = served_registry()
     rule = "event.data.videoId == async.data.videoId"
