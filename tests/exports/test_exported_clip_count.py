@@ -8,6 +8,10 @@ from videos.models import Video
 
 pytestmark = pytest.mark.django_db
 
+# Read by the fake_clips_api fixture: a render call writes each output to the local S3 server
+# before it answers, which on a loaded machine can outlast the default 0.5 s (then retried).
+CLIPS_API_READ_TIMEOUT_SECONDS = 10.0
+
 
 def _export(video, ranges):
     return ExportFactory(

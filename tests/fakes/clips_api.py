@@ -319,9 +319,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def fake_clips_api(settings, s3):
-    """The fake clips APIs, with settings pointing at them and short timeouts; rendered clips
-    are written to the `s3` fixture's bucket, as the real service writes to its bucket."""
+def fake_clips_api(request, settings, s3):
+    """The fake clips APIs, with settings pointing at them and short timeouts (a test module
+    may set its own `CLIPS_API_READ_TIMEOUT_SECONDS`); rendered clips are written to the `s3`
+    fixture's bucket, as the real service writes to its bucket."""
     with FakeClipsAPI(clips=3, store=s3.put) as api:
         settings.CLIPS_API_URL = api.identify_url
         settings.PROCESS_CLIPS_API_URL = api.process_url
@@ -329,5 +330,7 @@ def fake_clips_api(settings, s3):
         settings.PROCESS_CLIPS_API_FALLBACK_URL = ""
         settings.CLIPS_API_TOKEN = api.token
         settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS = 1.0
-        settings.CLIPS_API_READ_TIMEOUT_SECONDS = 0.5
+        settings.CLIPS_API_READ_TIMEOUT_SECONDS = getattr(
+            request.module, "CLIPS_API_READ_TIMEOUT_SECONDS", 0.5
+        )
         yield api

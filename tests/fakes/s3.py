@@ -3,6 +3,7 @@
     store = LocalS3().start()
     store.url, store.create_bucket("b"), store.get("b", key), store.keys("b")
     store.stop()      # storage outage: connections are refused
+    store.hang()      # storage outage: connections are accepted, never answered
     store.start()     # back on the same port, with the same objects
 
 Korai talks to it through boto3 over HTTP exactly as it talks to AWS or MinIO (no patched
@@ -11,6 +12,7 @@ boto3); the `s3` fixture (tests/conftest.py) points settings at a fresh bucket i
 
 from __future__ import annotations
 
+import socket
 import uuid
 
 import boto3
@@ -27,9 +29,13 @@ class LocalS3:
         self.port = 0
         self._server: ThreadedMotoServer | None = None
         self._client = None
+        self._hanging: socket.socket | None = None
 
     def start(self) -> LocalS3:
         # Port 0 the first time; the same port again after stop(), as a store coming back.
+        if self._hanging is not None:
+            self._hanging.close()
+            self._hanging = None
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         server.start()
         self.port = server.get_host_and_port()[1]
@@ -40,6 +46,16 @@ class LocalS3:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+    def hang(self) -> None:
+        """Stop answering: a socket on the port that never accepts, so a client connects (the
+        kernel's backlog) and then waits for its read timeout, as with a store that froze."""
+        self.stop()
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._hanging = listener
 
     @property
     def running(self) -> bool:
@@ -111,6 +127,9 @@ class TestBucket:
 
     def down(self) -> None:
         self.store.stop()
+
+    def hang(self) -> None:
+        self.store.hang()
 
     def up(self) -> None:
         self.store.start()

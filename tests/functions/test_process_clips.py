@@ -18,6 +18,10 @@ from videos.models import Video
 
 RANGES = [(0.0, 30.0), (60.0, 90.5), (120.0, 150.0)]
 
+# Read by the fake_clips_api fixture: a render call writes each output to the local S3 server
+# before it answers, which on a loaded machine can outlast the default 0.5 s (then retried).
+CLIPS_API_READ_TIMEOUT_SECONDS = 10.0
+
 
 @pytest.fixture
 def video(user):
@@ -200,7 +204,6 @@ def test_two_exports_of_one_video_at_once_each_keep_their_own_objects(
     first = make_export(video, [(0.0, 30.0), (60.0, 90.0)])
     second = make_export(video, [(100.0, 130.0), (200.0, 230.0)])
     fake_clips_api.process_seconds = 0.5  # long enough for the two runs to overlap
-    settings.CLIPS_API_READ_TIMEOUT_SECONDS = 10.0
     # Inngest's limit as configured on the function: one executing step per video.
     concurrency = StepConcurrency(functions.process_clips)
     assert concurrency.keys == ["event.data.videoId"]

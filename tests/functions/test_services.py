@@ -23,6 +23,10 @@ from videos.functions import identify_clips
 from videos.jobs import identify_answer_store, video_complete, video_fail, video_start
 from videos.models import Video
 
+# Read by the fake_clips_api fixture: a render call writes each output to the local S3 server
+# before it answers, which on a loaded machine can outlast the default 0.5 s (then retried).
+CLIPS_API_READ_TIMEOUT_SECONDS = 10.0
+
 # Read the export with its video and its rendered ranges; then, in one transaction (a
 # savepoint inside the test's, with its release): lock the export, note the step on it.
 QUERIES_PER_RENDER = 6
