@@ -3,7 +3,7 @@ from django.core.management import call_command
 
 ENDPOINTS = {
     "/api/videos/": {"get", "post"},
-    "/api/videos/{video_id}/": {"get"},
+    "/api/videos/{video_id}/": {"get", "delete"},
     "/api/videos/{video_id}/status/": {"get"},
     "/api/videos/{video_id}/clips/": {"get"},
     "/api/videos/{video_id}/exports/": {"get", "post"},
@@ -20,7 +20,7 @@ def test_schema_documents_every_endpoint_body_and_error(api_client):
     for path, operations in paths.items():
         for method, operation in operations.items():
             codes = set(operation["responses"])
-            success = "202" if method == "post" else "200"
+            success = {"post": "202", "delete": "204"}.get(method, "200")
             assert {success, "401"} <= codes, (path, method)
             assert "404" in codes or path == "/api/videos/"
             for code in codes - {success}:
