@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('videos', '0003_video_exported_clip_count'),
+        ('videos', '0004_identify_answer'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
