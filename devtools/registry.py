@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.urls import resolve
+from django.urls import Resolver404, resolve
 
 from devtools.expressions import Matcher, compile_expression
 
@@ -93,7 +93,10 @@ class Registry:
 def served_registry(serve_path: str = "/api/inngest") -> Registry:
     """The functions this project's URLconf serves at `serve_path`, configured as an Inngest
     sync would register them."""
-    view = resolve(serve_path).func
+    try:
+        view = resolve(serve_path).func
+    except Resolver404:
+        raise RegistryError(f"this URLconf does not serve {serve_path} (KORAI_ROLE=api?)") from None
     functions = getattr(view, "inngest_functions", None)
     app_id = getattr(view, "inngest_app_id", None)
     if functions is None or app_id is None:
