@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import connection
 
 from core.identify_answer import IdentifyAnswerUnusable, read_identify_answer
+from core.metrics import observe_api_call
 
 # Tolerance when matching a rendered clip to the range that was asked for: the API echoes the
 # numbers back, possibly re-serialized (e.g. "12.5" for 12.5).
@@ -42,19 +43,33 @@ class ClipsApiUnavailable(Exception):
     """The API could not be reached or failed on its side: worth retrying."""
 
 
+class ClipsApiMalformed(inngest.NonRetriableError):
+    """The API answered, but not what the contract promises: retrying cannot help."""
+
+
+def _outcome(err: Exception) -> str:
+    """How a failed call counts in `korai_external_api_call_duration_seconds`."""
+    if isinstance(err, ClipsApiMalformed):
+        return "malformed"
+    if isinstance(err, ClipsApiUnavailable | inngest.RetryAfterError):
+        return "retriable"
+    return "refused"
+
+
 # --- Public calls -------------------------------------------------------------------------------
 
 
 def identify_clips(*, youtube_url: str, s3_key: str, prompt: str) -> dict:
     """Ask the identification API for a video's clips; returns `parse_identify_response`'s dict."""
-    payload = _post(
-        api="identify-clips",
-        url=settings.CLIPS_API_URL,
-        url_setting="CLIPS_API_URL",
-        fallback_url=settings.CLIPS_API_FALLBACK_URL,
-        body={"youtube_url": youtube_url, "s3_key_yt": s3_key, "prompt": prompt or ""},
-    )
-    return parse_identify_response(payload)
+    with observe_api_call("identify-clips", _outcome):
+        payload = _post(
+            api="identify-clips",
+            url=settings.CLIPS_API_URL,
+            url_setting="CLIPS_API_URL",
+            fallback_url=settings.CLIPS_API_FALLBACK_URL,
+            body={"youtube_url": youtube_url, "s3_key_yt": s3_key, "prompt": prompt or ""},
+        )
+        return parse_identify_response(payload)
 
 
 def process_clips(
@@ -84,22 +99,23 @@ def process_clips(
     - `target_language` is a BCP-47 tag; integer subtitle fields must be integers;
     - a call that runs past 150 s is answered with a 303 redirect to a result URL.
     """
-    payload = _post(
-        api="process-clips",
-        url=settings.PROCESS_CLIPS_API_URL,
-        url_setting="PROCESS_CLIPS_API_URL",
-        fallback_url=settings.PROCESS_CLIPS_API_FALLBACK_URL,
-        body={
-            "s3_key": s3_key,
-            "clips": [{"start": clip["start"], "end": clip["end"]} for clip in clips],
-            "prompt": prompt or "",
-            "target_language": target_language,
-            "aspect_ratio": aspect_ratio,
-            "subtitles": subtitles,
-            "subtitle_customization": subtitle_customization,
-        },
-    )
-    return parse_process_response(payload)["processed_clips"]
+    with observe_api_call("process-clips", _outcome):
+        payload = _post(
+            api="process-clips",
+            url=settings.PROCESS_CLIPS_API_URL,
+            url_setting="PROCESS_CLIPS_API_URL",
+            fallback_url=settings.PROCESS_CLIPS_API_FALLBACK_URL,
+            body={
+                "s3_key": s3_key,
+                "clips": [{"start": clip["start"], "end": clip["end"]} for clip in clips],
+                "prompt": prompt or "",
+                "target_language": target_language,
+                "aspect_ratio": aspect_ratio,
+                "subtitles": subtitles,
+                "subtitle_customization": subtitle_customization,
+            },
+        )
+        return parse_process_response(payload)["processed_clips"]
 
 
 def rendered_for(processed: list[dict], *, start: float, end: float) -> dict | None:
@@ -124,7 +140,7 @@ def parse_identify_response(payload: object) -> dict:
     try:
         return read_identify_answer(payload)
     except IdentifyAnswerUnusable as err:
-        raise inngest.NonRetriableError(f"identify-clips API answer: {err}") from None
+        raise ClipsApiMalformed(f"identify-clips API answer: {err}") from None
 
 
 def parse_process_response(payload: object) -> dict:
@@ -160,8 +176,8 @@ def _clip_ranges(payload: dict, where: str, list_field: str):
         yield field, raw, start, end
 
 
-def _malformed(where: str, field: str, problem: str) -> inngest.NonRetriableError:
-    return inngest.NonRetriableError(f"{where}: {field} {problem}")
+def _malformed(where: str, field: str, problem: str) -> ClipsApiMalformed:
+    return ClipsApiMalformed(f"{where}: {field} {problem}")
 
 
 def _number(value: object, where: str, field: str, *, minimum: float | None = None) -> float:
@@ -228,7 +244,7 @@ def _post_once(*, api: str, url: str, body: dict) -> object:
         try:
             return response.json()
         except ValueError:
-            raise inngest.NonRetriableError(
+            raise ClipsApiMalformed(
                 f"{api} API answer from {url} is not JSON: {_excerpt(response)}"
             ) from None
 

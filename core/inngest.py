@@ -20,6 +20,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, path
 from django.views.decorators.csrf import csrf_exempt
 
+from core.observability import ObservabilityMiddleware
+
 APP_ID = "korai-app"
 SERVE_PATH = "api/inngest"
 
@@ -103,6 +105,8 @@ def create_client() -> inngest.Inngest:
         event_api_base_url=event_api_base_url(),
         event_key=settings.INNGEST_EVENT_KEY or None,
         signing_key=settings.INNGEST_SIGNING_KEY or None,
+        # Log context (job, run, step, attempt) and step metrics for every function.
+        middleware=[ObservabilityMiddleware],
     )
     # The SDK (0.5) reads the rotation key from the environment only; settings may come from
     # elsewhere (.env, override_settings), so set it explicitly where the SDK keeps it: the

@@ -1,24 +1,86 @@
-"""A dependency-free JSON log formatter: one object per line, easy for any log shipper."""
+"""Structured logs (structlog): one JSON object per line on stdout.
 
-import json
-import logging
-from datetime import UTC, datetime
+Every line, whether it comes from structlog or from a plain `logging.getLogger(...)` call
+(Django, the Inngest SDK, our own modules), goes through the same processors, so it carries the
+context bound for the moment it was written:
+- `request_id` for the request being served (django-structlog's RequestMiddleware binds it,
+  or takes the caller's `X-Request-ID`);
+- in an Inngest function: `function`, `job_id`, `run_id`, `attempt`, and inside a step `step`
+  (`core.observability.ObservabilityMiddleware` binds them), so `grep <job id>` tells one
+  job's story.
 
-_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+`logging_config` returns the LOGGING dict for settings and configures structlog to match; it is
+the one place where logging is set up."""
+
+import structlog
+
+# Fields added to every line, from structlog and from the standard library alike.
+_SHARED_PROCESSORS = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+]
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        payload = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        # Anything passed through `extra=` becomes a field of its own.
-        for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                payload[key] = value
-        if record.exc_info:
-            payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str)
+def json_formatter() -> structlog.stdlib.ProcessorFormatter:
+    """The formatter of the production handler (tests attach it to capture lines)."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            *_SHARED_PROCESSORS,
+            # `logger.warning(..., extra={"event_ids": [...]})` keeps its fields.
+            structlog.stdlib.ExtraAdder(),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            structlog.processors.EventRenamer("message"),
+            structlog.processors.JSONRenderer(default=str),
+        ],
+    )
+
+
+def logging_config(*, json: bool, level: str) -> dict:
+    """LOGGING for settings: JSON lines (`json`), or readable colourless lines for development."""
+    structlog.configure(
+        processors=[
+            *_SHARED_PROCESSORS,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    console = {
+        "()": structlog.stdlib.ProcessorFormatter,
+        "foreign_pre_chain": [*_SHARED_PROCESSORS, structlog.stdlib.ExtraAdder()],
+        "processors": [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": json_formatter}, "console": console},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": "json" if json else "console",
+            },
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            # Django's own default gives the `django` logger a console handler (under DEBUG) and
+            # lets it propagate to the root's: every line printed twice. Root alone prints it.
+            "django": {"handlers": [], "level": level, "propagate": True},
+            "django.db.backends": {"level": "INFO"},
+        },
+    }
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.stdlib.get_logger(name)

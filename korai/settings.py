@@ -4,11 +4,14 @@ Production is the default: without `DJANGO_DEBUG=1` the service refuses to start
 `DJANGO_SECRET_KEY` is set, and it runs with HTTPS-only cookies and HSTS behind a proxy.
 """
 
+import logging
 from pathlib import Path
 
 import environ
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
+
+from core.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,6 +50,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "corsheaders",
+    "django_prometheus",
+    "django_structlog",
+    "health_check",
     "accounts",
     "videos",
     "clips",
@@ -58,6 +64,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so the HTTP metrics time the whole stack.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before CommonMiddleware, so that preflights and redirects carry the CORS headers.
@@ -68,6 +76,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After authentication, so request lines name the user; binds request_id for every line.
+    "django_structlog.middlewares.RequestMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # Which requests this process serves. Waiting on a clips API holds a thread for as long as the
@@ -121,6 +132,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# django-prometheus's wrappers of the same backends count queries, errors and connections.
+_ENGINE = DATABASES["default"]["ENGINE"]
+if _ENGINE in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends." + _ENGINE.rsplit(".", 1)[1]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -153,37 +168,24 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     # Health checks and a self-hosted Inngest may reach the app over plain HTTP inside the
     # network; a redirect would lose the executor's POST (its requests are HMAC-signed anyway).
-    SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^api/inngest$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$", r"^metrics$", r"^api/inngest$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# --- Logging: one JSON object per line on stdout in production --------------------------------
+# --- Logging: one JSON object per line on stdout in production (core/logging.py) -------------
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {"()": "core.logging.JsonFormatter"},
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
-            "formatter": "plain" if DEBUG else "json",
-        },
-    },
-    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {
-        # Django's own default gives the `django` logger a console handler (under DEBUG) and
-        # lets it propagate to the root's: every line printed twice. Root alone prints it.
-        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
-        "django.db.backends": {"level": "INFO"},
-    },
-}
+LOGGING = logging_config(json=not DEBUG, level=LOG_LEVEL)
+# The request start is noise next to request_finished (which has the status code) at INFO.
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+# A caller's X-Request-ID (a proxy's, a client's) becomes the request id of every line.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+
+# --- Monitoring ---------------------------------------------------------------------------------
+# /metrics: with a token, only `Authorization: Bearer <token>`; without, loopback clients only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

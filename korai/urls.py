@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.health import liveness, readiness
 from core.inngest import inngest_client, serve
 from exports.functions import process_clips
 from operations.dashboard import dashboard
@@ -11,8 +11,8 @@ from outbox.functions import resend_undelivered_events
 from videos.functions import delete_video_objects, identify_clips
 
 
-def healthz(request):
-    return HttpResponse("ok", content_type="text/plain")
+# Liveness, served by the steps pool too (korai/urls_steps.py).
+healthz = liveness
 
 
 # The functions Inngest runs, served at /api/inngest.
@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz/", healthz, name="healthz"),
+    path("readyz/", readiness, name="readyz"),
     # The api pool leaves /api/inngest to the steps pool (korai/urls_steps.py).
     *([inngest_endpoint] if settings.KORAI_ROLE != "api" else []),
 ]

@@ -35,9 +35,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# No handler on stdout (pytest shows what matters); structlog is configured as in production, so
+# tests that attach core.logging.json_formatter() to a handler see the production lines.
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"].endswith(".sqlite3"):
     # A file, not the in-memory default: in-memory SQLite shared between threads (live servers,
     # the outbox sender) fails at once with "table is locked" instead of waiting its turn.
     # One file per test process, so concurrent runs never share it.
