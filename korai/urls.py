@@ -7,6 +7,7 @@ from core.health import liveness, readiness
 from core.inngest import inngest_client, serve
 from exports.functions import process_clips
 from operations.dashboard import dashboard
+from operations.metrics import metrics
 from outbox.functions import resend_undelivered_events
 from videos.functions import delete_video_objects, identify_clips
 
@@ -30,6 +31,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz/", healthz, name="healthz"),
     path("readyz/", readiness, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     # The api pool leaves /api/inngest to the steps pool (korai/urls_steps.py).
     *([inngest_endpoint] if settings.KORAI_ROLE != "api" else []),
 ]

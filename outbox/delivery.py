@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from core.inngest import event_api_url
 from core.inngest import event_key as inngest_event_key
+from core.metrics import observe_api_call
 from outbox.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,12 @@ MAX_REPORTED_ERRORS = 10
 
 
 class DeliveryError(Exception):
-    """The event API did not accept a batch; the message is what an operator sees."""
+    """The event API did not accept a batch; the message is what an operator sees. `outcome`
+    is how the call counts in the external API metrics (retriable, or refused for a 4xx)."""
+
+    def __init__(self, message: str, *, outcome: str = "retriable") -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 @dataclass
@@ -149,18 +155,21 @@ def _send_and_record(rows: list[OutboxEvent]) -> DeliveryReport:
 def _post(payload: list[dict]) -> None:
     url = inngest_event_api_url()
     timeout = settings.INNGEST_SEND_TIMEOUT_SECONDS
-    try:
-        response = requests.post(url, json=payload, timeout=(timeout, timeout))
-    except requests.Timeout:
-        raise DeliveryError(f"Inngest event API did not answer within {timeout:g}s") from None
-    except requests.ConnectionError as exc:
-        raise DeliveryError(f"Inngest event API unreachable: {_short(exc)}") from None
-    except requests.RequestException as exc:
-        raise DeliveryError(f"Inngest event API request failed: {_short(exc)}") from None
-    if not response.ok:
-        raise DeliveryError(
-            f"Inngest event API answered {response.status_code}: {response.text[:200]}"
-        )
+    with observe_api_call("inngest-events", lambda err: getattr(err, "outcome", "retriable")):
+        try:
+            response = requests.post(url, json=payload, timeout=(timeout, timeout))
+        except requests.Timeout:
+            raise DeliveryError(f"Inngest event API did not answer within {timeout:g}s") from None
+        except requests.ConnectionError as exc:
+            raise DeliveryError(f"Inngest event API unreachable: {_short(exc)}") from None
+        except requests.RequestException as exc:
+            raise DeliveryError(f"Inngest event API request failed: {_short(exc)}") from None
+        if not response.ok:
+            retriable = response.status_code == 429 or response.status_code >= 500
+            raise DeliveryError(
+                f"Inngest event API answered {response.status_code}: {response.text[:200]}",
+                outcome="retriable" if retriable else "refused",
+            )
 
 
 def _short(exc: Exception) -> str:

@@ -41,7 +41,6 @@ def test_one_jobs_lines_all_carry_its_id(executor, fake_clips_api, user, log_lin
 
     lines = log_lines()
     of_first = [line for line in lines if line.get("job_id") == str(first.id)]
-    of_second = [line for line in lines if line.get("job_id") == str(second.id)]
     # Every line written while a run was served names that run's job, and only that one.
     for run, video in ((first_run, first), (second_run, second)):
         in_run = [line for line in lines if line.get("run_id") == run.run_id]
