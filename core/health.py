@@ -12,7 +12,6 @@ import dataclasses
 import datetime
 
 import requests
-from botocore.exceptions import BotoCoreError, ClientError
 from health_check import Cache, Database, HealthCheck
 from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
@@ -57,6 +56,8 @@ class ObjectStorageReady(HealthCheck):
     def run(self) -> None:
         if not storage.is_configured():
             return
+        # Here, not at the top: botocore loads with boto3, on first use (core.storage).
+        from botocore.exceptions import BotoCoreError, ClientError
 
         bucket = storage.bucket_name()
         try:
