@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import structlog
+from django.utils import timezone
 from prometheus_client import Counter, Histogram
 
 logger = structlog.stdlib.get_logger("korai.api")
@@ -80,3 +81,26 @@ def observe_api_call(api: str, classify) -> Iterator[ApiCall]:
         EXTERNAL_API_CALL_DURATION.labels(api, call.outcome).observe(elapsed)
         log = logger.info if call.outcome == "ok" else logger.warning
         log("external_api_call", api=api, outcome=call.outcome, duration_seconds=round(elapsed, 3))
+
+
+# --- Fed by the job lifecycle -------------------------------------------------------------------
+
+FUNCTION_OF_KIND = {"video": "identify-clips", "export": "process-clips"}
+FINAL_STATUSES = frozenset({"completed", "partial", "failed", "cancelled"})
+
+
+def record_status_change(sender, *, job, old: str, new: str, **kwargs) -> None:
+    """Receiver of `core.lifecycle.status_changed` (sent after commit, once per change): the one
+    place where a job's status changes, so nothing is counted twice or missed."""
+    kind = sender._meta.model_name
+    JOB_STATUS_CHANGES.labels(kind, old, new).inc()
+    if new == "cancelled":
+        JOB_CANCELLATIONS.labels(kind).inc()
+    elif new == "pending" and old != "pending":
+        # Only a rerun sends a job back to pending (a failed, partial, cancelled or stuck one).
+        JOB_RERUNS.labels(kind).inc()
+    if new in FINAL_STATUSES and job.started_at is not None:
+        finished = job.finished_at or timezone.now()
+        JOB_DURATION.labels(FUNCTION_OF_KIND.get(kind, kind), new).observe(
+            max((finished - job.started_at).total_seconds(), 0.0)
+        )
