@@ -52,7 +52,6 @@ INSTALLED_APPS = [
     "corsheaders",
     "django_prometheus",
     "django_structlog",
-    "health_check",
     "accounts",
     "videos",
     "clips",

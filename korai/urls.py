@@ -3,7 +3,6 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from core.health import liveness, readiness
 from core.inngest import inngest_client, serve
 from exports.functions import process_clips
 from operations.dashboard import dashboard
@@ -12,8 +11,18 @@ from outbox.functions import resend_undelivered_events
 from videos.functions import delete_video_objects, identify_clips
 
 
-# Liveness, served by the steps pool too (korai/urls_steps.py).
-healthz = liveness
+async def healthz(request):
+    # core.health (django-health-check, and the redis and DNS clients it imports) loads on the
+    # first probe instead of at every process start (manage.py commands load this URLconf).
+    from core.health import liveness
+
+    return await liveness(request)
+
+
+async def readyz(request):
+    from core.health import readiness
+
+    return await readiness(request)
 
 
 # The functions Inngest runs, served at /api/inngest.
@@ -30,7 +39,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz/", healthz, name="healthz"),
-    path("readyz/", readiness, name="readyz"),
+    path("readyz/", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
     # The api pool leaves /api/inngest to the steps pool (korai/urls_steps.py).
     *([inngest_endpoint] if settings.KORAI_ROLE != "api" else []),

@@ -87,7 +87,14 @@ def test_readiness_names_the_cache_when_it_is_down(client, fake_inngest, setting
 
 
 @pytest.mark.django_db
-def test_readiness_renders_html_for_a_browser(client, fake_inngest):
-    response = client.get("/readyz/", HTTP_ACCEPT="text/html")
+def test_readiness_answers_json_to_a_browser_and_text_on_request(client, fake_inngest):
+    response = client.get("/readyz/", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
     assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/html")
+    assert response.json()["database"] == "OK"
+    text = client.get("/readyz/", HTTP_ACCEPT="text/plain")
+    assert text.content.decode().splitlines() == [
+        "database: OK",
+        "cache: OK",
+        "storage: OK",
+        "inngest: OK",
+    ]
