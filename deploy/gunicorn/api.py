@@ -15,3 +15,16 @@ threads = int(os.environ.get("KORAI_API_THREADS", "8"))
 timeout = 60
 # KORAI_ROLE=all serves /api/inngest here too (one pool for everything, small deployments).
 raw_env = [f"KORAI_ROLE={os.environ.get('KORAI_ROLE', 'api')}"]
+
+
+def on_starting(server):
+    # Prometheus multiprocess mode (README, "Monitoring"): before any worker starts.
+    from korai.gunicorn import prepare_metrics_directory
+
+    prepare_metrics_directory(os.environ.get("KORAI_ROLE", "api"))
+
+
+def child_exit(server, worker):
+    from korai.gunicorn import worker_exited
+
+    worker_exited(worker)

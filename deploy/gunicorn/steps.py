@@ -24,6 +24,11 @@ raw_env = ["KORAI_ROLE=steps"]
 
 
 def on_starting(server):
+    # Prometheus multiprocess mode (README, "Monitoring"): before django.setup() imports
+    # prometheus_client, and before any worker starts.
+    from korai.gunicorn import prepare_metrics_directory
+
+    prepare_metrics_directory("steps")
     os.environ["KORAI_ROLE"] = "steps"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "korai.settings")
     os.environ.setdefault("DJANGO_READ_DOT_ENV", "0")
@@ -37,3 +42,9 @@ def on_starting(server):
     if problem:
         print(problem, file=sys.stderr, flush=True)
         sys.exit(1)
+
+
+def child_exit(server, worker):
+    from korai.gunicorn import worker_exited
+
+    worker_exited(worker)

@@ -1,5 +1,6 @@
-"""/metrics under gunicorn with two workers (korai/gunicorn.py, multiprocess mode): whichever
-worker answers the scrape, it reports every worker's requests, and the same job counts."""
+"""/metrics under gunicorn with two workers (deploy/gunicorn/api.py, multiprocess mode through
+korai/gunicorn.py): whichever worker answers the scrape, it reports every worker's requests, and
+the same job counts."""
 
 import os
 import socket
@@ -49,13 +50,13 @@ def gunicorn(tmp_path):
         "INNGEST_EVENT_KEY": "test-event-key",
         "INNGEST_SIGNING_KEY": "signkey-test-" + "ab" * 32,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "KORAI_ROLE": "all",
+        "KORAI_API_BIND": f"127.0.0.1:{port}",
+        "KORAI_API_WORKERS": "2",
+        "KORAI_API_THREADS": "2",
     }
     process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gunicorn", "-c", "python:korai.gunicorn", "korai.wsgi"),
-            *("--workers", "2", "--worker-class", "gthread", "--threads", "2"),
-            *("--bind", f"127.0.0.1:{port}", "--log-level", "warning"),
-        ],
+        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn/api.py", "korai.wsgi"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -74,7 +75,7 @@ def gunicorn(tmp_path):
                 pass
             assert time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.2)
-        yield base, tmp_path
+        yield base, tmp_path / "all"  # the pool's own subdirectory
     finally:
         process.terminate()
         process.wait(timeout=30)
