@@ -9,8 +9,8 @@ from outbox.services import events_resend_undelivered
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
 from tests.functions.test_identify_clips import event_for as identify_event
-from tests.functions.test_process_clips import RANGES, export, video  # noqa: F401 - fixtures
 from tests.functions.test_process_clips import event_for as process_event
+from tests.functions.test_process_clips import export, video  # noqa: F401 - fixtures
 from tests.metrics import samples, value
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,28 +60,32 @@ def test_an_identification_moves_the_job_step_and_api_metrics(
     assert delta(before, after, "django_db_execute_total") > 0
 
 
-def test_an_export_counts_refused_and_malformed_answers(
+def test_refused_and_malformed_answers_are_counted_as_such(
     executor,
     fake_clips_api,
     live_server,
     export,  # noqa: F811 - the fixture
 ):
-    (s1, e1), (s2, e2), _ = RANGES
-    fake_clips_api.on_range(s1, e1, Reply(status=422, body={"error": "bad range"}))
-    fake_clips_api.on_range(s2, e2, Reply(body={"processed_clips": "not a list"}))
+    # The processing API refuses the export's request; the identification API answers garbage.
+    fake_clips_api.queue("process", Reply(status=422, body={"error": "bad range"}))
+    fake_clips_api.queue("identify", Reply(raw=b"<html>gateway</html>"))
+    pending = VideoFactory(owner=export.owner)
     before = scrape(live_server)
-    run = executor.run("process-clips", process_event(export))
+    export_run = executor.run("process-clips", process_event(export))
+    video_run = executor.run("identify-clips", identify_event(pending))
     after = scrape(live_server)
 
-    assert run.status == "completed"
-    assert value(after, "korai_jobs", kind="export", status="partial") == 1
+    assert export_run.status == video_run.status == "failed"
+    assert value(after, "korai_jobs", kind="export", status="failed") == 1
+    assert value(after, "korai_jobs", kind="video", status="failed") == 1
     api = "korai_external_api_call_duration_seconds_count"
     assert delta(before, after, api, api="process-clips", outcome="refused") == 1
-    assert delta(before, after, api, api="process-clips", outcome="malformed") == 1
-    assert delta(before, after, api, api="process-clips", outcome="ok") == 1
-    # The per-clip steps share one label, so the series stay few whatever the export's size.
+    assert delta(before, after, api, api="identify-clips", outcome="malformed") == 1
+    assert delta(before, after, api, outcome="ok") == 0
     steps = "korai_step_duration_seconds_count"
-    assert delta(before, after, steps, function="process-clips", step="process-clip-n") == 3
+    # The malformed answer failed the identification step (the refusal is recorded as each
+    # clip's error by the render step, which itself succeeds).
+    assert delta(before, after, steps, step="call-identify-clips-api", outcome="error") == 1
 
 
 def test_an_event_api_outage_raises_the_outbox_gauge_and_fails_readiness(
