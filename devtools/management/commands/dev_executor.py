@@ -62,6 +62,7 @@ class Command(BaseCommand):
             # A step holds its request while a clips API works on it.
             timeout=(5, read_timeout),
             max_requests=10_000,
+            honour_sleeps=True,  # a step.sleep waits as it would under Inngest
         )
         self._wait_for_korai(executor.url, options["wait"])
 
