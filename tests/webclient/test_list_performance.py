@@ -44,12 +44,15 @@ def test_a_thousand_videos_in_one_query_and_fast(page, web_user, django_assert_n
         answer = page.get("/api/clips/videos")
     assert len(answer.json()["videos"]) == 1000
 
-    timings = []
+    timings, cpu = [], []
     for _ in range(15):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         assert page.get("/api/clips/videos").status_code == 200
         timings.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
     median_ms = statistics.median(timings) * 1000
-    print(f"\nGET /api/clips/videos, 1,000 videos: median {median_ms:.1f} ms")
+    # CPU time of this process (Django's side) varies less than wall time on a busy machine.
+    cpu_ms = statistics.median(cpu) * 1000
+    print(f"\nGET /api/clips/videos, 1,000 videos: median {median_ms:.1f} ms ({cpu_ms:.1f} ms CPU)")
     # Generous for a loaded CI machine; the measured figure is in the notes.
     assert median_ms < 1500
