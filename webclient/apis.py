@@ -16,6 +16,7 @@ from core.authentication import CachedTokenAuthentication, ClerkSessionAuthentic
 from core.throttling import ExportCreateThrottle, VideoSubmitThrottle
 from exports.selectors import exported_clips_for_video
 from exports.services import export_create
+from videos.deletion import video_delete
 from videos.selectors import video_for_user, video_get, videos_for_user
 from videos.services import video_submit
 from webclient import shapes
@@ -78,6 +79,12 @@ class VideoDetailApi(WebClientApi):
     def get(self, request, video_id):
         video = video_get(user=request.user, video_id=_video_id(video_id))
         return Response({"video": shapes.video_detail(video)})
+
+    def delete(self, request, video_id):
+        # Korai's own deletion: the rows at once, the stored objects durably afterwards.
+        video = video_for_user(user=request.user, video_id=_video_id(video_id))
+        video_delete(video=video)
+        return Response({"success": True, "message": "Video deleted successfully"})
 
 
 class ProcessApi(WebClientApi):

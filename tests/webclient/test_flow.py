@@ -1,7 +1,7 @@
 """Done-when: the web client's whole flow over real HTTP, as its pages call the routes through
 the Next.js rewrite (the Clerk `__session` cookie; the fake Clerk's JWKS fetched over HTTP):
 submit → list until clips appear → detail → export → exported list → download URL (fetched
-from a local S3 server, moto).
+from a local S3 server, moto) → delete (the stored objects too).
 
 The events Korai sends reach a fake Inngest event API; each is then run through the live
 server's `/api/inngest` by the test-side executor, as Inngest would, against the fake clips
@@ -172,3 +172,16 @@ def test_the_web_clients_whole_flow(live_server, clerk, fake_inngest, clips_api,
     assert (
         stranger.post(f"/api/clips/videos/{video_id}/download", {"s3Key": key}).status_code == 404
     )
+
+    # Delete from the list page: gone at once; its stored objects (the source, the service's
+    # renders, the export's copies) go when Inngest runs the clean-up.
+    s3.put(video["s3Key"], b"the source video")
+    assert s3.keys()
+    deleted = browser.delete(f"/api/clips/videos/{video_id}")
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["success"] is True
+    assert browser.get("/api/clips/videos").json() == {"videos": []}
+    assert browser.get(f"/api/clips/videos/{video_id}").status_code == 404
+    cleanup = executor.run("delete-video-objects", delivered(fake_inngest, "video/deleted"))
+    assert cleanup.status == "completed", cleanup.error
+    assert s3.keys() == []

@@ -26,7 +26,7 @@ from tests.webclient.conftest import (
     Page,
     assert_fields,
 )
-from videos.models import Video
+from videos.models import Video, VideoDeletion
 
 pytestmark = pytest.mark.django_db
 URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
@@ -225,6 +225,40 @@ def test_an_unknown_id_is_not_found(page, video_id):
 
     assert answer.status_code == 404
     assert "video" in answer.json()["error"].lower()
+
+
+# --- DELETE /api/clips/videos/{id} ----------------------------------------------------------
+
+
+def test_delete_removes_the_video_as_korais_own_delete_does(page, video):
+    ExportedClipFactory(export=ExportFactory(video=video, owner=video.owner))
+
+    answer = page.delete(f"/api/clips/videos/{video.pk}")
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["success"] is True and isinstance(body["message"], str)
+    assert not Video.objects.filter(pk=video.pk).exists()
+    assert not Export.objects.filter(video_id=video.pk).exists()
+    # The stored objects go afterwards, durably: a recorded clean-up and its event.
+    assert VideoDeletion.objects.filter(pk=video.pk).exists()
+    assert OutboxEvent.objects.filter(name="video/deleted", data__videoId=str(video.pk)).exists()
+    assert page.get(f"/api/clips/videos/{video.pk}").status_code == 404
+
+
+def test_delete_of_another_users_video_is_not_found_and_keeps_it(intruder_page, video):
+    answer = intruder_page.delete(f"/api/clips/videos/{video.pk}")
+
+    assert answer.status_code == 404
+    assert isinstance(answer.json()["error"], str)
+    assert Video.objects.filter(pk=video.pk).exists()
+
+
+def test_a_cross_site_delete_with_the_cookie_is_refused(page, video):
+    answer = page.delete(f"/api/clips/videos/{video.pk}", HTTP_ORIGIN="https://evil.test")
+
+    assert answer.status_code == 403
+    assert Video.objects.filter(pk=video.pk).exists()
 
 
 # --- POST /api/clips/process -----------------------------------------------------------------
