@@ -3,7 +3,7 @@
 Configuration comes from settings (and so from the environment): `INNGEST_DEV` ("1" or a Dev
 Server URL) runs without keys; otherwise `INNGEST_EVENT_KEY` and a well-formed
 `INNGEST_SIGNING_KEY` are required, and a bad configuration stops the service at start-up
-(`ImproperlyConfigured` when the URLconf builds the endpoint) instead of failing requests
+(a `ConfigurationError` when the URLconf builds the endpoint) instead of failing requests
 later.
 """
 
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import inngest
 import inngest.django
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, path
 from django.views.decorators.csrf import csrf_exempt
 
 from core.observability import ObservabilityMiddleware
+from korai.env import ConfigurationError
 
 APP_ID = "korai-app"
 SERVE_PATH = "api/inngest"
@@ -73,7 +73,7 @@ def event_api_url() -> str:
 
 
 def check_configuration() -> None:
-    """Raise ImproperlyConfigured unless production mode has usable keys."""
+    """Raise ConfigurationError unless production mode has usable keys."""
     if is_dev_mode():
         return
     problems = []
@@ -87,7 +87,7 @@ def check_configuration() -> None:
     if fallback and not _SIGNING_KEY_RE.match(fallback):
         problems.append("INNGEST_SIGNING_KEY_FALLBACK is malformed (expected signkey-<env>-<hex>)")
     if problems:
-        raise ImproperlyConfigured(
+        raise ConfigurationError(
             "Inngest production mode: "
             + "; ".join(problems)
             + ". Set the keys from the Inngest dashboard, or INNGEST_DEV=1 for local development."
@@ -126,7 +126,7 @@ def serve(*, client: inngest.Inngest, functions: list[inngest.Function]) -> URLP
     before the SDK sees it; a PUT (app sync) is checked only when it is signed, because an
     unsigned PUT merely asks the app to register itself with the configured Inngest server.
 
-    Raises ImproperlyConfigured when production mode lacks usable keys: the URLconf imports
+    Raises ConfigurationError when production mode lacks usable keys: the URLconf imports
     this, so the service refuses to start instead of answering 500s."""
     check_configuration()
     sdk_view = inngest.django.serve(client, functions).callback

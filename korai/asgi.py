@@ -11,10 +11,12 @@ from importlib import import_module
 from django.conf import settings
 from django.core.asgi import get_asgi_application
 
+from korai.env import exit_on_configuration_error
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "korai.settings")
 os.environ.setdefault("DJANGO_READ_DOT_ENV", "0")
 
-application = get_asgi_application()
-
-# Building /api/inngest checks the Inngest keys.
-import_module(settings.ROOT_URLCONF)
+with exit_on_configuration_error():
+    application = get_asgi_application()
+    # Building /api/inngest checks the Inngest keys.
+    import_module(settings.ROOT_URLCONF)

@@ -231,6 +231,7 @@ def test_missing_signing_key_stops_the_service_at_start_up():
         timeout=60,
     )
     assert result.returncode != 0
-    assert "ImproperlyConfigured: Inngest production mode: INNGEST_SIGNING_KEY is not set" in (
+    assert "Traceback" not in result.stderr
+    assert "Configuration error: Inngest production mode: INNGEST_SIGNING_KEY is not set" in (
         result.stderr
     )

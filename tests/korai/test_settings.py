@@ -39,7 +39,45 @@ def test_production_refuses_to_start_without_a_secret_key():
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SECRET_KEY"}
     result = manage("check", **env)
     assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+    assert "DJANGO_SECRET_KEY: not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        (
+            "DATABASE_URL",
+            "nonsense",
+            "DATABASE_URL: expected a URL like postgres://user@host/db or sqlite:///path, "
+            "got 'nonsense'",
+        ),
+        ("DATABASE_URL", "postgres://db.internal", "(with a database name)"),
+        ("KORAI_EXPORT_MAX_CLIPS", "twenty", "KORAI_EXPORT_MAX_CLIPS: expected an integer"),
+        ("INNGEST_SEND_TIMEOUT_SECONDS", "1s", "INNGEST_SEND_TIMEOUT_SECONDS: expected a number"),
+        ("DJANGO_DEBUG", "ture", "DJANGO_DEBUG: expected 1 or 0"),
+        ("CACHE_URL", "memcache", "CACHE_URL: expected a URL like redis://"),
+        ("OUTBOX_DELIVERY", "later", "OUTBOX_DELIVERY: expected 'background' or 'inline'"),
+    ],
+)
+def test_a_malformed_variable_is_named_in_one_line_without_a_traceback(variable, value, expected):
+    result = manage("check", **{**PRODUCTION_ENV, variable: value})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Configuration error: ")
+    assert expected in lines[0]
+    assert repr(value) in lines[0]
+
+
+@pytest.mark.parametrize("entry_point", ["korai.wsgi", "korai.asgi"])
+def test_the_server_entry_points_report_a_malformed_variable_in_one_line(entry_point):
+    result = python(f"import {entry_point}", **{**PRODUCTION_ENV, "DATABASE_URL": "nonsense"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: DATABASE_URL: expected a URL like postgres://user@host/db or "
+        "sqlite:///path, got 'nonsense'"
+    ]
 
 
 def test_check_deploy_is_clean_under_production_variables():
@@ -132,3 +170,10 @@ def test_https_redirect_spares_the_inngest_endpoint_and_health_check():
     result = manage("shell", "--no-imports", "-c", code, **PRODUCTION_ENV)
     # Unsigned POST: refused by the signature check (401), not redirected (301) and lost.
     assert result.stdout.split()[-3:] == ["401", "200", "301"], result.stderr
+
+
+def test_a_malformed_database_url_is_reported_without_its_password():
+    result = manage("check", **{**PRODUCTION_ENV, "DATABASE_URL": "postgres://u:hunter2@db:5432"})
+    assert result.returncode == 2
+    assert "hunter2" not in result.stderr
+    assert "'postgres://u:***@db:5432'" in result.stderr

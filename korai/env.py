@@ -1,0 +1,118 @@
+"""Reading settings from the environment: django-environ, except that a bad value stops the
+service with one line naming the variable and the form it expects, e.g.
+
+    DATABASE_URL: expected a URL like postgres://user@host/db or sqlite:///path, got 'nonsense'
+
+instead of a `KeyError: 'ENGINE'` traceback from deep inside the settings. `manage.py`,
+`wsgi.py` and `asgi.py` print a `ConfigurationError` as that one line and exit
+(`exit_on_configuration_error`).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+DATABASE_FORM = "a URL like postgres://user@host/db or sqlite:///path"
+CACHE_FORM = "a URL like redis://host:6379/0 or locmemcache://name"
+BOOL_FORM = "1 or 0 (also true/false, yes/no, on/off)"
+_TRUE = {"1", "true", "yes", "y", "on", "ok"}
+_FALSE = {"0", "false", "no", "n", "off", ""}
+
+
+class ConfigurationError(ImproperlyConfigured):
+    """A setting's value is unusable; the message is one line naming the variable."""
+
+
+class Env(environ.Env):
+    """`environ.Env` whose typed readers reject a malformed value with a ConfigurationError."""
+
+    def int(self, var, default=environ.Env.NOTSET):
+        return self._parsed(var, default, "an integer, e.g. 20", int)
+
+    def float(self, var, default=environ.Env.NOTSET):
+        return self._parsed(var, default, "a number, e.g. 1.5", float)
+
+    def bool(self, var, default=environ.Env.NOTSET):
+        # django-environ reads any unknown word ("ture") as False: a typo would silently turn a
+        # setting off.
+        return self._parsed(var, default, BOOL_FORM, _parse_bool)
+
+    def db_url(self, var=environ.Env.DEFAULT_DATABASE_ENV, default=environ.Env.NOTSET, engine=None):
+        url = self.str(var, default=default)
+        shown = _without_password(url)
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme not in self.DB_SCHEMES:
+            raise ConfigurationError(f"{var}: expected {DATABASE_FORM}, got {shown!r}")
+        try:
+            config = self.db_url_config(url, engine=engine)
+        except (ValueError, ImproperlyConfigured):
+            config = {}
+        if not config.get("NAME"):
+            raise ConfigurationError(
+                f"{var}: expected {DATABASE_FORM} (with a database name), got {shown!r}"
+            )
+        return config
+
+    db = db_url
+
+    def cache_url(
+        self, var=environ.Env.DEFAULT_CACHE_ENV, default=environ.Env.NOTSET, backend=None
+    ):
+        url = self.str(var, default=default)
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme not in self.CACHE_SCHEMES:
+            raise ConfigurationError(
+                f"{var}: expected {CACHE_FORM}, got {_without_password(url)!r}"
+            )
+        return self.cache_url_config(url, backend=backend)
+
+    cache = cache_url
+
+    def choice(self, var, *, choices: tuple[str, ...], default: str) -> str:
+        value = self.str(var, default=default)
+        if value not in choices:
+            expected = " or ".join(repr(choice) for choice in choices)
+            raise ConfigurationError(f"{var}: expected {expected}, got {value!r}")
+        return value
+
+    def _parsed(self, var: str, default, form: str, parse: Callable[[str], object]):
+        raw = self.ENVIRON.get(var)
+        if raw is None:
+            if default is self.NOTSET:
+                raise ConfigurationError(f"{var}: not set; expected {form}")
+            return default
+        try:
+            return parse(raw.strip())
+        except ValueError:
+            raise ConfigurationError(f"{var}: expected {form}, got {raw!r}") from None
+
+
+def _without_password(url: str) -> str:
+    # An error message ends up in terminals and logs: never with the database's password.
+    return re.sub(r"^([^:/]+://[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+def _parse_bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(value)
+
+
+@contextmanager
+def exit_on_configuration_error() -> Iterator[None]:
+    """Around an entry point: a ConfigurationError ends the process with its one line on stderr
+    (status 2), not a traceback."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
