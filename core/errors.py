@@ -7,11 +7,45 @@ nested input, e.g. `{"subtitle_style": {"font_color": ["..."]}}`).
 
 Services raise Django's `ValidationError` for bad input and `ApplicationError` subclasses for
 requests that are valid but cannot be done now; the handler turns both into this shape, so a
-service never builds an HTTP response."""
+service never builds an HTTP response.
+
+Answers that never reach a DRF view (an unknown path or malformed id, a method a plain Django
+view refuses, an unexpected error, the database down) get the same shape from `json_error`,
+through `korai.middleware.ApiErrorMiddleware` and `server_error` (the project's handler500)."""
+
+import logging
+import sys
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+# Seconds a client should wait before trying again while the database is unreachable.
+DATABASE_RETRY_AFTER_SECONDS = 5
+# What an OperationalError/InterfaceError means for a request: the database cannot be reached
+# (down, restarting, out of connections), which is temporary, so 503 rather than 500.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+# `code` of an answer built outside DRF, by status; the same codes DRF's exceptions use.
+ERROR_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+    500: "server_error",
+    503: "service_unavailable",
+}
 
 
 class ApplicationError(Exception):
@@ -89,6 +123,40 @@ def _default_code(status_code: int) -> str:
         status.HTTP_404_NOT_FOUND: "not_found",
         status.HTTP_409_CONFLICT: "conflict",
     }.get(status_code, "error")
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIX)
+
+
+def json_error(
+    status_code: int, message: str, *, code: str | None = None, headers: dict | None = None
+) -> JsonResponse:
+    """An answer in the API's error shape, for code outside DRF's exception handler."""
+    error = {"code": code or ERROR_CODES.get(status_code, "error"), "message": message}
+    return JsonResponse({"error": error}, status=status_code, headers=headers)
+
+
+def database_unavailable() -> JsonResponse:
+    return json_error(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "The database is unavailable. Try again in a few seconds.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
+def server_error(request: HttpRequest, *args, **kwargs):
+    """handler500: under /api/, JSON (503 when the cause is the database being unreachable,
+    e.g. in a middleware that reads the session); elsewhere Django's page."""
+    if not is_api_path(request.path_info):
+        return defaults.server_error(request, *args, **kwargs)
+    # Django calls this while handling the exception, so it is still the current one.
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        return database_unavailable()
+    return json_error(
+        status.HTTP_500_INTERNAL_SERVER_ERROR,
+        "Internal server error. It was logged; try again later.",
+    )
 
 
 class ErrorBodySerializer(serializers.Serializer):

@@ -68,6 +68,10 @@ MIDDLEWARE = [
     # Outermost, so the HTTP metrics time the whole stack.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Every /api/ answer JSON (also those of the middleware below), and /api/ paths with or
+    # without the trailing slash (before CommonMiddleware's APPEND_SLASH redirect).
+    "korai.middleware.ApiErrorMiddleware",
+    "korai.middleware.ApiPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before CommonMiddleware, so that preflights and redirects carry the CORS headers.
     "corsheaders.middleware.CorsMiddleware",

@@ -14,6 +14,9 @@ from operations.metrics import metrics
 from outbox.functions import resend_undelivered_events
 from videos.functions import delete_video_objects, identify_clips
 
+# Under /api/ a 500 is JSON in the API's error shape (a 503 when the database is down).
+handler500 = "korai.errors.server_error"
+
 
 async def healthz(request):
     # core.health (django-health-check, and the redis and DNS clients it imports) loads on the
