@@ -16,7 +16,7 @@ def main():
             "available on your PYTHONPATH environment variable? Did you "
             "forget to activate a virtual environment?"
         ) from exc
-    from korai.env import exit_on_configuration_error
+    from core.configuration import exit_on_configuration_error
 
     with exit_on_configuration_error():
         execute_from_command_line(sys.argv)

@@ -46,6 +46,35 @@ def excerpt(text: str, limit: int = ERROR_EXCERPT_CHARS) -> str:
     return first_line if len(first_line) <= limit else first_line[: limit - 1] + "…"
 
 
+def error_details(text: str, limit: int = ERROR_EXCERPT_CHARS):
+    """An error shortened to the start of its first line, the full text one click away (a
+    <details> element: no script, works in lists and on change pages alike)."""
+    text = (text or "").strip()
+    if not text:
+        return "—"
+    short = excerpt(text, limit)
+    if short == text:
+        return format_html('<span class="korai-error">{}</span>', text)
+    return format_html(
+        '<details class="korai-error"><summary>{}</summary><div class="korai-error-full">{}</div>'
+        "</details>",
+        short,
+        text,
+    )
+
+
+def max_tries() -> int:
+    return settings.INNGEST_RETRIES + 1
+
+
+def attempts_help() -> str:
+    return (
+        "Attempts: the Inngest runs started for this job (its first run, then one more for "
+        "each “Run again”). Within one run Inngest tries a failing step up to "
+        f"{max_tries()} times: the timeline's “try” column."
+    )
+
+
 def inngest_run_url(run_id: str) -> str:
     """The run's page in the Inngest dashboard: the Dev Server UI's `/run?runID=` in dev mode,
     Inngest Cloud's `/env/<env>/runs/<id>` otherwise (production unless INNGEST_DASHBOARD_URL
@@ -195,7 +224,9 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 class TrackedJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Shared columns and fields of the two Inngest jobs (Video, Export)."""
+    """Shared columns and fields of the two Inngest jobs (Video, Export): status, the error,
+    attempts, timings and the timeline (operations.admin.jobs adds what needs the outbox and
+    the reruns)."""
 
     status_field = "status"
     list_per_page = 100
@@ -207,7 +238,7 @@ class TrackedJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     job_fields = (
         "status_badge",
         "inngest_run",
-        "attempts",
+        "attempts_count",
         "created_at",
         "started_at",
         "finished_at",
@@ -241,15 +272,19 @@ class TrackedJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return f"running {duration_text(running)}"
         return duration_text((obj.finished_at - obj.started_at).total_seconds())
 
-    @admin.display(description="last error")
+    @admin.display(description="error")
     def error_start(self, obj):
-        return excerpt(obj.last_error)
+        return error_details(obj.last_error, ERROR_EXCERPT_CHARS)
 
     @admin.display(description="error")
     def error_full(self, obj):
         if not obj.last_error:
             return "—"
         return format_html('<pre class="korai-pre">{}</pre>', obj.last_error)
+
+    @admin.display(description="attempts", ordering="attempts")
+    def attempts_count(self, obj):
+        return format_html('<span title="{}">{}</span>', attempts_help(), obj.attempts)
 
     @admin.display(description="Inngest run")
     def inngest_run(self, obj):
@@ -268,31 +303,56 @@ class TrackedJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return "— (nothing recorded yet)"
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (_timeline_row(entry, index, entries) for index, entry in enumerate(entries)),
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            _timeline_rows(entries),
         )
         return format_html(
             '<table class="korai-timeline"><thead><tr><th>at</th><th>+</th><th>step</th>'
-            "<th>attempt</th><th>detail</th></tr></thead><tbody>{}</tbody></table>",
+            '<th title="{}">run</th><th title="{}">try</th><th>detail</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            "Which of the job's attempts (Inngest runs) this happened in: 1 to “attempts”.",
+            f"Inngest's try of this step within its run, 1 to {max_tries()}.",
             rows,
         )
 
 
-def _timeline_row(entry, index, entries):
-    entry = entry if isinstance(entry, dict) else {"detail": str(entry)}
-    at = parse_datetime(str(entry.get("at") or ""))
-    previous = entries[index - 1] if index else None
-    previous_at = (
-        parse_datetime(str(previous.get("at") or "")) if isinstance(previous, dict) else None
-    )
-    since = "+" + duration_text((at - previous_at).total_seconds()) if at and previous_at else ""
-    return (
-        at.strftime("%Y-%m-%d %H:%M:%S") if at else entry.get("at", ""),
-        since,
-        entry.get("step", ""),
-        entry.get("attempt", ""),
-        entry.get("detail", ""),
-    )
+def _timeline_rows(entries):
+    """(at, +since previous, step, run, try, detail) per entry. Runs are numbered in the order
+    they started (a "run <id>" entry with a new id), as `attempts` counts them; a try is the
+    step's 0-based attempt shown from 1; a detail equal to the one above is not repeated."""
+    runs: list[str] = []
+    previous_at = None
+    previous_detail = None
+    for raw in entries:
+        entry = raw if isinstance(raw, dict) else {"detail": str(raw)}
+        at = parse_datetime(str(entry.get("at") or ""))
+        detail = str(entry.get("detail") or "")
+        if detail.startswith("run ") and detail[4:] not in runs:
+            runs.append(detail[4:])
+        since = (
+            "+" + duration_text((at - previous_at).total_seconds()) if at and previous_at else ""
+        )
+        attempt = entry.get("attempt")
+        step = entry.get("step", "")
+        tried = (
+            f"{attempt + 1}/{max_tries()}"
+            if isinstance(attempt, int) and step != "on-failure"
+            else "—"
+        )
+        if detail and detail == previous_detail:
+            shown = format_html('<span class="quiet">{}</span>', "same as above")
+        else:
+            shown = error_details(detail, 120) if detail else ""
+        yield (
+            at.strftime("%Y-%m-%d %H:%M:%S") if at else entry.get("at", ""),
+            since,
+            step,
+            len(runs) or "—",
+            tried,
+            shown,
+        )
+        previous_at = at or previous_at
+        previous_detail = detail
 
 
 def report_rerun(model_admin, request, *, selected: int, report) -> None:

@@ -30,6 +30,8 @@ from django.db import connection
 
 from core.identify_answer import IdentifyAnswerUnusable, read_identify_answer
 from core.metrics import observe_api_call
+from core.net import connection_problem
+from core.net import origin as url_origin
 
 # Tolerance when matching a rendered clip to the range that was asked for: the API echoes the
 # numbers back, possibly re-serialized (e.g. "12.5" for 12.5).
@@ -234,10 +236,22 @@ def _post_once(*, api: str, url: str, body: dict) -> object:
     _release_db_connection()
     try:
         response = _post_following_redirects(api=api, url=url, body=body, headers=headers)
+    except requests.ConnectTimeout as err:
+        raise ClipsApiUnavailable(
+            f"{api} API unreachable: no connection within "
+            f"{settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS:g}s ({url_origin(url)})"
+        ) from err
     except requests.Timeout as err:
-        raise ClipsApiUnavailable(f"{api} API at {url} timed out: {err}") from err
+        raise ClipsApiUnavailable(
+            f"{api} API did not answer within {settings.CLIPS_API_READ_TIMEOUT_SECONDS:g}s "
+            f"({url_origin(url)})"
+        ) from err
     except requests.RequestException as err:
-        raise ClipsApiUnavailable(f"{api} API at {url} could not be reached: {err}") from err
+        # In words, not urllib3's HTTPConnectionPool(...) repr: it lands in the job's error
+        # and timeline, once per attempt.
+        raise ClipsApiUnavailable(
+            f"{api} API unreachable: {connection_problem(err)} ({url_origin(url)})"
+        ) from err
 
     status = response.status_code
     if status < 300:

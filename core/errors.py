@@ -11,7 +11,7 @@ service never builds an HTTP response.
 
 Answers that never reach a DRF view (an unknown path or malformed id, a method a plain Django
 view refuses, an unexpected error, the database down) get the same shape from `json_error`,
-through `korai.middleware.ApiErrorMiddleware` and `server_error` (the project's handler500)."""
+through `core.middleware.ApiErrorMiddleware` and `server_error` (the project's handler500)."""
 
 import logging
 import sys

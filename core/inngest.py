@@ -19,8 +19,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, path
 from django.views.decorators.csrf import csrf_exempt
 
+from core.configuration import ConfigurationError
 from core.observability import ObservabilityMiddleware
-from korai.env import ConfigurationError
 
 APP_ID = "korai-app"
 SERVE_PATH = "api/inngest"

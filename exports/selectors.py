@@ -5,11 +5,16 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from exports.models import Export, ExportedClip
+from outbox.selectors import undelivered_event_error
 from videos.models import Video
 
 
 def _with_exported_clips(exports: QuerySet[Export]) -> QuerySet[Export]:
-    return exports.prefetch_related(
+    """With the exported clips (one more query) and `undelivered_error` (the API's
+    `pending_reason`, in the same SELECT)."""
+    return exports.annotate(
+        undelivered_error=undelivered_event_error(job="export")
+    ).prefetch_related(
         Prefetch("exported_clips", queryset=ExportedClip.objects.order_by("start", "end"))
     )
 

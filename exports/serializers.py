@@ -12,6 +12,7 @@ from exports.languages import allowed_target_languages, target_language_normaliz
 from exports.models import AspectRatio, Export, ExportedClip, ExportStatus
 from exports.services import SUBTITLE_STYLE_RULES, subtitle_style_errors
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+from outbox.selectors import pending_reason
 
 
 class ClipRangeSerializer(serializers.Serializer):
@@ -153,6 +154,7 @@ class ExportOutputSerializer(serializers.ModelSerializer):
     subtitle_style = SubtitleStyleField(read_only=True)
     exported_clips = ExportedClipOutputSerializer(many=True, read_only=True)
     error = serializers.SerializerMethodField()
+    pending_reason = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -168,6 +170,7 @@ class ExportOutputSerializer(serializers.ModelSerializer):
             "clips",
             "exported_clips",
             "error",
+            "pending_reason",
             "url",
             "created_at",
             "updated_at",
@@ -178,6 +181,21 @@ class ExportOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "string", "nullable": True})
     def get_error(self, export: Export) -> str | None:
         return export.last_error or None
+
+    @extend_schema_field(
+        {
+            "type": "string",
+            "nullable": True,
+            "description": "Why a pending export has not started: its event has not reached "
+            'Inngest ("event not delivered: <reason>. To deliver it, …"). Null otherwise, and '
+            "in the answer that creates the export (poll its `url`).",
+        }
+    )
+    def get_pending_reason(self, export: Export) -> str | None:
+        if export.status != ExportStatus.PENDING:
+            return None
+        # Annotated by the exports selectors; a freshly created export has none yet.
+        return pending_reason(getattr(export, "undelivered_error", None))
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, export: Export) -> str:

@@ -5,28 +5,24 @@ service with one line naming the variable and the form it expects, e.g.
 
 instead of a `KeyError: 'ENGINE'` traceback from deep inside the settings. `manage.py`,
 `wsgi.py` and `asgi.py` print a `ConfigurationError` as that one line and exit
-(`exit_on_configuration_error`).
+(`core.configuration.exit_on_configuration_error`).
 """
 
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from core.configuration import ConfigurationError
 
 DATABASE_FORM = "a URL like postgres://user@host/db or sqlite:///path"
 CACHE_FORM = "a URL like redis://host:6379/0 or locmemcache://name"
 BOOL_FORM = "1 or 0 (also true/false, yes/no, on/off)"
 _TRUE = {"1", "true", "yes", "y", "on", "ok"}
 _FALSE = {"0", "false", "no", "n", "off", ""}
-
-
-class ConfigurationError(ImproperlyConfigured):
-    """A setting's value is unusable; the message is one line naming the variable."""
 
 
 class Env(environ.Env):
@@ -105,14 +101,3 @@ def _parse_bool(value: str) -> bool:
     if lowered in _FALSE:
         return False
     raise ValueError(value)
-
-
-@contextmanager
-def exit_on_configuration_error() -> Iterator[None]:
-    """Around an entry point: a ConfigurationError ends the process with its one line on stderr
-    (status 2), not a traceback."""
-    try:
-        yield
-    except ConfigurationError as exc:
-        print(f"Configuration error: {exc}", file=sys.stderr)
-        sys.exit(2)

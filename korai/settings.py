@@ -11,8 +11,9 @@ import environ
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
+from core.configuration import ConfigurationError
 from core.logging import logging_config
-from korai.env import ConfigurationError, Env
+from korai.env import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -70,8 +71,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Every /api/ answer JSON (also those of the middleware below), and /api/ paths with or
     # without the trailing slash (before CommonMiddleware's APPEND_SLASH redirect).
-    "korai.middleware.ApiErrorMiddleware",
-    "korai.middleware.ApiPathMiddleware",
+    "core.middleware.ApiErrorMiddleware",
+    "core.middleware.ApiPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before CommonMiddleware, so that preflights and redirects carry the CORS headers.
     "corsheaders.middleware.CorsMiddleware",

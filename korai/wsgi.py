@@ -11,7 +11,7 @@ from importlib import import_module
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
-from korai.env import exit_on_configuration_error
+from core.configuration import exit_on_configuration_error
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "korai.settings")
 os.environ.setdefault("DJANGO_READ_DOT_ENV", "0")

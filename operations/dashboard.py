@@ -18,7 +18,13 @@ from django.db.models import Count, Min, Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from core.admin_common import badge, changelist_url, delivery_state, excerpt, stuck_after
+from core.admin_common import (
+    badge,
+    changelist_url,
+    delivery_state,
+    error_details,
+    stuck_after,
+)
 from exports.models import Export
 from operations.selectors import exports_stuck, videos_stuck
 from outbox.models import OutboxEvent
@@ -119,7 +125,7 @@ def _job_row(job, status_field) -> dict:
     return {
         "job": job,
         "badge": badge(getattr(job, status_field)),
-        "error": excerpt(job.last_error, 160),
+        "error": error_details(job.last_error, 100),
         "url": f"admin:{opts.app_label}_{opts.model_name}_change",
     }
 
@@ -134,5 +140,12 @@ def _undelivered_events() -> dict:
         **summary,
         "url": changelist_url(OutboxEvent, delivery="undelivered"),
         "failed_url": changelist_url(OutboxEvent, delivery="failed"),
-        "rows": [{"event": event, "badge": badge(delivery_state(event))} for event in oldest],
+        "rows": [
+            {
+                "event": event,
+                "badge": badge(delivery_state(event)),
+                "error": error_details(event.last_error, 100),
+            }
+            for event in oldest
+        ],
     }

@@ -10,7 +10,7 @@ from core.admin_common import (
     admin_link,
     badge,
     delivery_state,
-    excerpt,
+    error_details,
     report_delivery,
 )
 from core.events import EVENT_NAMES
@@ -66,13 +66,13 @@ def deliver_in_batches(events) -> DeliveryReport:
 
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # The event id starts with the event's name: one column says both.
     list_display = (
         "created_at",
-        "name",
         "event_id",
         "subject",
         "delivery",
-        "attempts",
+        "attempts_count",
         "last_attempt_at",
         "error_start",
     )
@@ -118,7 +118,15 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="last error")
     def error_start(self, obj):
-        return excerpt(obj.last_error)
+        return error_details(obj.last_error)
+
+    @admin.display(description="attempts", ordering="attempts")
+    def attempts_count(self, obj):
+        return format_html(
+            '<span title="{}">{}</span>',
+            "Delivery attempts: POSTs of this event to Inngest's event API (a resend is one more).",
+            obj.attempts,
+        )
 
     @admin.display(description="data")
     def payload(self, obj):
@@ -147,7 +155,7 @@ class JobEventInline(ReadOnlyInline):
 
     @admin.display(description="last error")
     def error(self, obj):
-        return excerpt(obj.last_error, 120)
+        return error_details(obj.last_error, 120)
 
 
 class VideoEventInline(JobEventInline):

@@ -16,7 +16,27 @@ from django.utils import timezone
 
 from core.inngest import event_api_url
 from core.inngest import event_key as inngest_event_key
-from core.metrics import observe_api_call
+    with observe_api_call("inngest-events", lambda err: getattr(err, "outcome", "retriable")):
+        try:
+            response = requests.post(url, json=payload, timeout=(timeout, timeout))
+        except requests.Timeout:
+            raise DeliveryError(
+                f"Inngest event API did not answer within {timeout:g}s ({origin(url)})"
+            ) from None
+        except requests.ConnectionError as exc:
+            raise DeliveryError(
+                f"Inngest event API unreachable: {connection_problem(exc)} ({origin(url)})"
+            ) from None
+        except requests.RequestException as exc:
+            raise DeliveryError(
+                f"Inngest event API request failed: {connection_problem(exc)} ({origin(url)})"
+            ) from None
+        if not response.ok:
+            retriable = response.status_code == 429 or response.status_code >= 500
+            raise DeliveryError(
+                f"Inngest event API answered {response.status_code}: {response.text[:200]}",
+                outcome="retriable" if retriable else "refused",
+            )
 from outbox.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -155,6 +175,7 @@ def _send_and_record(rows: list[OutboxEvent]) -> DeliveryReport:
 def _post(payload: list[dict]) -> None:
     url = inngest_event_api_url()
     timeout = settings.INNGEST_SEND_TIMEOUT_SECONDS
+<<<<<<< HEAD
     with observe_api_call("inngest-events", lambda err: getattr(err, "outcome", "retriable")):
         try:
             response = requests.post(url, json=payload, timeout=(timeout, timeout))
@@ -170,13 +191,26 @@ def _post(payload: list[dict]) -> None:
                 f"Inngest event API answered {response.status_code}: {response.text[:200]}",
                 outcome="retriable" if retriable else "refused",
             )
-
-
-def _short(exc: Exception) -> str:
-    # requests nests urllib3's errors; the innermost reason is the useful part.
-    reason = exc.args[0] if exc.args else exc
-    reason = getattr(reason, "reason", reason)
-    return str(reason)[:300]
+=======
+    try:
+        response = requests.post(url, json=payload, timeout=(timeout, timeout))
+    except requests.Timeout:
+        raise DeliveryError(
+            f"Inngest event API did not answer within {timeout:g}s ({origin(url)})"
+        ) from None
+    except requests.ConnectionError as exc:
+        raise DeliveryError(
+            f"Inngest event API unreachable: {connection_problem(exc)} ({origin(url)})"
+        ) from None
+    except requests.RequestException as exc:
+        raise DeliveryError(
+            f"Inngest event API request failed: {connection_problem(exc)} ({origin(url)})"
+        ) from None
+    if not response.ok:
+        raise DeliveryError(
+            f"Inngest event API answered {response.status_code}: {response.text[:200]}"
+        )
+>>>>>>> 2f2b275 (A pending job says why (event not delivered: reason, and what to do) in the status endpoint, the export's answer and the admin; the admin fits 1,400 px (no nav sidebar, narrower columns, errors shortened with the full text in <details>), a Run again button on a failed job's page, attempts explained, timeline with run/try numbers; readable connection errors (core/net.py) instead of urllib3 reprs; browser test asserts no overflow)
 
 
 def events_mark_delivered(*, ids: list) -> int:

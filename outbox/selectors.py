@@ -1,6 +1,10 @@
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from outbox.models import OutboxEvent
+
+# What unblocks a job whose event has not reached Inngest: in development, a running Dev Server
+# (`make run` starts one, or its stand-in, when it can); anywhere, the resend command.
+UNDELIVERED_ADVICE = "start the Inngest Dev Server or run `python manage.py resend_events`"
 
 
 def events_undelivered(*, video_id=None, export_id=None) -> QuerySet[OutboxEvent]:
@@ -33,3 +37,25 @@ def event_superseded(*, event_id: str) -> bool:
     return OutboxEvent.objects.filter(
         name=event.name, created_at__gt=event.created_at, **subject
     ).exists()
+
+
+def undelivered_event_error(*, job: str) -> Subquery:
+    """For a queryset of videos (`job="video"`) or exports (`job="export"`): the `last_error`
+    of the job's newest undelivered event, as a subquery of the same SELECT, so listing or
+    polling jobs costs no extra query. "" for an event not tried yet, NULL when every event of
+    the job was delivered. A video's own events only, not its exports'."""
+    events = OutboxEvent.objects.filter(delivered_at__isnull=True)
+    if job == "video":
+        events = events.filter(video_id=OuterRef("pk"), export__isnull=True)
+    else:
+        events = events.filter(export_id=OuterRef("pk"))
+    return Subquery(events.order_by("-created_at").values("last_error")[:1])
+
+
+def pending_reason(undelivered_error: str | None) -> str | None:
+    """Why a pending job has not started, from `undelivered_event_error`; None when its event
+    was delivered (then Inngest has it and the job waits for its turn)."""
+    if undelivered_error is None:
+        return None
+    reason = undelivered_error or "not sent yet (the sender may still be on it)"
+    return f"event not delivered: {reason}. To deliver it, {UNDELIVERED_ADVICE}."

@@ -5,6 +5,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from clips.models import Clip
+from outbox.selectors import pending_reason, undelivered_event_error
 from videos.models import Video
 
 # What the status endpoint answers; the polling hot path reads only these columns.
@@ -37,13 +38,24 @@ def video_get(*, user, video_id) -> Video:
 
 
 def video_status_get(*, user, video_id) -> dict:
-    """The polling endpoint's answer: one indexed query for a few columns of one row. No clip
-    or exported clip row is read; `exported_clip_count` is kept on the video for this."""
+    """The polling endpoint's answer: one indexed query for a few columns of one row (and, in
+    the same SELECT, the error of an undelivered event, through the outbox's video index). No
+    clip or exported clip row is read; `exported_clip_count` is kept on the video for this."""
     try:
-        row = Video.objects.values(*STATUS_FIELDS).get(owner=user, pk=video_id)
+        row = (
+            Video.objects.annotate(undelivered_error=undelivered_event_error(job="video"))
+            .values(*STATUS_FIELDS, "undelivered_error")
+            .get(owner=user, pk=video_id)
+        )
     except Video.DoesNotExist:
         raise Http404("No video with this id.") from None
     row["exported_clips"] = row.pop("exported_clip_count")
+    undelivered_error = row.pop("undelivered_error")
+    row["pending_reason"] = (
+        pending_reason(undelivered_error)
+        if row["processing_status"] == Video.Status.PENDING
+        else None
+    )
     return row
 
 

@@ -122,7 +122,12 @@ class VideoStatusOutputSerializer(serializers.Serializer):
     total_clips = serializers.IntegerField()
     exported_clips = serializers.IntegerField(help_text="Clips rendered by this video's exports.")
     error = serializers.CharField(source="last_error", allow_null=True)
-    attempts = serializers.IntegerField()
+    pending_reason = serializers.CharField(
+        allow_null=True,
+        help_text="Why a pending video has not started: its event has not reached Inngest "
+        '("event not delivered: <reason>. To deliver it, …"). Null otherwise.',
+    )
+    attempts = serializers.IntegerField(help_text="Inngest runs of this video so far.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)

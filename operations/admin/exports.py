@@ -7,8 +7,8 @@ from core.admin_common import (
     ReadOnlyAdminMixin,
     ReadOnlyInline,
     StuckFilter,
-    TrackedJobAdmin,
     admin_link,
+    attempts_help,
     badge,
     excerpt,
     report_delivery,
@@ -16,6 +16,7 @@ from core.admin_common import (
     stuck_after,
 )
 from exports.models import Export, ExportedClip
+from operations.admin.jobs import JobAdmin
 from operations.selectors import exports_stuck
 from operations.services import jobs_rerun
 from outbox.admin import ExportEventInline, deliver_in_batches
@@ -62,20 +63,22 @@ def video_link(video):
 
 
 @admin.register(Export)
-class ExportAdmin(TrackedJobAdmin):
+class ExportAdmin(JobAdmin):
+    event_job = "export"
+    rerunnable_statuses = (Export.Status.FAILED, Export.Status.PARTIAL)
     list_display = (
-        "__str__",
+        "short_id",
         "video_column",
         "owner",
         "status_badge",
-        "aspect_ratio",
-        "target_language",
+        "output",
         "clip_count",
-        "attempts",
+        "attempts_count",
         "age",
         "time_taken",
         "error_start",
     )
+    list_display_links = ("short_id",)
     list_select_related = ("video", "owner")
     list_filter = ("status", ExportStuckFilter, "aspect_ratio", "created_at", OwnerFilter)
     search_fields = ("video__youtube_id", "owner__username", "owner__email")
@@ -98,15 +101,28 @@ class ExportAdmin(TrackedJobAdmin):
                 )
             },
         ),
-        ("Job", {"fields": TrackedJobAdmin.job_fields}),
+        ("Job", {"fields": JobAdmin.job_fields, "description": attempts_help()}),
         ("Error", {"fields": ("error_full",)}),
         ("Timeline", {"fields": ("timeline_table",)}),
     )
     readonly_fields = tuple(field for _, options in fieldsets for field in options["fields"])
 
+    @admin.display(description="export", ordering="created_at")
+    def short_id(self, obj):
+        # The whole UUID is 36 characters that cannot wrap; its start tells exports apart
+        # (search takes the whole id).
+        return format_html('<span title="{}">{}…</span>', obj.pk, str(obj.pk)[:8])
+
     @admin.display(description="video", ordering="video__youtube_id")
     def video_column(self, obj):
         return video_link(obj.video)
+
+    @admin.display(description="output", ordering="aspect_ratio")
+    def output(self, obj):
+        # Aspect ratio and subtitle language in one narrow column, e.g. "9:16 → es-ES".
+        if obj.target_language:
+            return f"{obj.aspect_ratio} → {obj.target_language}"
+        return obj.aspect_ratio
 
     @admin.display(description="clips")
     def clip_count(self, obj):

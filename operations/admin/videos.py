@@ -6,7 +6,7 @@ from core.admin_common import (
     ReadOnlyAdminMixin,
     ReadOnlyInline,
     StuckFilter,
-    TrackedJobAdmin,
+    attempts_help,
     badge,
     duration_text,
     excerpt,
@@ -15,6 +15,7 @@ from core.admin_common import (
     stuck_after,
 )
 from exports.models import Export
+from operations.admin.jobs import JobAdmin
 from operations.selectors import videos_stuck
 from operations.services import jobs_rerun
 from outbox.admin import VideoEventInline, deliver_in_batches
@@ -60,16 +61,17 @@ class ExportInline(ReadOnlyInline):
 
 
 @admin.register(Video)
-class VideoAdmin(TrackedJobAdmin):
+class VideoAdmin(JobAdmin):
     status_field = "processing_status"
+    event_job = "video"
+    # The URL is youtube.com/watch?v=<youtube id>: the id says it in a column that fits.
     list_display = (
         "youtube_id",
         "owner",
-        "url",
         "status_badge",
         "total_clips",
         "duration",
-        "attempts",
+        "attempts_count",
         "age",
         "time_taken",
         "error_start",
@@ -82,7 +84,7 @@ class VideoAdmin(TrackedJobAdmin):
     inlines = (ClipInline, ExportInline, VideoEventInline)
     fieldsets = (
         (None, {"fields": ("id", "owner", "youtube_url", "youtube_id", "prompt")}),
-        ("Job", {"fields": TrackedJobAdmin.job_fields}),
+        ("Job", {"fields": JobAdmin.job_fields, "description": attempts_help()}),
         ("Error", {"fields": ("error_full",)}),
         ("Timeline", {"fields": ("timeline_table",)}),
         (
@@ -103,10 +105,6 @@ class VideoAdmin(TrackedJobAdmin):
     @admin.display(description="status", ordering="processing_status")
     def status_badge(self, obj):
         return badge(obj.processing_status)
-
-    @admin.display(description="URL")
-    def url(self, obj):
-        return obj.youtube_url
 
     @admin.display(description="duration", ordering="duration_seconds")
     def duration(self, obj):

@@ -43,8 +43,12 @@ def test_video_changelist_shows_badges_and_error_start(admin_client, jobs):
     html = response.content.decode()
     assert 'korai-badge--red">failed</span>' in html
     assert 'korai-badge--green">completed</span>' in html
-    assert "Clips API answered 422: the video is private" in html
-    assert "Traceback line 2" not in html  # only the start of the error in the list
+    # The start of the error in the list, the whole text one click away (collapsed).
+    assert "<summary>Clips API answered 422: the video is private</summary>" in html
+    assert (
+        '<div class="korai-error-full">Clips API answered 422: the video is private\n'
+        "Traceback line 2</div></details>"
+    ) in html
     assert "12m 34s" in html  # duration
 
 
@@ -148,3 +152,63 @@ def test_dashboard_needs_staff(client, jobs):
     response = client.get(reverse("admin-dashboard"))
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]
+
+
+def test_a_pending_job_says_why_in_the_list_and_at_the_top_of_its_page(admin_client, jobs):
+    # The partial export's second event could not be sent (the fixture's Inngest was down).
+    export = jobs["export"]
+    export.status = "pending"
+    export.save(update_fields=["status"])
+    listing = admin_client.get(reverse("admin:exports_export_changelist")).content.decode()
+    assert "event not delivered: Inngest event API unreachable: connection refused" in listing
+
+    page = admin_client.get(reverse("admin:exports_export_change", args=[export.pk]))
+    html = page.content.decode()
+    notice = html.index('id="job-notice"')
+    assert notice < html.index("<fieldset")  # above everything else on the page
+    assert "event not delivered: Inngest event API unreachable" in html[notice : notice + 600]
+    assert "run `python manage.py resend_events`" in html[notice : notice + 600]
+    assert 'id="run-again"' not in html  # it did not fail: nothing to run again
+
+
+def test_a_failed_jobs_page_runs_it_again(admin_client, jobs, fake_inngest):
+    fake_inngest.up()  # the fixture left it down
+    failed = jobs["failed"]
+    url = reverse("admin:videos_video_change", args=[failed.pk])
+    html = admin_client.get(url).content.decode()
+    run_again = reverse("admin:videos_video_run_again", args=[failed.pk])
+    assert f'action="{run_again}"' in html and 'id="run-again"' in html
+
+    assert admin_client.get(run_again).status_code == 405  # a GET never runs anything
+    response = admin_client.post(run_again, follow=True)
+
+    assert response.redirect_chain == [(url, 302)]
+    assert "Ran 1 job(s) again." in response.content.decode()
+    failed.refresh_from_db()
+    assert failed.processing_status == "pending"
+    assert f"video/identify.clips:{failed.pk}:2" in fake_inngest.event_ids()
+
+
+def test_run_again_needs_the_change_permission(client, jobs):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_video"))
+    client.force_login(viewer)
+    failed = jobs["failed"]
+    html = client.get(reverse("admin:videos_video_change", args=[failed.pk])).content.decode()
+    assert 'id="run-again"' not in html
+    client.post(reverse("admin:videos_video_run_again", args=[failed.pk]))
+    failed.refresh_from_db()
+    assert failed.processing_status == "failed"
+
+
+def test_attempts_are_explained_where_they_are_shown(admin_client, jobs):
+    listing = admin_client.get(reverse("admin:videos_video_changelist")).content.decode()
+    assert 'title="Attempts: the Inngest runs started for this job' in listing
+    page = admin_client.get(
+        reverse("admin:videos_video_change", args=[jobs["failed"].pk])
+    ).content.decode()
+    assert "Within one run Inngest tries a failing step up to 4 times" in page

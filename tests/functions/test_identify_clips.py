@@ -125,7 +125,7 @@ def test_transient_failures_then_success(executor, fake_clips_api, video):
     failed_attempts = [e for e in video.timeline if e["detail"].startswith("failed")]
     assert [e["attempt"] for e in failed_attempts] == [0, 1, 2]
     assert "answered 502" in failed_attempts[0]["detail"]
-    assert "timed out" in failed_attempts[2]["detail"]
+    assert "did not answer within" in failed_attempts[2]["detail"]
 
 
 def test_retries_exhausted_marks_the_video_failed(executor, fake_clips_api, video, settings):

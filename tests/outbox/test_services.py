@@ -90,7 +90,9 @@ def test_event_api_down_leaves_row_undelivered_without_raising(fake_inngest):
     assert event.delivered_at is None
     assert event.attempts == 1
     assert event.last_attempt_at is not None
-    assert "unreachable" in event.last_error
+    assert event.last_error == (
+        f"Inngest event API unreachable: connection refused ({fake_inngest.url})"
+    )
     assert elapsed < 1.0
 
 

@@ -1,12 +1,12 @@
 """What every `/api/` request goes through before and after the URLconf: its path works with or
-without the trailing slash, and every answer is JSON in the API's error shape (korai.errors)."""
+without the trailing slash, and every answer is JSON in the API's error shape (core.errors)."""
 
 import logging
 
 from django.urls import is_valid_path
 from rest_framework import status
 
-from korai.errors import (
+from core.errors import (
     DATABASE_UNAVAILABLE,
     database_unavailable,
     is_api_path,
@@ -70,7 +70,7 @@ class ApiErrorMiddleware:
                 exc_info=exception,
             )
             return database_unavailable()
-        return None  # Django logs it and calls handler500 (korai.errors.server_error)
+        return None  # Django logs it and calls handler500 (core.errors.server_error)
 
 
 def _as_json_error(request, response):

@@ -1,0 +1,97 @@
+"""The job admins' base (videos, exports): what an operator needs beyond the job's own
+fields. A pending job whose event never reached Inngest says so, with what to do, at the top of
+its page and in the list's error column; a failed job's page has a "Run again" button (the
+list's action, `jobs_rerun`, for this one job)."""
+
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from core.admin_common import (
+    ERROR_EXCERPT_CHARS,
+    TrackedJobAdmin,
+    badge,
+    error_details,
+    report_rerun,
+    stuck_after,
+)
+from operations.services import jobs_rerun
+from outbox.selectors import pending_reason, undelivered_event_error
+
+
+class JobAdmin(TrackedJobAdmin):
+    # "video" or "export": whose undelivered events explain a pending job (outbox selectors).
+    event_job = "video"
+    # Statuses a job can be run again from (what `jobs_rerun(failed=True)` selects).
+    rerunnable_statuses: tuple[str, ...] = ("failed",)
+    change_form_template = "admin/korai/job_change_form.html"
+
+    def get_queryset(self, request):
+        # In the same SELECT: a list or page costs no extra query for it.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(undelivered_error=undelivered_event_error(job=self.event_job))
+        )
+
+    def job_pending_reason(self, obj) -> str | None:
+        if getattr(obj, self.status_field) != "pending":
+            return None
+        return pending_reason(getattr(obj, "undelivered_error", None))
+
+    def can_run_again(self, request, obj) -> bool:
+        return getattr(
+            obj, self.status_field
+        ) in self.rerunnable_statuses and self.has_rerun_permission(request)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            opts = self.opts
+            status = getattr(obj, self.status_field)
+            context["job_pending_reason"] = self.job_pending_reason(obj)
+            context["job_status"] = badge(status)
+            if status in self.rerunnable_statuses and obj.last_error:
+                context["job_failure"] = error_details(obj.last_error, 160)
+            if self.can_run_again(request, obj):
+                context["run_again_url"] = reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_run_again", args=[obj.pk]
+                )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        opts = self.opts
+        run_again = path(
+            "<path:object_id>/run-again/",
+            self.admin_site.admin_view(self.run_again_view),
+            name=f"{opts.app_label}_{opts.model_name}_run_again",
+        )
+        return [run_again, *super().get_urls()]
+
+    def rerun_one(self, obj):
+        """What the list's "run again" action does, for exactly this job."""
+        return jobs_rerun(
+            failed=True, stuck_for=stuck_after(), **{f"{self.event_job}_ids": [obj.pk]}
+        )
+
+    def run_again_view(self, request, object_id):
+        """The change page's "Run again" button: the same `jobs_rerun` as the list's action."""
+        return require_POST(self._run_again)(request, object_id)
+
+    def _run_again(self, request, object_id):
+        obj = self.get_object(request, object_id)
+        change_url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id]
+        )
+        if obj is None or not self.has_rerun_permission(request):
+            self.message_user(
+                request, "Not run again: no such job or no permission.", messages.ERROR
+            )
+            return HttpResponseRedirect(change_url)
+        report_rerun(self, request, selected=1, report=self.rerun_one(obj))
+        return HttpResponseRedirect(change_url)
+
+    @admin.display(description="error")
+    def error_start(self, obj):
+        # A pending job has no error of its own; an undelivered event is why it waits.
+        return error_details(self.job_pending_reason(obj) or obj.last_error, ERROR_EXCERPT_CHARS)
