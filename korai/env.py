@@ -22,7 +22,7 @@ DATABASE_FORM = "a URL like postgres://user@host/db or sqlite:///path"
 CACHE_FORM = "a URL like redis://host:6379/0 or locmemcache://name"
 BOOL_FORM = "1 or 0 (also true/false, yes/no, on/off)"
 _TRUE = {"1", "true", "yes", "y", "on", "ok"}
-_FALSE = {"0", "false", "no", "n", "off", ""}
+_FALSE = {"0", "false", "no", "n", "off"}
 
 
 class Env(environ.Env):
@@ -79,7 +79,8 @@ class Env(environ.Env):
 
     def _parsed(self, var: str, default, form: str, parse: Callable[[str], object]):
         raw = self.ENVIRON.get(var)
-        if raw is None:
+        # Empty, as a copied .env.example leaves many, means the default.
+        if raw is None or not raw.strip():
             if default is self.NOTSET:
                 raise ConfigurationError(f"{var}: not set; expected {form}")
             return default

@@ -91,9 +91,7 @@ MIDDLEWARE = [
 # GPU works, so production runs two pools of the same code (deploy/gunicorn/): "api" for the
 # REST API and the admin, "steps" for /api/inngest only; "all" (the default) serves both, for
 # runserver and simple deployments.
-KORAI_ROLE = env.str("KORAI_ROLE", default="all")
-if KORAI_ROLE not in ("all", "api", "steps"):
-    raise ImproperlyConfigured(f"KORAI_ROLE: expected all, api or steps, got {KORAI_ROLE!r}")
+KORAI_ROLE = env.choice("KORAI_ROLE", choices=("all", "api", "steps"), default="all")
 ROOT_URLCONF = "korai.urls_steps" if KORAI_ROLE == "steps" else "korai.urls"
 WSGI_APPLICATION = "korai.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"

@@ -177,3 +177,19 @@ def test_a_malformed_database_url_is_reported_without_its_password():
     assert result.returncode == 2
     assert "hunter2" not in result.stderr
     assert "'postgres://u:***@db:5432'" in result.stderr
+
+
+def test_an_empty_value_means_the_default():
+    # As a copied .env.example leaves many: `INNGEST_RETRIES=` is not an error.
+    code = (
+        "from django.conf import settings;"
+        "print(settings.INNGEST_RETRIES, settings.SECURE_SSL_REDIRECT)"
+    )
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+        **{**PRODUCTION_ENV, "INNGEST_RETRIES": "", "DJANGO_SECURE_SSL_REDIRECT": " "},
+    )
+    assert result.stdout.split() == ["3", "True"], result.stderr
