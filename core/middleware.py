@@ -3,6 +3,7 @@ without the trailing slash, and every answer is JSON in the API's error shape (c
 
 import logging
 
+from django.http import JsonResponse
 from django.urls import is_valid_path
 from rest_framework import status
 
@@ -15,6 +16,8 @@ from core.errors import (
 
 logger = logging.getLogger(__name__)
 
+# The original Next.js client's routes (the webclient app): errors as `{"error": "<sentence>"}`.
+WEB_CLIENT_PREFIX = "/api/clips/"
 # Headers of an error answer that a client needs; kept when the body is rewritten as JSON.
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
@@ -87,4 +90,7 @@ def _as_json_error(request, response):
     else:
         message = response.reason_phrase
     headers = {name: response[name] for name in _KEPT_HEADERS if response.has_header(name)}
+    if request.path_info.startswith(WEB_CLIENT_PREFIX):
+        # The original web client's routes answer errors in its own shape (webclient.errors).
+        return JsonResponse({"error": message}, status=code, headers=headers)
     return json_error(code, message, headers=headers)

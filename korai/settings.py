@@ -9,7 +9,6 @@ from pathlib import Path
 
 import environ
 from corsheaders.defaults import default_headers as cors_default_headers
-from django.core.exceptions import ImproperlyConfigured
 
 from core.configuration import ConfigurationError
 from core.logging import logging_config
@@ -239,7 +238,10 @@ CLERK_JWT_LEEWAY_SECONDS = env.int("CLERK_JWT_LEEWAY_SECONDS", default=5)
 CLERK_JWKS_CACHE_SECONDS = env.int("CLERK_JWKS_CACHE_SECONDS", default=300)
 CLERK_JWKS_REFRESH_COOLDOWN_SECONDS = env.int("CLERK_JWKS_REFRESH_COOLDOWN_SECONDS", default=10)
 if CLERK_JWT_KEY and not CLERK_JWT_KEY.startswith("-----BEGIN PUBLIC KEY-----"):
-    raise ImproperlyConfigured("CLERK_JWT_KEY must be a PEM public key (-----BEGIN PUBLIC KEY…).")
+    raise ConfigurationError(
+        "CLERK_JWT_KEY: expected a PEM public key (-----BEGIN PUBLIC KEY-----…), got "
+        f"{CLERK_JWT_KEY[:20]!r}…"
+    )
 
 # Browsers may call the API from these origins, with cookies (credentials); django-cors-headers
 # answers every other origin without any CORS header, so the browser keeps the answer from it.

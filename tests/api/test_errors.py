@@ -194,3 +194,14 @@ def test_every_endpoint_answers_with_and_without_the_trailing_slash(api_client, 
 def test_the_inngest_endpoint_answers_with_a_trailing_slash_too(client):
     # Its canonical path has none; an unsigned GET is refused by the SDK either way, not a 404.
     assert client.get("/api/inngest").status_code == client.get("/api/inngest/").status_code == 401
+
+
+def test_the_web_clients_routes_keep_their_own_error_shape(client):
+    # Under /api/clips/ the original client reads {"error": "<sentence>"}.
+    response = client.get("/api/clips/no-such-route")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "error": "Not found: /api/clips/no-such-route. No API endpoint has this path, or an id "
+        "in it is not a valid UUID."
+    }
