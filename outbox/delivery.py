@@ -16,27 +16,8 @@ from django.utils import timezone
 
 from core.inngest import event_api_url
 from core.inngest import event_key as inngest_event_key
-    with observe_api_call("inngest-events", lambda err: getattr(err, "outcome", "retriable")):
-        try:
-            response = requests.post(url, json=payload, timeout=(timeout, timeout))
-        except requests.Timeout:
-            raise DeliveryError(
-                f"Inngest event API did not answer within {timeout:g}s ({origin(url)})"
-            ) from None
-        except requests.ConnectionError as exc:
-            raise DeliveryError(
-                f"Inngest event API unreachable: {connection_problem(exc)} ({origin(url)})"
-            ) from None
-        except requests.RequestException as exc:
-            raise DeliveryError(
-                f"Inngest event API request failed: {connection_problem(exc)} ({origin(url)})"
-            ) from None
-        if not response.ok:
-            retriable = response.status_code == 429 or response.status_code >= 500
-            raise DeliveryError(
-                f"Inngest event API answered {response.status_code}: {response.text[:200]}",
-                outcome="retriable" if retriable else "refused",
-            )
+from core.metrics import observe_api_call
+from core.net import connection_problem, origin
 from outbox.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -175,42 +156,27 @@ def _send_and_record(rows: list[OutboxEvent]) -> DeliveryReport:
 def _post(payload: list[dict]) -> None:
     url = inngest_event_api_url()
     timeout = settings.INNGEST_SEND_TIMEOUT_SECONDS
-<<<<<<< HEAD
     with observe_api_call("inngest-events", lambda err: getattr(err, "outcome", "retriable")):
         try:
             response = requests.post(url, json=payload, timeout=(timeout, timeout))
         except requests.Timeout:
-            raise DeliveryError(f"Inngest event API did not answer within {timeout:g}s") from None
+            raise DeliveryError(
+                f"Inngest event API did not answer within {timeout:g}s ({origin(url)})"
+            ) from None
         except requests.ConnectionError as exc:
-            raise DeliveryError(f"Inngest event API unreachable: {_short(exc)}") from None
+            raise DeliveryError(
+                f"Inngest event API unreachable: {connection_problem(exc)} ({origin(url)})"
+            ) from None
         except requests.RequestException as exc:
-            raise DeliveryError(f"Inngest event API request failed: {_short(exc)}") from None
+            raise DeliveryError(
+                f"Inngest event API request failed: {connection_problem(exc)} ({origin(url)})"
+            ) from None
         if not response.ok:
             retriable = response.status_code == 429 or response.status_code >= 500
             raise DeliveryError(
                 f"Inngest event API answered {response.status_code}: {response.text[:200]}",
                 outcome="retriable" if retriable else "refused",
             )
-=======
-    try:
-        response = requests.post(url, json=payload, timeout=(timeout, timeout))
-    except requests.Timeout:
-        raise DeliveryError(
-            f"Inngest event API did not answer within {timeout:g}s ({origin(url)})"
-        ) from None
-    except requests.ConnectionError as exc:
-        raise DeliveryError(
-            f"Inngest event API unreachable: {connection_problem(exc)} ({origin(url)})"
-        ) from None
-    except requests.RequestException as exc:
-        raise DeliveryError(
-            f"Inngest event API request failed: {connection_problem(exc)} ({origin(url)})"
-        ) from None
-    if not response.ok:
-        raise DeliveryError(
-            f"Inngest event API answered {response.status_code}: {response.text[:200]}"
-        )
->>>>>>> 2f2b275 (A pending job says why (event not delivered: reason, and what to do) in the status endpoint, the export's answer and the admin; the admin fits 1,400 px (no nav sidebar, narrower columns, errors shortened with the full text in <details>), a Run again button on a failed job's page, attempts explained, timeline with run/try numbers; readable connection errors (core/net.py) instead of urllib3 reprs; browser test asserts no overflow)
 
 
 def events_mark_delivered(*, ids: list) -> int:
