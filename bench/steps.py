@@ -2,7 +2,12 @@
 memos, one request per step, as Inngest does) against the same services called in-process.
 
 Both sides call the same instantly answering fake clips API (50 clips) over HTTP and write the
-same rows; the difference is the durable-execution machinery. Target: at most 2x."""
+same rows; the difference is the durable-execution machinery. Target: Korai's own handling of
+the durable run (Django's Server-Timing) at most 1.3x in-process.
+
+Step state: one more run gets an identify answer of 100 clips with long transcripts (over 5 MB)
+and reports the largest request body /api/inngest received: big answers stay out of the step
+memos, which Inngest sends back with every request."""
 
 import statistics
 import sys
@@ -10,8 +15,9 @@ import time
 
 from bench.common import gunicorn, report, setup_django
 
-TARGET_RATIO = 2.0
+TARGET_RATIO = 1.3
 CLIPS = 50
+BIG_CLIPS = 100
 
 
 def main(runs: int = 15) -> dict:
@@ -36,6 +42,7 @@ def main(runs: int = 15) -> dict:
                 executor.server_ms = 0.0
                 durable.append(_timed(_identify_durably, _new_video(owner), executor))
                 server.append(executor.server_ms)
+            state = _large_answer_state(clips_api, _new_video(owner), executor)
     in_ms = statistics.median(in_process)
     durable_ms, server_ms = statistics.median(durable), statistics.median(server)
     ratio, server_ratio = durable_ms / in_ms, server_ms / in_ms
@@ -46,9 +53,11 @@ def main(runs: int = 15) -> dict:
             f"through /api/inngest, end to end:   {durable_ms:7.1f} ms"
             "  (4 signed HTTP requests from the Python test executor)",
             f"  of which Django handled requests: {server_ms:7.1f} ms  (Server-Timing)",
-            f"ratio end to end / in-process: {ratio:.2f}  (target <= {TARGET_RATIO})"
-            f"  {'MET' if ratio <= TARGET_RATIO else 'MISSED'}",
-            f"ratio Django's share / in-process: {server_ratio:.2f}",
+            f"ratio end to end / in-process: {ratio:.2f}",
+            f"ratio Korai's own handling / in-process: {server_ratio:.2f}  (target <= "
+            f"{TARGET_RATIO})  {'MET' if server_ratio <= TARGET_RATIO else 'MISSED'}",
+            f"step state: identify answer of {BIG_CLIPS} clips, {state['answer_bytes']:,} bytes; "
+            f"largest /api/inngest request body {state['largest_request_bytes']:,} bytes",
         ],
     )
     return {
@@ -57,6 +66,29 @@ def main(runs: int = 15) -> dict:
         "server_ms": server_ms,
         "ratio": ratio,
         "server_ratio": server_ratio,
+        "step_state": state,
+    }
+
+
+def _large_answer_state(clips_api, video, executor) -> dict:
+    """One durable run whose identify answer is over 5 MB: the largest request body sent to
+    /api/inngest during it."""
+    import json
+
+    from tests.fakes.clips_api import Reply
+
+    clips_api.clips = BIG_CLIPS
+    answer = clips_api.identify_answer({"s3_key_yt": video.s3_key})
+    for i, clip in enumerate(answer["identified_clips"]):
+        clip["transcript"] = f"Sentence {i} of a long talk, spoken slowly. " * 1200
+    clips_api.queue("identify", Reply(body=answer))
+    clips_api.clips = CLIPS
+    executor.largest_body_bytes = 0
+    run = executor.run("identify-clips", _event(video))
+    assert run.status == "completed", run
+    return {
+        "answer_bytes": len(json.dumps(answer).encode()),
+        "largest_request_bytes": executor.largest_body_bytes,
     }
 
 
@@ -99,19 +131,26 @@ def _new_video(owner):
 
 
 def _identify_in_process(video) -> None:
+    """The same service calls as the function's three steps, without Inngest."""
     from core import clips_api
-    from videos.jobs import video_complete, video_start
+    from videos.jobs import identify_answer_store, video_complete_from_answer, video_start
 
     video_start(video_id=str(video.id), run_id="in-process", attempt=0)
-    identified = clips_api.identify_clips(
+    answer = clips_api.identify_clips(
         youtube_url=video.youtube_url, s3_key=video.s3_key, prompt=video.prompt
     )
-    saved = video_complete(video_id=str(video.id), identified=identified, attempt=0)
+    identify_answer_store(video_id=str(video.id), run_id="in-process", answer=answer)
+    saved = video_complete_from_answer(video_id=str(video.id), attempt=0)
     assert saved.total_clips == CLIPS
 
 
 def _identify_durably(video, executor) -> None:
-    event = {
+    run = executor.run("identify-clips", _event(video))
+    assert run.status == "completed" and run.output["totalClips"] == CLIPS, run
+
+
+def _event(video) -> dict:
+    return {
         "name": "video/identify.clips",
         "data": {
             "videoId": str(video.id),
@@ -120,8 +159,6 @@ def _identify_durably(video, executor) -> None:
             "userId": str(video.owner_id),
         },
     }
-    run = executor.run("identify-clips", event)
-    assert run.status == "completed" and run.output["totalClips"] == CLIPS, run
 
 
 def _timed(work, *args) -> float:
