@@ -10,6 +10,7 @@ Side by side, the same clips rendered the way round one did it, one processing c
 (here: one single-clip export per clip, in sequence). Target: 1 call per export, whatever its
 size."""
 
+import logging
 import time
 
 from bench.common import gunicorn, report, setup_django
@@ -20,6 +21,7 @@ SIZES = (1, 5, 20)
 
 def main(latency: float = LATENCY) -> dict:
     setup_django()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     from tests.fakes.clips_api import FakeClipsAPI
     from tests.fakes.s3 import REGION, LocalS3
 
@@ -48,6 +50,7 @@ def main(latency: float = LATENCY) -> dict:
 
                 executor = InngestExecutor(base_url=base)
                 owner = _owner()
+                _render(executor, api, [_export(owner, 1)])  # warm up the workers
                 results = {}
                 for size in SIZES:
                     one = _render(executor, api, [_export(owner, size)])
@@ -91,7 +94,7 @@ def _export(owner, size: int):
     from tests.factories import ClipFactory, ExportFactory, VideoFactory
     from videos.models import Video
 
-    video = VideoFactory(owner=owner, status=Video.Status.COMPLETED)
+    video = VideoFactory(owner=owner, processing_status=Video.Status.COMPLETED)
     ranges = [(40.0 * i, 40.0 * i + 30) for i in range(size)]
     clips = [ClipFactory(video=video, start=s, end=e) for s, e in ranges]
     return ExportFactory(
