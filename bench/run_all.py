@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench import poll, scale, steps, submit
+from bench import exports, inflight, instances, poll, scale, steps, submit
 from bench.common import setup_django
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -20,9 +20,12 @@ def main() -> None:
     setup_django(fresh=True)  # every run starts from an empty, freshly migrated database
     results = {
         "machine": _machine(),
-        "polling": poll.main(seconds=8),
+        "polling": poll.main(seconds=5),
         "submission": submit.main(requests_per_mode=200),
         "durable_steps": steps.main(runs=20),
+        "exports": exports.main(),
+        "steps_in_flight": inflight.main(runs=100),
+        "two_instances": instances.main(),
         "scale": scale.main(),
     }
     results["seconds"] = round(time.monotonic() - started, 1)
