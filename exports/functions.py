@@ -52,11 +52,13 @@ def _process_clips_failed(ctx: inngest.ContextSync) -> None:
     # Renders of one video never run at once: the processing API writes every render of a
     # video to the same `clip_{i}` keys. Inngest counts executing steps, not runs, so this
     # holds for the render step (API call + copies) as a whole, which is why the copies are
-    # made inside it. Inngest accepts at most two limits per function: the other one keeps a
-    # single user from filling the GPU service.
+    # made inside it. Inngest accepts at most two limits per function: the other one is the
+    # overall limit, so the steps pool can be sized for every render in flight
+    # (korai/capacity.py); one user's flood is bounded by the export throttle
+    # (KORAI_THROTTLE_EXPORT_CREATE).
     concurrency=[
         inngest.Concurrency(key="event.data.videoId", limit=1),
-        inngest.Concurrency(key="event.data.userId", limit=settings.INNGEST_CONCURRENCY_PER_USER),
+        inngest.Concurrency(limit=settings.INNGEST_CONCURRENCY_GLOBAL),
     ],
     on_failure=_process_clips_failed,
 )

@@ -136,6 +136,8 @@ def _delete_video_objects_failed(ctx: inngest.ContextSync) -> None:
     trigger=inngest.TriggerEvent(event=VIDEO_DELETED_EVENT),
     # Storage outages can last: Inngest's back-off spreads these retries over hours.
     retries=settings.KORAI_CLEANUP_RETRIES,
+    # Bounded like every function, so the steps pool can hold them all (korai/capacity.py).
+    concurrency=[inngest.Concurrency(limit=settings.INNGEST_CONCURRENCY_GLOBAL)],
     on_failure=_delete_video_objects_failed,
 )
 def delete_video_objects(ctx: inngest.ContextSync) -> dict:
