@@ -91,6 +91,9 @@ def api_exception_handler(exc, context):
         }
     else:
         detail = getattr(exc, "detail", None)
+        if detail is None and isinstance(response.data, dict):
+            # Django's Http404/PermissionDenied: DRF's handler put its message in the data.
+            detail = response.data.get("detail")
         error = {
             "code": getattr(detail, "code", None) or _default_code(response.status_code),
             "message": str(detail) if detail is not None else str(exc),

@@ -8,22 +8,18 @@ later.
 """
 
 import re
-import time
 import urllib.parse
 from dataclasses import dataclass
 
 import inngest
 import inngest.django
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import URLPattern, path
-from django.views.decorators.csrf import csrf_exempt
+from django.urls import URLPattern
 
 from core.configuration import ConfigurationError
 from core.observability import ObservabilityMiddleware
 
 APP_ID = "korai-app"
-SERVE_PATH = "api/inngest"
 
 # `signkey-<env>-<hex>`: the SDK hashes the hex part, so anything else crashes it mid-request.
 _SIGNING_KEY_RE = re.compile(r"^signkey-\w+-(?:[0-9a-fA-F]{2})+$")
@@ -118,73 +114,13 @@ def create_client() -> inngest.Inngest:
 
 
 def serve(*, client: inngest.Inngest, functions: list[inngest.Function]) -> URLPattern:
-    """`/api/inngest` (GET, PUT, POST) for `functions`, with replay protection.
-
-    The SDK checks the HMAC of a signed request but not its age: a captured request would be
-    accepted forever. Outside dev mode a POST or GET whose signature timestamp is missing,
-    garbled or further than INNGEST_SIGNATURE_MAX_AGE_SECONDS from now is refused with 401
-    before the SDK sees it; a PUT (app sync) is checked only when it is signed, because an
-    unsigned PUT merely asks the app to register itself with the configured Inngest server.
+    """The SDK's `/api/inngest` (GET, PUT, POST) for `functions`. The URLconf puts
+    `inngest_endpoint.guard` in front of it (signature format and age, replay, body shape).
 
     Raises ConfigurationError when production mode lacks usable keys: the URLconf imports
     this, so the service refuses to start instead of answering 500s."""
     check_configuration()
-    sdk_view = inngest.django.serve(client, functions).callback
-    dev = not client.is_production
-
-    def inngest_api(request: HttpRequest) -> HttpResponse:
-        refused = _read_body(request)
-        if refused is not None:
-            return refused
-        if not dev:
-            signature = request.headers.get("X-Inngest-Signature")
-            if request.method in ("GET", "POST") or signature:
-                problem = _signature_age_problem(signature)
-                if problem:
-                    return JsonResponse({"message": "Unauthorized", "detail": problem}, status=401)
-        return sdk_view(request)
-
-    # What this endpoint serves, for the development executor (`devtools`), which reads the
-    # functions' configs from here as an Inngest sync would.
-    inngest_api.inngest_app_id = client.app_id
-    inngest_api.inngest_functions = tuple(functions)
-    return path(SERVE_PATH, csrf_exempt(inngest_api), name="inngest")
-
-
-def _read_body(request: HttpRequest) -> HttpResponse | None:
-    """Read the body up to INNGEST_MAX_BODY_BYTES instead of Django's DATA_UPLOAD_MAX_MEMORY_SIZE
-    (2.5 MB, kept for every other path); a 413 above it.
-
-    Inngest sends a run's event and every memoized step output in each request: up to its run
-    state limit, 32 MB (a step's output alone may be 4 MB). Korai's own steps return a few KB,
-    but a request Inngest is allowed to send must not be refused: that run would never end."""
-    limit = settings.INNGEST_MAX_BODY_BYTES
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > limit:
-        return JsonResponse(
-            {"message": f"request body of {length} bytes is over the {limit} bytes accepted"},
-            status=413,
-        )
-    # `HttpRequest.body` would refuse anything over DATA_UPLOAD_MAX_MEMORY_SIZE: read the
-    # stream here and hand the bytes to it (Django keeps them in `_body`).
-    request._body = request.read(limit + 1)
-    return None
-
-
-def _signature_age_problem(signature: str | None) -> str | None:
-    if not signature:
-        return "missing X-Inngest-Signature"
-    values = urllib.parse.parse_qs(signature)
-    raw = values.get("t", [""])[0]
-    if not raw.isdigit():
-        return "malformed X-Inngest-Signature"
-    age = abs(time.time() - int(raw))
-    if age > settings.INNGEST_SIGNATURE_MAX_AGE_SECONDS:
-        return "signature timestamp outside the accepted window"
-    return None
+    return inngest.django.serve(client, functions)
 
 
 def concurrency_limits() -> list[inngest.Concurrency]:

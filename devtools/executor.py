@@ -25,7 +25,9 @@ What it does, as Inngest does:
   Inngest holds them: one executing request (step) per key value, across every executor sharing
   that object; runs may still interleave between steps.
 With `redeliver=True` every request is sent twice (a lost answer, then Inngest's retry), so each
-step body runs twice; the second answer is the one kept.
+step body runs twice; the second answer is the one kept. Like Inngest, every delivery is signed
+afresh: a redelivery gets a later timestamp, so its signature differs from the first one (the
+endpoint refuses a repeated signature as a replay).
 """
 
 from __future__ import annotations
@@ -165,6 +167,7 @@ class InngestExecutor:
         self.session.trust_env = False
         # The largest request body sent so far: what the step state costs on the wire.
         self.largest_body_bytes = 0
+        self._last_signed: tuple[bytes, int] = (b"", 0)
 
     @property
     def registry(self) -> Registry:
@@ -325,6 +328,12 @@ class InngestExecutor:
         self.largest_body_bytes = max(self.largest_body_bytes, len(raw))
         headers = {"Content-Type": "application/json"}
         signing_key = key if key is not None else self.signing_key
+        if signed_at is None:
+            signed_at = int(time.time())
+            last_raw, last_at = self._last_signed
+            if raw == last_raw and signed_at <= last_at:
+                signed_at = last_at + 1  # a redelivery within the same second: a new signature
+            self._last_signed = (raw, signed_at)
         if signing_key:
             headers["X-Inngest-Signature"] = sign_request(raw, signing_key, signed_at)
         return self.session.post(

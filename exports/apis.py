@@ -3,7 +3,6 @@ call one service or selector, serialize."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,7 +14,6 @@ from videos.selectors import video_for_user
 
 
 class VideoExportsApi(generics.ListAPIView):
-    parser_classes = [JSONParser]  # a JSON API; no form posts to half-parse
     serializer_class = ExportOutputSerializer
     throttle_classes = [ExportCreateThrottle]
 

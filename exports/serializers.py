@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core import storage
+from core.fields import BoundedListField
 from exports.languages import allowed_target_languages, target_language_normalized
 from exports.models import AspectRatio, Export, ExportedClip, ExportStatus
 from exports.services import SUBTITLE_STYLE_RULES, subtitle_style_errors
@@ -56,13 +57,13 @@ class SubtitleStyleField(serializers.Field):
 
 
 class ExportCreateInputSerializer(serializers.Serializer):
-    clip_ids = serializers.ListField(
+    clip_ids = BoundedListField(
         child=serializers.UUIDField(),
         required=False,
         max_length=settings.KORAI_EXPORT_MAX_CLIPS,
         help_text="Ids of the video's clips to render. Give this or `clips`.",
     )
-    clips = serializers.ListField(
+    clips = BoundedListField(
         child=ClipRangeSerializer(),
         required=False,
         max_length=settings.KORAI_EXPORT_MAX_CLIPS,

@@ -93,6 +93,9 @@ def subtitle_style_errors(style) -> dict[str, list[str]]:
     be one of the default customization's and hold a valid value."""
     if not isinstance(style, dict):
         return {"non_field_errors": ["Must be an object of subtitle settings."]}
+    if len(style) > len(SUBTITLE_STYLE_RULES):
+        # Refused as a whole: one message per unknown key would echo an attacker's body back.
+        return {"non_field_errors": [f"At most {len(SUBTITLE_STYLE_RULES)} subtitle settings."]}
     errors = {}
     for key, value in style.items():
         rule = SUBTITLE_STYLE_RULES.get(key)

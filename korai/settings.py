@@ -5,10 +5,12 @@ Production is the default: without `DJANGO_DEBUG=1` the service refuses to start
 """
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from corsheaders.defaults import default_headers as cors_default_headers
+from csp.constants import NONCE, NONE, SELF
 
 from core.configuration import ConfigurationError
 from core.logging import logging_config
@@ -62,6 +64,9 @@ INSTALLED_APPS = [
     "webclient",
     "operations",
     "devtools",
+    "inngest_endpoint",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +77,8 @@ MIDDLEWARE = [
     # without the trailing slash (before CommonMiddleware's APPEND_SLASH redirect).
     "core.middleware.ApiErrorMiddleware",
     "core.middleware.ApiPathMiddleware",
+    # Before anything reads a body: a body over its path's limit is a JSON 413.
+    "core.request_limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before CommonMiddleware, so that preflights and redirects carry the CORS headers.
     "corsheaders.middleware.CorsMiddleware",
@@ -84,6 +91,9 @@ MIDDLEWARE = [
     # After authentication, so request lines name the user; binds request_id for every line.
     "django_structlog.middlewares.RequestMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes requires: answers a locked-out login with 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Which requests this process serves. Waiting on a clips API holds a thread for as long as the
@@ -141,6 +151,23 @@ if _ENGINE in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends." + _ENGINE.rsplit(".", 1)[1]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Login throttling (django-axes) --------------------------------------------------------------
+# After KORAI_LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
+# locked out (429) for KORAI_LOGIN_LOCKOUT_MINUTES; a correct login resets the count. Unlock
+# earlier with `python manage.py axes_reset` (everyone), `axes_reset_username <name>` or
+# `axes_reset_ip <address>`, or delete the row under Axes > Access attempts in the admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("KORAI_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("KORAI_LOGIN_LOCKOUT_MINUTES", default=15))
+# Username and address together: a guesser is stopped without locking the user out everywhere.
+# (Behind a proxy every address is the proxy's, which makes this a per-username limit.)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no start-up banner on stdout (management commands print there)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -179,6 +206,36 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
 
 # --- Logging: one JSON object per line on stdout in production (core/logging.py) -------------
+# --- Request body limits (core/request_limits.py): path prefix -> bytes, longest prefix wins ---
+# The API's largest legitimate body (an export of 20 clips with a subtitle style) is about 3 KB.
+KORAI_MAX_BODY_BYTES = {
+    "/": env.int("KORAI_MAX_BODY_BYTES", default=2_621_440),  # the admin's forms: Django's
+    "/api/": env.int("KORAI_API_MAX_BODY_BYTES", default=64 * 1024),
+    # A function run carries its event and every memoized step: see INNGEST_MAX_BODY_BYTES.
+    "/api/inngest": "INNGEST_MAX_BODY_BYTES",
+}
+
+# --- Content-Security-Policy (django-csp) on every answer -----------------------------------------
+# Only this origin's scripts and styles; the admin's one inline <style> carries the per-request
+# nonce. The API docs relax style-src for Swagger UI / Redoc (korai/urls.py), never script-src.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+# /api/docs/ and /api/schema/: public, or for signed-in users only (the default in production).
+KORAI_API_DOCS_PUBLIC = env.bool("KORAI_API_DOCS_PUBLIC", default=DEBUG)
+
+# --- Logging: one JSON object per line on stdout in production --------------------------------
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
 LOGGING = logging_config(json=not DEBUG, level=LOG_LEVEL)
 # The request start is noise next to request_finished (which has the status code) at INFO.
@@ -201,7 +258,9 @@ REST_FRAMEWORK = {
         "core.authentication.ClerkSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    # Hardened JSON only (core/parsers.py, core/renderers.py): no form posts to half-parse.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["core.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PAGINATION_CLASS": "core.pagination.StandardPagination",
     "PAGE_SIZE": 20,
@@ -217,6 +276,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Turn a YouTube video into AI-picked viral clips and export them.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["core.api_docs.ApiDocsPermission"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI and Redoc from drf-spectacular-sidecar's static files, at the version pinned in
     # requirements.txt, not from a CDN: /api/docs/ works offline and never changes under us.
@@ -275,6 +335,9 @@ INNGEST_SIGNATURE_MAX_AGE_SECONDS = env.int("INNGEST_SIGNATURE_MAX_AGE_SECONDS",
 # Largest request body /api/inngest accepts: Inngest's run state limit (32 MB: the event and
 # every step's output) with room for the envelope. Every other path keeps Django's 2.5 MB.
 INNGEST_MAX_BODY_BYTES = env.int("INNGEST_MAX_BODY_BYTES", default=34 * 1024 * 1024)
+# Inngest's syncs are signed. An unsigned PUT (`curl -X PUT .../api/inngest`) makes the app
+# register itself with Inngest on anyone's behalf: refused (401) unless this is set.
+INNGEST_ALLOW_UNSIGNED_SYNC = env.bool("INNGEST_ALLOW_UNSIGNED_SYNC", default=False)
 INNGEST_RETRIES = env.int("INNGEST_RETRIES", default=3)
 INNGEST_CONCURRENCY_PER_USER = env.int("INNGEST_CONCURRENCY_PER_USER", default=2)
 INNGEST_CONCURRENCY_GLOBAL = env.int("INNGEST_CONCURRENCY_GLOBAL", default=10)

@@ -1,14 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import (
-    SpectacularAPIView,
-    SpectacularRedocView,
-    SpectacularSwaggerView,
-)
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from core.api_docs import SwaggerView, docs_csp
 from core.inngest import inngest_client, serve
 from exports.functions import process_clips
+from inngest_endpoint.guard import guarded
 from operations.dashboard import dashboard
 from operations.metrics import metrics
 from outbox.functions import resend_undelivered_events
@@ -38,7 +36,9 @@ async def readyz(request):
 
 # The functions Inngest runs, served at /api/inngest.
 FUNCTIONS = [identify_clips, process_clips, delete_video_objects, resend_undelivered_events]
-inngest_endpoint = serve(client=inngest_client, functions=FUNCTIONS)
+inngest_endpoint = guarded(
+    serve(client=inngest_client, functions=FUNCTIONS), client=inngest_client, functions=FUNCTIONS
+)
 
 urlpatterns = [
     # Before admin.site.urls, whose catch-all would answer 404 for an unknown app label.
@@ -48,8 +48,8 @@ urlpatterns = [
     path("api/", include("exports.urls")),
     path("api/", include("webclient.urls")),  # the original Next.js client's /api/clips/…
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/docs/", docs_csp(SwaggerView.as_view(url_name="schema")), name="docs"),
+    path("api/redoc/", docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     path("healthz/", healthz, name="healthz"),
     path("readyz/", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),

@@ -3,7 +3,6 @@ call one service or selector, serialize."""
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -33,7 +32,6 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 class VideoListCreateApi(generics.ListAPIView):
-    parser_classes = [JSONParser]  # a JSON API; no form posts to half-parse
     serializer_class = VideoOutputSerializer
     throttle_classes = [VideoSubmitThrottle]
 

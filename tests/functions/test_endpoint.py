@@ -70,7 +70,7 @@ def test_stale_or_future_signature_is_refused(prober, offset):
     signed_at = int(time.time()) + offset
     response = prober.post(probe_body(), params=PARAMS, signed_at=signed_at)
     assert response.status_code == 401
-    assert "window" in response.json()["detail"]
+    assert "window" in response.json()["error"]["message"]
 
 
 def test_signature_within_the_window_is_accepted(prober):
