@@ -276,7 +276,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Turn a YouTube video into AI-picked viral clips and export them.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["core.api_docs.ApiDocsPermission"],
+    "SERVE_PERMISSIONS": ["core.permissions.ApiDocsPermission"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI and Redoc from drf-spectacular-sidecar's static files, at the version pinned in
     # requirements.txt, not from a CDN: /api/docs/ works offline and never changes under us.

@@ -125,3 +125,7 @@ def test_docs_and_schema_for_signed_in_users(admin_client, api_client, url):
 def test_docs_and_schema_public_when_the_setting_says_so(client, db, url, settings):
     settings.KORAI_API_DOCS_PUBLIC = True
     assert client.get(url).status_code == 200
+
+
+def test_options_on_the_docs_is_a_405_not_a_500(admin_client):
+    assert admin_client.options("/api/docs/").status_code == 405
