@@ -7,12 +7,12 @@ import uuid
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import APIException, NotFound, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import storage
 from core.authentication import CachedTokenAuthentication, ClerkSessionAuthentication
+from core.parsers import JSONParser
 from core.throttling import ExportCreateThrottle, VideoSubmitThrottle
 from exports.selectors import exported_clips_for_video
 from exports.services import export_create
@@ -36,7 +36,7 @@ class WebClientApi(APIView):
         CachedTokenAuthentication,
         SessionAuthentication,
     ]
-    parser_classes = [JSONParser]
+    parser_classes = [JSONParser]  # the API's hardened parser (depth, lone surrogates)
     schema = None  # the client's routes, not Korai's documented API
 
     def get_exception_handler(self):

@@ -4,6 +4,10 @@ are the client's (camelCase)."""
 
 from rest_framework import serializers
 
+from core.fields import BoundedListField
+
+MAX_SELECTED_CLIPS = 1000
+
 
 class IdentifyInputSerializer(serializers.Serializer):
     youtubeUrl = serializers.CharField(trim_whitespace=True)
@@ -17,7 +21,11 @@ class ProcessInputSerializer(serializers.Serializer):
     s3Key = serializers.CharField()
     # [{start, end}] as the detail page sends them (the clips' strings); each item is checked
     # by webclient.selection and the export service.
-    selectedClips = serializers.ListField(child=serializers.JSONField(), allow_empty=True)
+    # Bounded before any item is looked at (a 400,000-item list is refused at once); the export
+    # service's own, smaller limit then names the problem in its words.
+    selectedClips = BoundedListField(
+        child=serializers.JSONField(), allow_empty=True, max_length=MAX_SELECTED_CLIPS
+    )
     # null (or absent, or "") for none; otherwise a tag the export service accepts.
     targetLanguage = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, default=None
