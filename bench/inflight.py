@@ -6,8 +6,9 @@ concurrency limit of 100), while a poller reads one video's status endpoint over
 
 Measured side by side, on PostgreSQL, for two deployments of the same code:
 - one pool: gunicorn gthread 4 workers x 8 threads serving everything (round one's design);
-- split pools: the api pool (4 x 8, KORAI_ROLE=api) and the steps pool (2 x 128,
-  KORAI_ROLE=steps, pooled DB connections), as deploy/gunicorn/ configures them.
+- split pools: the api pool (4 x 8, KORAI_ROLE=api) and the steps pool (2 x 160,
+  KORAI_ROLE=steps, pooled DB connections; 320 threads hold the 3 x 100 + 1 steps the
+  limits allow), as deploy/gunicorn/ configures them.
 
 Targets (split pools): wall time / one call <= 1.5; status poll p99 during the runs <= 2 x its
 idle p99. The peak RSS of all the service's processes is reported."""
@@ -105,7 +106,7 @@ def _deployment(design: str, env: dict):
     """Gunicorn as the README deploys it: yields the API's and the steps' base URLs and the
     service's process ids."""
     pools = (
-        [("all", "4", "8")] if design == "one_pool" else [("api", "4", "8"), ("steps", "2", "128")]
+        [("all", "4", "8")] if design == "one_pool" else [("api", "4", "8"), ("steps", "2", "160")]
     )
     processes, urls = [], {}
     try:
