@@ -72,14 +72,14 @@ def gunicorn(*, workers: int = 2, env: dict | None = None):
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(f"{base}/healthz/", process)
+        wait_until_up(f"{base}/healthz/", process)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -33,6 +33,7 @@ from bench.common import (
     percentile,
     report,
     setup_django,
+    wait_until_up,
 )
 
 CALL_SECONDS = 10.0
@@ -128,7 +129,7 @@ def _deployment(design: str, env: dict):
             )  # fmt: skip
             processes.append(process)
             urls[role] = f"http://127.0.0.1:{port}"
-            _wait_until_up(f"{urls[role]}/healthz/", process)
+            wait_until_up(f"{urls[role]}/healthz/", process, timeout=60)
         api_url = urls.get("all") or urls["api"]
         steps_url = urls.get("all") or urls["steps"]
         yield api_url, steps_url, [p.pid for p in processes]
@@ -137,18 +138,6 @@ def _deployment(design: str, env: dict):
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
-
-
-def _wait_until_up(url, process, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up within {timeout}s")
 
 
 def _measure(runs, call_seconds, api_url, steps_url, pids, owner, token, polled) -> dict:
