@@ -1,12 +1,13 @@
 """Client for the two external clips APIs: identify a video's clips, render an export's clips.
 
-Every failure is classified where it happens, because that decides what Inngest does next:
+Every failure is classified where it happens, in the client's own exceptions (`ClipsApiError`
+and its kinds); `core.steps` turns them into what Inngest does next:
 
-- connection errors, timeouts and 5xx raise `ClipsApiUnavailable` (a plain exception): the step
-  is retried with back-off;
-- `429`/`503` with a usable `Retry-After` raise `inngest.RetryAfterError`: the run waits that long;
-- any other 4xx, and an answer that is not what the contract promises, raise
-  `inngest.NonRetriableError` naming the status or the offending field: retrying cannot help.
+- connection errors, timeouts and 5xx raise `ClipsApiUnavailable`: worth retrying;
+- `429`/`503` with a usable `Retry-After` raise `ClipsApiRetryAfter`, which carries the delay;
+- any other status (4xx), and a missing URL setting, raise `ClipsApiRefused`; an answer that is
+  not what the contract promises raises `ClipsApiMalformed`. Both name the status or the
+  offending field: retrying cannot help.
 
 When the primary URL fails in a retriable way and a fallback URL is configured, the fallback is
 tried once before giving up on the attempt (the seed's "custom error handling").
@@ -23,7 +24,6 @@ import time
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 
-import inngest
 import requests
 from django.conf import settings
 from django.db import connection
@@ -41,11 +41,27 @@ _BODY_EXCERPT_CHARS = 300
 _MAX_REDIRECTS = 50
 
 
-class ClipsApiUnavailable(Exception):
+class ClipsApiError(Exception):
+    """A call of a clips API failed; the subclass says whether asking again can help."""
+
+
+class ClipsApiUnavailable(ClipsApiError):
     """The API could not be reached or failed on its side: worth retrying."""
 
 
-class ClipsApiMalformed(inngest.NonRetriableError):
+class ClipsApiRetryAfter(ClipsApiError):
+    """The API asked to be called again after `delay` (`429`/`503` with `Retry-After`)."""
+
+    def __init__(self, message: str, delay: timedelta) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class ClipsApiRefused(ClipsApiError):
+    """The API refused the call (4xx), or it cannot be called at all: retrying cannot help."""
+
+
+class ClipsApiMalformed(ClipsApiError):
     """The API answered, but not what the contract promises: retrying cannot help."""
 
 
@@ -53,7 +69,7 @@ def _outcome(err: Exception) -> str:
     """How a failed call counts in `korai_external_api_call_duration_seconds`."""
     if isinstance(err, ClipsApiMalformed):
         return "malformed"
-    if isinstance(err, ClipsApiUnavailable | inngest.RetryAfterError):
+    if isinstance(err, ClipsApiUnavailable | ClipsApiRetryAfter):
         return "retriable"
     return "refused"
 
@@ -138,7 +154,7 @@ def rendered_for(processed: list[dict], *, start: float, end: float) -> dict | N
 def parse_identify_response(payload: object) -> dict:
     """The answer read leniently by `core.identify_answer.read_identify_answer` (usable clips
     kept, broken ones listed in "dropped"); an answer unusable as a whole raises
-    `inngest.NonRetriableError`: asking again would pay for the same analysis."""
+    `ClipsApiMalformed`: asking again would pay for the same analysis."""
     try:
         return read_identify_answer(payload)
     except IdentifyAnswerUnusable as err:
@@ -204,19 +220,19 @@ def _post(*, api: str, url: str, url_setting: str, fallback_url: str, body: dict
     """POST `body` to the API (then to its fallback if the primary fails retriably) and return
     the decoded JSON answer."""
     if not url:
-        raise inngest.NonRetriableError(f"{url_setting} is not set: cannot call the {api} API")
+        raise ClipsApiRefused(f"{url_setting} is not set: cannot call the {api} API")
     try:
         return _post_once(api=api, url=url, body=body)
-    except (ClipsApiUnavailable, inngest.RetryAfterError) as primary_error:
+    except (ClipsApiUnavailable, ClipsApiRetryAfter) as primary_error:
         if not fallback_url:
             raise
         try:
             return _post_once(api=api, url=fallback_url, body=body)
-        except (ClipsApiUnavailable, inngest.RetryAfterError) as fallback_error:
+        except (ClipsApiUnavailable, ClipsApiRetryAfter) as fallback_error:
             # Both are down: the fallback's classification decides, the message names both.
             message = f"{primary_error}; fallback: {fallback_error}"
-            if isinstance(fallback_error, inngest.RetryAfterError):
-                raise inngest.RetryAfterError(message, fallback_error.retry_after) from None
+            if isinstance(fallback_error, ClipsApiRetryAfter):
+                raise ClipsApiRetryAfter(message, fallback_error.delay) from None
             raise ClipsApiUnavailable(message) from None
 
 
@@ -266,12 +282,11 @@ def _post_once(*, api: str, url: str, body: dict) -> object:
     if status in (429, 503):
         retry_at = _retry_after(response.headers.get("Retry-After"))
         if retry_at is not None:
-            # RetryAfterError compares a datetime with naive local time: hand it the delay.
             delay = max(retry_at - datetime.now(UTC), timedelta(seconds=1))
-            raise inngest.RetryAfterError(described, delay)
+            raise ClipsApiRetryAfter(described, delay)
     if status == 429 or status >= 500:
         raise ClipsApiUnavailable(described)
-    raise inngest.NonRetriableError(described)
+    raise ClipsApiRefused(described)
 
 
 def _post_following_redirects(

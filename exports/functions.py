@@ -15,7 +15,7 @@ import inngest
 from django.conf import settings
 
 from core.inngest import failed_run, inngest_client
-from core.jobs import JobError
+from core.steps import run_step
 from exports.jobs import (
     export_create_for_event,
     export_fail,
@@ -24,7 +24,6 @@ from exports.jobs import (
     export_render,
     export_render_failed,
     export_start,
-    export_step_failed,
 )
 from exports.models import Export
 
@@ -66,24 +65,21 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
     data = ctx.event.data
 
     def create_export_record() -> dict:
-        try:
-            if data.get("exportId"):
-                export = export_start(
-                    export_id=str(data["exportId"]), run_id=ctx.run_id, attempt=ctx.attempt
-                )
-            else:
-                export = export_create_for_event(
-                    event_id=ctx.event.id or ctx.run_id,
-                    owner_id=str(data.get("userId") or ""),
-                    video_id=str(data.get("videoId") or ""),
-                    selected_clips=data.get("selectedClips"),
-                    aspect_ratio=data.get("aspectRatio"),
-                    target_language=data.get("targetLanguage"),
-                    run_id=ctx.run_id,
-                    attempt=ctx.attempt,
-                )
-        except JobError as err:
-            raise inngest.NonRetriableError(f"create-export-record: {err}") from err
+        if data.get("exportId"):
+            export = export_start(
+                export_id=str(data["exportId"]), run_id=ctx.run_id, attempt=ctx.attempt
+            )
+        else:
+            export = export_create_for_event(
+                event_id=ctx.event.id or ctx.run_id,
+                owner_id=str(data.get("userId") or ""),
+                video_id=str(data.get("videoId") or ""),
+                selected_clips=data.get("selectedClips"),
+                aspect_ratio=data.get("aspectRatio"),
+                target_language=data.get("targetLanguage"),
+                run_id=ctx.run_id,
+                attempt=ctx.attempt,
+            )
         return {
             "exportId": str(export.id),
             "videoId": str(export.video_id),
@@ -92,69 +88,42 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
             "processedClips": export.exported_clips.exclude(s3_key="").count(),
         }
 
-    export = ctx.step.run("create-export-record", create_export_record)
+    export = run_step(ctx, "create-export-record", create_export_record)
     if export["completed"]:
         # A duplicate or late event for a finished export: nothing left to render.
         return {"videoId": export["videoId"], "processedClips": export["processedClips"]}
+    export_id = export["exportId"]
 
     def call_process_clips_api() -> dict:
-        return _render(export_id=export["exportId"], attempt=ctx.attempt)
+        return export_render(export_id=export_id, step=RENDER_STEP, attempt=ctx.attempt)
 
-    # When the call failed on every attempt (StepError), its error is already on each clip
-    # still missing (`_render` recorded it on the last attempt): the export finishes `partial`
-    # or `failed` below.
+    def render_gave_up(error: str) -> None:
+        export_render_failed(
+            export_id=export_id, step=RENDER_STEP, attempt=ctx.attempt, error=error
+        )
+
+    # A refusal, or the last attempt's failure, becomes the error of each clip still missing
+    # (`render_gave_up`): the export then finishes `partial` or `failed` below. A failure on
+    # the last attempt still fails the step (StepError), so Inngest shows it.
     with contextlib.suppress(inngest.StepError):
-        ctx.step.run(RENDER_STEP, call_process_clips_api)
+        run_step(
+            ctx,
+            RENDER_STEP,
+            call_process_clips_api,
+            job=(Export, export_id),
+            gave_up=render_gave_up,
+        )
 
     def save_exported_clips_to_database() -> dict:
-        try:
-            saved = export_finish(export_id=export["exportId"], attempt=ctx.attempt)
-        except JobError as err:
-            # The export was deleted meanwhile.
-            raise inngest.NonRetriableError(f"save-exported-clips-to-database: {err}") from err
+        saved = export_finish(export_id=export_id, attempt=ctx.attempt)
         return {
             "status": saved.status,
             "error": saved.last_error,
             "processedClips": saved.exported_clips.exclude(s3_key="").count(),
         }
 
-    saved = ctx.step.run("save-exported-clips-to-database", save_exported_clips_to_database)
+    saved = run_step(ctx, "save-exported-clips-to-database", save_exported_clips_to_database)
     if saved["status"] == Export.Status.FAILED:
         # Nothing was rendered: the run itself failed, so the Inngest dashboard shows it.
         raise inngest.NonRetriableError(saved["error"])
     return {"videoId": export["videoId"], "processedClips": saved["processedClips"]}
-
-
-def _render(*, export_id: str, attempt: int) -> dict:
-    """The render step: one call of the processing API for every range still missing, and the
-    copies of its outputs (`exports.jobs.export_render`). A permanent refusal (4xx, malformed
-    answer) becomes the error of each clip it was for instead of ending the run; a Retry-After
-    pauses the run, except on the step's last attempt, where it too becomes the clips' error;
-    anything else is recorded on the export (as it is on each clip once the retries run out)
-    and raised for Inngest to retry the step."""
-    last_attempt = attempt >= settings.INNGEST_RETRIES
-    try:
-        return export_render(export_id=export_id, step=RENDER_STEP, attempt=attempt)
-    except JobError as err:
-        raise inngest.NonRetriableError(f"{RENDER_STEP}: {err}") from err
-    except inngest.RetryAfterError as err:
-        # The SDK raises a RetryAfterError at the function level, not as a StepError: on the
-        # last attempt (`ctx.attempt` counts from 0, INNGEST_RETRIES retries follow the first)
-        # it would fail the whole run without the clips' errors.
-        if not last_attempt:
-            raise
-        export_render_failed(export_id=export_id, step=RENDER_STEP, attempt=attempt, error=str(err))
-        return {"error": str(err)}
-    except inngest.NonRetriableError as err:
-        export_render_failed(export_id=export_id, step=RENDER_STEP, attempt=attempt, error=str(err))
-        return {"error": str(err)}
-    except Exception as err:
-        if last_attempt:
-            export_render_failed(
-                export_id=export_id, step=RENDER_STEP, attempt=attempt, error=str(err)
-            )
-        else:
-            export_step_failed(
-                export_id=export_id, step=RENDER_STEP, attempt=attempt, error=str(err)
-            )
-        raise

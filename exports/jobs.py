@@ -21,7 +21,6 @@ from core.jobs import (
     job_begin_run,
     job_fail,
     job_note,
-    job_step_failed,
     lock,
     truncate_error,
     user_pk,
@@ -226,10 +225,6 @@ def export_finish(*, export_id: str, attempt: int) -> Export:
     )
     export.save()
     return export
-
-
-def export_step_failed(*, export_id: str, step: str, attempt: int, error: str) -> None:
-    job_step_failed(model=Export, job_id=export_id, step=step, attempt=attempt, error=error)
 
 
 def export_fail(*, export_id: str, run_id: str, event_id: str, error: str) -> Export | None:

@@ -14,7 +14,7 @@ from django.conf import settings
 from core import clips_api
 from core.events import VIDEO_DELETED_EVENT
 from core.inngest import concurrency_limits, failed_run, failure_message, inngest_client
-from core.jobs import JobError
+from core.steps import run_step
 from videos.deletion import video_cleanup_gave_up, video_objects_delete
 from videos.jobs import (
     identify_answer_store,
@@ -23,7 +23,6 @@ from videos.jobs import (
     video_fail,
     video_id_for_event,
     video_start,
-    video_step_failed,
 )
 from videos.models import Video
 
@@ -51,22 +50,19 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
     data = ctx.event.data
 
     def create_video_record() -> dict:
-        try:
-            if data.get("videoId"):
-                video = video_start(
-                    video_id=str(data["videoId"]), run_id=ctx.run_id, attempt=ctx.attempt
-                )
-            else:
-                video = video_create_for_event(
-                    event_id=ctx.event.id or ctx.run_id,
-                    owner_id=str(data.get("userId") or ""),
-                    youtube_url=str(data.get("youtubeUrl") or ""),
-                    prompt=str(data.get("prompt") or ""),
-                    run_id=ctx.run_id,
-                    attempt=ctx.attempt,
-                )
-        except JobError as err:
-            raise inngest.NonRetriableError(f"create-video-record: {err}") from err
+        if data.get("videoId"):
+            video = video_start(
+                video_id=str(data["videoId"]), run_id=ctx.run_id, attempt=ctx.attempt
+            )
+        else:
+            video = video_create_for_event(
+                event_id=ctx.event.id or ctx.run_id,
+                owner_id=str(data.get("userId") or ""),
+                youtube_url=str(data.get("youtubeUrl") or ""),
+                prompt=str(data.get("prompt") or ""),
+                run_id=ctx.run_id,
+                attempt=ctx.attempt,
+            )
         return {
             "videoId": str(video.id),
             "s3Key": video.s3_key,
@@ -76,7 +72,7 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
             "totalClips": video.total_clips,
         }
 
-    video = ctx.step.run("create-video-record", create_video_record)
+    video = run_step(ctx, "create-video-record", create_video_record)
     if video["completed"]:
         # A duplicate or late event for a finished video: don't pay for identification twice.
         return {
@@ -86,38 +82,20 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
         }
 
     def call_identify_clips_api() -> dict:
-        try:
-            answer = clips_api.identify_clips(
-                youtube_url=video["youtubeUrl"], s3_key=video["s3Key"], prompt=video["prompt"]
-            )
-            # Kept in the database for the next step: the step returns counts only.
-            return identify_answer_store(
-                video_id=video["videoId"], run_id=ctx.run_id, answer=answer
-            )
-        except JobError as err:
-            # The video was deleted meanwhile: retrying cannot bring it back.
-            raise inngest.NonRetriableError(f"call-identify-clips-api: {err}") from err
-        except Exception as err:
-            # Shown in the admin while Inngest retries; re-raised so Inngest decides.
-            video_step_failed(
-                video_id=video["videoId"],
-                step="call-identify-clips-api",
-                attempt=ctx.attempt,
-                error=str(err),
-            )
-            raise
+        answer = clips_api.identify_clips(
+            youtube_url=video["youtubeUrl"], s3_key=video["s3Key"], prompt=video["prompt"]
+        )
+        # Kept in the database for the next step: the step returns counts only.
+        return identify_answer_store(video_id=video["videoId"], run_id=ctx.run_id, answer=answer)
 
-    ctx.step.run("call-identify-clips-api", call_identify_clips_api)
+    # A failed attempt is shown in the admin while Inngest retries.
+    run_step(ctx, "call-identify-clips-api", call_identify_clips_api, job=(Video, video["videoId"]))
 
     def save_clips_to_database() -> int:
-        try:
-            saved = video_complete_from_answer(video_id=video["videoId"], attempt=ctx.attempt)
-        except JobError as err:
-            # The video was deleted meanwhile: retrying cannot bring it back.
-            raise inngest.NonRetriableError(f"save-clips-to-database: {err}") from err
+        saved = video_complete_from_answer(video_id=video["videoId"], attempt=ctx.attempt)
         return saved.total_clips
 
-    total_clips = ctx.step.run("save-clips-to-database", save_clips_to_database)
+    total_clips = run_step(ctx, "save-clips-to-database", save_clips_to_database)
     return {"videoId": video["videoId"], "s3Key": video["s3Key"], "totalClips": total_clips}
 
 
@@ -145,15 +123,13 @@ def delete_video_objects(ctx: inngest.ContextSync) -> dict:
     any call still in flight when it was deleted has ended."""
     video_id = str(ctx.event.data.get("videoId") or "")
 
-    def sweep(*, final: bool) -> int:
-        try:
-            return video_objects_delete(video_id=video_id, final=final)
-        except JobError as err:
-            raise inngest.NonRetriableError(f"delete-video-objects: {err}") from err
-
-    first = ctx.step.run("delete-objects", lambda: sweep(final=False))
+    first = run_step(
+        ctx, "delete-objects", lambda: video_objects_delete(video_id=video_id, final=False)
+    )
     ctx.step.sleep(
         "wait-for-calls-in-flight", timedelta(seconds=settings.KORAI_CLEANUP_SWEEP_DELAY_SECONDS)
     )
-    late = ctx.step.run("delete-late-objects", lambda: sweep(final=True))
+    late = run_step(
+        ctx, "delete-late-objects", lambda: video_objects_delete(video_id=video_id, final=True)
+    )
     return {"videoId": video_id, "deletedObjects": first + late}

@@ -1,5 +1,5 @@
 """Step-side services of a video's identification (the `identify-clips` function): start it,
-record a failed attempt, complete it with the identified clips, fail it.
+complete it with the identified clips, fail it.
 
 Each is safe to run twice: Inngest may deliver a step again after its writes committed."""
 
@@ -18,7 +18,6 @@ from core.jobs import (
     job_begin_run,
     job_fail,
     job_note,
-    job_step_failed,
     lock,
     user_pk,
 )
@@ -130,10 +129,6 @@ def video_complete(*, video_id: str, identified: dict, attempt: int) -> Video:
     job_note(video, step="save-clips-to-database", attempt=attempt, detail=f"{len(clips)} clips")
     video.save()
     return video
-
-
-def video_step_failed(*, video_id: str, step: str, attempt: int, error: str) -> None:
-    job_step_failed(model=Video, job_id=video_id, step=step, attempt=attempt, error=error)
 
 
 def video_fail(*, video_id: str, run_id: str, event_id: str, error: str) -> Video | None:

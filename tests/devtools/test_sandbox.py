@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import inngest
 import pytest
 import requests
 from django.core.management import CommandError, call_command
@@ -220,21 +219,21 @@ def test_unknown_fields_and_a_null_prompt_are_accepted(start_sandbox):
 
 def test_process_refuses_a_bad_range_and_aspect_ratio(start_sandbox):
     start_sandbox()
-    with pytest.raises(inngest.NonRetriableError, match="400"):
+    with pytest.raises(clips_api.ClipsApiRefused, match="400"):
         _process(start=50, end=40)
-    with pytest.raises(inngest.NonRetriableError, match="aspect_ratio"):
+    with pytest.raises(clips_api.ClipsApiRefused, match="aspect_ratio"):
         _process(aspect_ratio="4:3")
 
 
 def test_bearer_token_is_required(start_sandbox, settings):
     server = start_sandbox()
     settings.CLIPS_API_TOKEN = "wrong-token"
-    with pytest.raises(inngest.NonRetriableError, match="401"):
+    with pytest.raises(clips_api.ClipsApiRefused, match="401"):
         clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="")
 
     # The client leaves the header out when no token is configured: still refused.
     settings.CLIPS_API_TOKEN = ""
-    with pytest.raises(inngest.NonRetriableError, match="401"):
+    with pytest.raises(clips_api.ClipsApiRefused, match="401"):
         _process()
     no_header = requests.post(server.base_url + IDENTIFY_PATH, json={}, timeout=5)
     assert no_header.status_code == 401
@@ -244,8 +243,8 @@ def test_bearer_token_is_required(start_sandbox, settings):
     ("kind", "raised"),
     [
         ("server-error", clips_api.ClipsApiUnavailable),
-        ("throttle", inngest.RetryAfterError),
-        ("malformed", inngest.NonRetriableError),
+        ("throttle", clips_api.ClipsApiRetryAfter),
+        ("malformed", clips_api.ClipsApiMalformed),
     ],
 )
 def test_failure_kinds_are_classified_by_the_client(start_sandbox, kind, raised):

@@ -1,6 +1,7 @@
 """The external API client: every HTTP outcome is classified as the functions need it."""
 
-import inngest
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from core import clips_api
@@ -69,31 +70,32 @@ def test_429_without_retry_after_is_retriable(fake_clips_api):
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_retry_after_seconds_raises_retry_after_error(fake_clips_api, status):
+def test_retry_after_seconds_raises_retry_after_with_the_delay(fake_clips_api, status):
     fake_clips_api.queue("process", Reply(status=status, headers={"Retry-After": "30"}))
-    with pytest.raises(inngest.RetryAfterError) as caught:
+    with pytest.raises(clips_api.ClipsApiRetryAfter) as caught:
         process()
     assert f"answered {status}" in str(caught.value)
+    assert timedelta(seconds=28) < caught.value.delay <= timedelta(seconds=30)
 
 
 def test_retry_after_http_date_is_understood(fake_clips_api):
     date = "Wed, 21 Oct 2099 07:28:00 GMT"
     fake_clips_api.queue("identify", Reply(status=503, headers={"Retry-After": date}))
-    with pytest.raises(inngest.RetryAfterError) as caught:
+    with pytest.raises(clips_api.ClipsApiRetryAfter) as caught:
         identify()
-    assert caught.value.retry_after.year == 2099
+    assert datetime.now(UTC) + caught.value.delay > datetime(2099, 10, 21, 7, 27, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 def test_other_4xx_is_not_retried(fake_clips_api, status):
     fake_clips_api.queue("identify", Reply(status=status, body={"detail": "no such video"}))
-    with pytest.raises(inngest.NonRetriableError, match=f"answered {status}.*no such video"):
+    with pytest.raises(clips_api.ClipsApiRefused, match=f"answered {status}.*no such video"):
         identify()
 
 
 def test_wrong_token_is_a_permanent_failure(fake_clips_api, settings):
     settings.CLIPS_API_TOKEN = "wrong"
-    with pytest.raises(inngest.NonRetriableError, match="401"):
+    with pytest.raises(clips_api.ClipsApiRefused, match="401"):
         identify()
 
 
@@ -126,7 +128,7 @@ def test_an_unknown_host_reads_as_words(settings):
 
 def test_missing_url_setting_is_permanent(settings):
     settings.PROCESS_CLIPS_API_URL = ""
-    with pytest.raises(inngest.NonRetriableError, match="PROCESS_CLIPS_API_URL is not set"):
+    with pytest.raises(clips_api.ClipsApiRefused, match="PROCESS_CLIPS_API_URL is not set"):
         process()
 
 
@@ -145,7 +147,7 @@ def test_fallback_is_not_tried_for_a_permanent_refusal(fake_clips_api, settings)
         settings.CLIPS_API_FALLBACK_URL = fallback.identify_url
         fake_clips_api.queue("identify", Reply(status=400))
 
-        with pytest.raises(inngest.NonRetriableError):
+        with pytest.raises(clips_api.ClipsApiRefused):
             identify()
         assert fallback.count("identify") == 0
 
@@ -159,9 +161,35 @@ def test_both_down_names_both_and_stays_retriable(fake_clips_api, settings):
         process()
 
 
+def test_a_throttled_fallback_hands_on_its_delay(fake_clips_api, settings):
+    with FakeClipsAPI(token=fake_clips_api.token) as fallback:
+        settings.PROCESS_CLIPS_API_FALLBACK_URL = fallback.process_url
+        fake_clips_api.queue("process", Reply(status=500))
+        fallback.queue("process", Reply(status=429, headers={"Retry-After": "20"}))
+        with pytest.raises(
+            clips_api.ClipsApiRetryAfter, match=r"answered 500.*fallback.*429"
+        ) as caught:
+            process()
+    assert timedelta(seconds=18) < caught.value.delay <= timedelta(seconds=20)
+
+
+@pytest.mark.parametrize(
+    ("err", "outcome"),
+    [
+        (clips_api.ClipsApiUnavailable("down"), "retriable"),
+        (clips_api.ClipsApiRetryAfter("later", timedelta(seconds=5)), "retriable"),
+        (clips_api.ClipsApiRefused("answered 422"), "refused"),
+        (clips_api.ClipsApiMalformed("not JSON"), "malformed"),
+    ],
+)
+def test_each_failure_counts_in_the_call_metric_as_its_kind(err, outcome):
+    assert isinstance(err, clips_api.ClipsApiError)
+    assert clips_api._outcome(err) == outcome
+
+
 def test_non_json_answer_is_permanent(fake_clips_api):
     fake_clips_api.queue("identify", Reply(raw=b"<html>oops</html>"))
-    with pytest.raises(inngest.NonRetriableError, match="not JSON"):
+    with pytest.raises(clips_api.ClipsApiMalformed, match="not JSON"):
         identify()
 
 
@@ -197,7 +225,7 @@ GOOD_CLIP = {
     ],
 )
 def test_an_identify_answer_unusable_as_a_whole_is_permanent(payload, problem):
-    with pytest.raises(inngest.NonRetriableError) as caught:
+    with pytest.raises(clips_api.ClipsApiMalformed) as caught:
         clips_api.parse_identify_response(payload)
     assert problem in str(caught.value)
 
@@ -239,7 +267,7 @@ def test_identify_answer_accepts_numeric_strings_and_missing_optionals():
     ],
 )
 def test_malformed_process_answer_names_the_field(payload, field):
-    with pytest.raises(inngest.NonRetriableError) as caught:
+    with pytest.raises(clips_api.ClipsApiMalformed) as caught:
         clips_api.parse_process_response(payload)
     assert field in str(caught.value)
 
@@ -266,7 +294,7 @@ def test_a_redirect_to_another_origin_does_not_carry_the_token(fake_clips_api):
             "identify",
             Reply(status=303, headers={"Location": f"{elsewhere.url}/identify-clips?x=1"}),
         )
-        with pytest.raises(inngest.NonRetriableError, match="answered 404"):
+        with pytest.raises(clips_api.ClipsApiRefused, match="answered 404"):
             identify()  # the other host does not know this call
         assert "Authorization" not in elsewhere.calls[0].headers
 
@@ -282,5 +310,5 @@ def test_redirects_stop_at_the_read_timeout_and_are_retried(fake_clips_api, sett
 
 def test_a_303_without_location_is_refused(fake_clips_api):
     fake_clips_api.queue("process", Reply(status=303))
-    with pytest.raises(inngest.NonRetriableError, match="answered 303"):
+    with pytest.raises(clips_api.ClipsApiRefused, match="answered 303"):
         process()
