@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from core.inngest import is_dev_mode
+from core.inngest import dashboard_url, is_dev_mode
 
 # Both jobs' statuses and the outbox's delivery states share one palette (admin/base_site.html).
 BADGE_TONES = {
@@ -79,7 +79,7 @@ def inngest_run_url(run_id: str) -> str:
     """The run's page in the Inngest dashboard: the Dev Server UI's `/run?runID=` in dev mode,
     Inngest Cloud's `/env/<env>/runs/<id>` otherwise (production unless INNGEST_DASHBOARD_URL
     already names an environment, e.g. `https://app.inngest.com/env/staging`)."""
-    base = settings.INNGEST_DASHBOARD_URL.rstrip("/")
+    base = dashboard_url()
     if is_dev_mode():
         return f"{base}/run?runID={quote(run_id)}"
     if "/env/" not in base:

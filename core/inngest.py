@@ -26,6 +26,7 @@ _SIGNING_KEY_RE = re.compile(r"^signkey-\w+-(?:[0-9a-fA-F]{2})+$")
 _DEV_SERVER_URL = "http://127.0.0.1:8288"
 _CLOUD_API_URL = "https://api.inngest.com"
 _CLOUD_EVENT_API_URL = "https://inn.gs"
+_CLOUD_DASHBOARD_URL = "https://app.inngest.com"
 # What the Dev Server accepts in place of an event key.
 _DEV_EVENT_KEY = "NO_EVENT_KEY_SET"
 
@@ -50,6 +51,16 @@ def api_base_url() -> str:
     if is_dev_mode():
         return _dev_server_url() or _DEV_SERVER_URL
     return _CLOUD_API_URL
+
+
+def dashboard_url() -> str:
+    """Where operators open a run: INNGEST_DASHBOARD_URL, else the Dev Server's UI or Inngest
+    Cloud's dashboard."""
+    if settings.INNGEST_DASHBOARD_URL:
+        return settings.INNGEST_DASHBOARD_URL.rstrip("/")
+    if is_dev_mode():
+        return _dev_server_url() or _DEV_SERVER_URL
+    return _CLOUD_DASHBOARD_URL
 
 
 def event_api_base_url() -> str:

@@ -323,13 +323,9 @@ INNGEST_EVENT_KEY = env.str("INNGEST_EVENT_KEY", default="")
 INNGEST_SIGNING_KEY = env.str("INNGEST_SIGNING_KEY", default="")
 INNGEST_SIGNING_KEY_FALLBACK = env.str("INNGEST_SIGNING_KEY_FALLBACK", default="")
 INNGEST_BASE_URL = env.str("INNGEST_BASE_URL", default="")
-# Where operators open a run: the Dev Server's UI locally, Inngest Cloud otherwise.
-# (`or`: an empty value, as in a copied .env.example, means the default too.)
-INNGEST_DASHBOARD_URL = env.str("INNGEST_DASHBOARD_URL", default="") or (
-    "http://127.0.0.1:8288"
-    if INNGEST_DEV.strip().lower() not in ("", "0", "false")
-    else "https://app.inngest.com"
-)
+# Where operators open a run; empty: the Dev Server's UI in dev mode, Inngest Cloud otherwise
+# (`core.inngest.dashboard_url`, which reads INNGEST_DEV as everything else does).
+INNGEST_DASHBOARD_URL = env.str("INNGEST_DASHBOARD_URL", default="")
 # Signed requests older than this are refused, so a captured request cannot be replayed.
 INNGEST_SIGNATURE_MAX_AGE_SECONDS = env.int("INNGEST_SIGNATURE_MAX_AGE_SECONDS", default=300)
 # Largest request body /api/inngest accepts: Inngest's run state limit (32 MB: the event and

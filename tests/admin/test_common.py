@@ -15,6 +15,11 @@ from videos.models import Video
             "https://app.inngest.com/env/staging/",
             "https://app.inngest.com/env/staging/runs/01JABC",
         ),
+        # No INNGEST_DASHBOARD_URL: follows INNGEST_DEV, read as everywhere else.
+        ("1", "", "http://127.0.0.1:8288/run?runID=01JABC"),
+        ("http://dev:8288/", "", "http://dev:8288/run?runID=01JABC"),
+        ("false", "", "https://app.inngest.com/env/production/runs/01JABC"),
+        ("", "", "https://app.inngest.com/env/production/runs/01JABC"),
     ],
 )
 def test_inngest_run_url(settings, dev, dashboard, expected):
