@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# Prepare and start Korai for local development on SQLite (called by `make run`):
-# .env from .env.example when missing, migrate, demo user + token, a local S3 store (moto), the
-# clips sandbox and, when npx can start it, the Inngest Dev Server in the background (else the
-# development executor, which stands in for it); then Django's runserver. Every child is stopped
-# on exit (Ctrl-C, kill, or runserver ending). When Korai already answers at KORAI_ADDR it says
-# so and exits before touching anything.
+# Prepare and start Korai for local development on SQLite (called by `make run`), split as
+# production is (README, "Deploying"): .env from .env.example when missing, migrate, demo user +
+# token, a local S3 store (moto), the clips sandbox, a steps server (KORAI_ROLE=steps: only
+# /api/inngest, so a step waiting on a clips API never holds a thread the API needs) and, when
+# npx can start it, the Inngest Dev Server pointed at that steps server (else the development
+# executor, which stands in for it); then the API server (KORAI_ROLE=api). Every child is stopped
+# on exit (Ctrl-C, kill, or the API server ending). When Korai (or anything) already answers at
+# either address it says so and exits before touching anything.
 #
 #   scripts/run.sh                 prepare and run
 #   scripts/run.sh --prepare-only  prepare (idempotent) and exit
 #
-# Knobs (environment): KORAI_ADDR (127.0.0.1:8000), KORAI_LOCAL_S3 (1: start the local S3 store
-# when AWS_S3_ENDPOINT_URL is local), KORAI_SANDBOX (1: start the clips sandbox),
-# KORAI_DEVSERVER (1: try the Inngest Dev Server), KORAI_DEVSERVER_WAIT (seconds, 30),
-# KORAI_DEV_EXECUTOR (1: without a Dev Server, run the development executor).
+# Knobs (environment): KORAI_ADDR (127.0.0.1:8000, the API), KORAI_STEPS_ADDR (KORAI_ADDR's
+# port + 1, /api/inngest), KORAI_LOCAL_S3 (1: start the local S3 store when AWS_S3_ENDPOINT_URL
+# is local), KORAI_SANDBOX (1: start the clips sandbox), KORAI_DEVSERVER (1: try the Inngest Dev
+# Server), KORAI_DEVSERVER_WAIT (seconds, 30), KORAI_DEV_EXECUTOR (1: without a Dev Server, run
+# the development executor), KORAI_START_WAIT (seconds for the steps server to answer, 90).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=.venv/bin/python
 ADDR="${KORAI_ADDR:-127.0.0.1:8000}"
+# The steps server sits next to the API by default (8000 -> 8001), as in deploy/gunicorn/.
+STEPS_ADDR="${KORAI_STEPS_ADDR:-${ADDR%:*}:$((${ADDR##*:} + 1))}"
 DEVSERVER_URL="http://127.0.0.1:8288"
 LOG_DIR=artifacts/run
 children=()
@@ -53,19 +58,22 @@ except urllib.error.HTTPError:
 EOF
 }
 
-# What listens at host:port $1: "korai" (its /api/inngest describes the app), "other", or ""
-# when nothing accepts connections there.
+# What listens at host:port $1: "korai" (its /api/inngest describes the app, or answers the
+# API's JSON 404 in the api role), "other", or "" when nothing accepts connections there.
 listener() {
   "$PY" - "$1" <<'EOF' 2>/dev/null || true
-import json, socket, sys, urllib.request
+import json, socket, sys, urllib.error, urllib.request
 host, port = sys.argv[1].rsplit(":", 1)
 try:
     socket.create_connection((host, int(port)), timeout=1).close()
 except OSError:
     sys.exit()
 try:
-    with urllib.request.urlopen(f"http://{host}:{port}/api/inngest", timeout=3) as answer:
-        print("korai" if "function_count" in json.load(answer) else "other")
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/api/inngest", timeout=3) as answer:
+            print("korai" if "function_count" in json.load(answer) else "other")
+    except urllib.error.HTTPError as answer:
+        print("korai" if answer.code == 404 and "code" in json.load(answer)["error"] else "other")
 except Exception:
     print("other")
 EOF
@@ -83,19 +91,26 @@ wait_for() {
 }
 
 # A second `make run` must not migrate the database the first one serves, nor fight it for the
-# port: check before anything is created or changed.
+# ports: check both before anything is created or changed.
 if [ "${1:-}" != "--prepare-only" ]; then
-  case "$(listener "$ADDR")" in
-    korai)
-      say "Korai already runs on http://$ADDR: nothing was started or changed."
-      echo "    Use that one, stop it first (Ctrl-C in its terminal), or pick another address:"
-      echo "    KORAI_ADDR=127.0.0.1:8001 make run"
-      exit 1 ;;
-    other)
-      say "Another program listens on $ADDR: nothing was started or changed."
-      echo "    Stop it, or pick another address: KORAI_ADDR=127.0.0.1:8001 make run"
-      exit 1 ;;
-  esac
+  if [ "$STEPS_ADDR" = "$ADDR" ]; then
+    say "KORAI_STEPS_ADDR is KORAI_ADDR ($ADDR): the steps server needs a port of its own."
+    exit 1
+  fi
+  for addr in "$ADDR" "$STEPS_ADDR"; do
+    case "$(listener "$addr")" in
+      korai)
+        say "Korai already runs on http://$addr: nothing was started or changed."
+        echo "    Use that one, stop it first (Ctrl-C in its terminal), or pick other addresses:"
+        echo "    KORAI_ADDR=127.0.0.1:8010 make run   (its steps server then takes 8011)"
+        exit 1 ;;
+      other)
+        say "Another program listens on $addr: nothing was started or changed."
+        echo "    Stop it, or pick other addresses: KORAI_ADDR=127.0.0.1:8010 (steps on 8011), or"
+        echo "    KORAI_STEPS_ADDR=127.0.0.1:<free port> for the steps server alone"
+        exit 1 ;;
+    esac
+  done
 fi
 
 if [ ! -f .env ]; then
@@ -158,6 +173,18 @@ if [ "${KORAI_SANDBOX:-1}" = "1" ]; then
   fi
 fi
 
+say "Starting the steps server on http://$STEPS_ADDR (KORAI_ROLE=steps: /api/inngest only)"
+# Production serves /api/inngest from its own pool (deploy/gunicorn/steps.py): a step waiting
+# on a clips API must not hold a thread that polling needs. Its lines (step requests) print here.
+KORAI_ROLE=steps "$PY" manage.py runserver "$STEPS_ADDR" &
+steps=$!
+children+=("$steps")
+if ! wait_for "http://$STEPS_ADDR/healthz/" "${KORAI_START_WAIT:-90}" "$steps"; then
+  say "The steps server did not answer on http://$STEPS_ADDR within ${KORAI_START_WAIT:-90}s"
+  echo "    (see its output above; KORAI_START_WAIT gives it longer): stopping."
+  exit 1
+fi
+
 devserver="unavailable"
 if [ "${KORAI_DEVSERVER:-1}" != "1" ]; then
   devserver="disabled"
@@ -169,7 +196,7 @@ else
   say "Starting the Inngest Dev Server with npx (up to ${KORAI_DEVSERVER_WAIT:-30}s; log: $LOG_DIR/inngest-dev.log)"
   # --foreground-scripts: without it npm hides why inngest-cli's install script failed (it
   # downloads the Dev Server binary), and npx exits 1 saying nothing.
-  npx --yes --foreground-scripts inngest-cli@latest dev -u "http://$ADDR/api/inngest" --no-discovery \
+  npx --yes --foreground-scripts inngest-cli@latest dev -u "http://$STEPS_ADDR/api/inngest" --no-discovery \
     >"$LOG_DIR/inngest-dev.log" 2>&1 </dev/null &
   npx_pid=$!
   children+=("$npx_pid")
@@ -200,25 +227,29 @@ fi
 
 case "$devserver" in
   started | "already running")
-    say "Inngest Dev Server $devserver: $DEVSERVER_URL (runs, steps, events)" ;;
+    say "Inngest Dev Server $devserver: $DEVSERVER_URL (runs, steps, events)"
+    if [ "$devserver" = "already running" ]; then
+      echo "    It calls the app where it was told to; for this one that is the steps server:"
+      echo "    npx inngest-cli@latest dev -u http://$STEPS_ADDR/api/inngest"
+    fi ;;
   *)
     say "No Inngest Dev Server ($devserver)."
     if [ "${KORAI_DEV_EXECUTOR:-1}" = "1" ]; then
       echo "    Starting the development executor instead: it stands in for Inngest, running each"
-      echo "    event of the outbox through http://$ADDR/api/inngest, so jobs complete (development"
-      echo "    only; not durable). Its log lines name devtools."
-      "$PY" manage.py dev_executor --url "http://$ADDR" &
+      echo "    event of the outbox through http://$STEPS_ADDR/api/inngest (the steps server), so"
+      echo "    jobs complete (development only; not durable). Its log lines name devtools."
+      KORAI_ROLE=steps "$PY" manage.py dev_executor --url "http://$STEPS_ADDR" &
       children+=($!)
     else
       echo "    Korai still runs: every event is recorded in the outbox and nothing is lost."
-      echo "    Start a Dev Server (npx inngest-cli@latest dev -u http://$ADDR/api/inngest)"
+      echo "    Start a Dev Server (npx inngest-cli@latest dev -u http://$STEPS_ADDR/api/inngest)"
       echo "    or set INNGEST_BASE_URL, then run: $PY manage.py resend_events"
     fi ;;
 esac
 
-say "Starting Django on http://$ADDR (Ctrl-C stops everything)"
+say "Starting the API server on http://$ADDR (KORAI_ROLE=api; Ctrl-C stops everything)"
 # In the background and waited for, so a signal to this script alone (kill <pid>) also runs the
 # cleanup at once instead of waiting for runserver to end.
-"$PY" manage.py runserver "$ADDR" &
+KORAI_ROLE=api "$PY" manage.py runserver "$ADDR" &
 children+=($!)
 wait "$!"

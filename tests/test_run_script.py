@@ -1,8 +1,9 @@
 """`scripts/run.sh` (what `make run` calls), run for real on a copy of the project: its
-preparation is idempotent, it serves the API with the demo token, says plainly when (and why)
-the Inngest Dev Server cannot start and runs the development executor instead, so the README's
-walkthrough completes; a second run while one serves touches nothing; it leaves no process
-behind when it is stopped."""
+preparation is idempotent, it serves the API with the demo token and /api/inngest from a steps
+server of its own (KORAI_ROLE=steps, as production's split pools), says plainly when (and why)
+the Inngest Dev Server cannot start and runs the development executor instead, against the
+steps server, so the README's walkthrough completes; a second run while one serves touches
+nothing; it leaves no process behind when it is stopped."""
 
 import json
 import os
@@ -23,6 +24,10 @@ from tests.fakes.s3 import LocalS3
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN_LINE = re.compile(r"API token: ([0-9a-f]{40})")
+# Migrating, then two Django servers, the sandbox, the S3 store and the executor starting at once
+# on a shared 2-core machine can take minutes: the suite's 120 s would cut a slow start short.
+START_TIMEOUT = 240
+pytestmark = pytest.mark.timeout(START_TIMEOUT + 120)
 
 
 @pytest.fixture
@@ -98,19 +103,22 @@ def test_preparation_is_idempotent(project):
 # script alone with SIGTERM (`kill <pid>`).
 @pytest.mark.parametrize("stop", [pytest.param("ctrl-c", id="ctrl-c")])
 def test_run_serves_the_api_and_stops_every_child(project, tmp_path, stop):
-    web_port, sandbox_port, s3_port = _free_port(), _free_port(), _free_port()
+    web_port, steps_port, sandbox_port, s3_port = (_free_port() for _ in range(4))
     # An npx that never brings the Dev Server up (like a slow or offline download); it records
     # its own pid and its child's so the test can see that both are stopped.
     pids = tmp_path / "npx.pids"
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
+    npx_args = tmp_path / "npx.args"
     (fake_bin / "npx").write_text(
-        f"#!/bin/sh\necho $$ >> {pids}\nsleep 300 &\necho $! >> {pids}\nwait\n"
+        f'#!/bin/sh\necho "$@" > {npx_args}\necho $$ >> {pids}\nsleep 300 &\necho $! >> {pids}\n'
+        "wait\n"
     )
     (fake_bin / "npx").chmod(0o755)
     env = _environment(
         PATH=f"{fake_bin}:{os.environ['PATH']}",
         KORAI_ADDR=f"127.0.0.1:{web_port}",
+        KORAI_STEPS_ADDR=f"127.0.0.1:{steps_port}",
         KORAI_DEVSERVER_WAIT="2",
         CLIPS_API_URL=f"http://127.0.0.1:{sandbox_port}/identify-clips",
         PROCESS_CLIPS_API_URL=f"http://127.0.0.1:{sandbox_port}/process-clips",
@@ -132,7 +140,7 @@ def test_run_serves_the_api_and_stops_every_child(project, tmp_path, stop):
         base = f"http://127.0.0.1:{web_port}"
         # Generous: CI machines are shared, and migrating plus three processes starting at once
         # can take a while there.
-        deadline = time.monotonic() + 150
+        deadline = time.monotonic() + START_TIMEOUT
         answer = None
         while time.monotonic() < deadline and script.poll() is None:
             token = TOKEN_LINE.search("".join(lines))
@@ -161,6 +169,13 @@ def test_run_serves_the_api_and_stops_every_child(project, tmp_path, stop):
         assert bucket.status_code == 200
         assert "No Inngest Dev Server (no answer within 2s" in output
         assert "Starting the development executor instead" in output
+        # Split as production is: /api/inngest on the steps server only, where the Dev Server
+        # was pointed.
+        steps = f"http://127.0.0.1:{steps_port}"
+        assert "function_count" in requests.get(f"{steps}/api/inngest", timeout=5).json()
+        assert requests.get(f"{base}/api/inngest", timeout=5).status_code == 404
+        assert requests.get(f"{steps}/api/videos/", timeout=5).status_code == 404
+        assert f"dev -u {steps}/api/inngest --no-discovery" in npx_args.read_text()
         npx_pids = [int(pid) for pid in pids.read_text().split()]
         assert len(npx_pids) == 2
         assert not any(_alive(pid) for pid in npx_pids), "the timed-out npx was left running"
@@ -182,6 +197,7 @@ def test_run_serves_the_api_and_stops_every_child(project, tmp_path, stop):
         time.sleep(0.2)
     assert _session_processes(script.pid) == []
     assert not _listening(web_port)
+    assert not _listening(steps_port)
     assert not _listening(sandbox_port)
     assert not _listening(s3_port)
 
@@ -225,12 +241,28 @@ def _start(project: Path, env: dict) -> tuple[subprocess.Popen, list[str]]:
     return script, lines
 
 
-def _wait_for(lines: list[str], text: str, script: subprocess.Popen, timeout: float = 150) -> None:
+def _wait_for(
+    lines: list[str], text: str, script: subprocess.Popen, timeout: float = START_TIMEOUT
+) -> None:
     deadline = time.monotonic() + timeout
     while text not in "".join(lines):
         assert script.poll() is None, "".join(lines)
         assert time.monotonic() < deadline, f"no {text!r} in:\n" + "".join(lines)
         time.sleep(0.2)
+
+
+def _wait_until_answering(
+    url: str, script: subprocess.Popen, lines: list[str], timeout: float = START_TIMEOUT
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert script.poll() is None, "".join(lines)
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline, f"nothing answers at {url}:\n" + "".join(lines)
+            time.sleep(0.3)
 
 
 def _stop(script: subprocess.Popen) -> None:
@@ -270,8 +302,9 @@ def _walkthrough_commands() -> list[tuple[str, str]]:
 
 def test_readme_walkthrough_completes_without_a_dev_server(project, tmp_path):
     """The walkthrough, command by command as the README writes it, against run.sh with npx
-    failing as it does offline: the development executor completes the video and the export."""
-    web_port, sandbox_port, s3_port = _free_port(), _free_port(), _free_port()
+    failing as it does offline: the development executor, driving the steps server, completes
+    the video and the export."""
+    web_port, steps_port, sandbox_port, s3_port = (_free_port() for _ in range(4))
     # npx as it fails offline: exit status 1, the reason on stderr.
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
@@ -298,6 +331,7 @@ def test_readme_walkthrough_completes_without_a_dev_server(project, tmp_path):
     env = _environment(
         PATH=f"{fake_bin}:{os.environ['PATH']}",
         KORAI_ADDR=f"127.0.0.1:{web_port}",
+        KORAI_STEPS_ADDR=f"127.0.0.1:{steps_port}",
         CLIPS_API_URL=f"http://127.0.0.1:{sandbox_port}/identify-clips",
         PROCESS_CLIPS_API_URL=f"http://127.0.0.1:{sandbox_port}/process-clips",
         AWS_S3_ENDPOINT_URL=f"http://127.0.0.1:{s3_port}",
@@ -305,11 +339,14 @@ def test_readme_walkthrough_completes_without_a_dev_server(project, tmp_path):
     script, lines = _start(project, env)
     try:
         _wait_for(lines, "Development executor standing in for Inngest", script)
+        # The API server starts last, after the steps server the executor waits for.
+        _wait_until_answering(f"http://127.0.0.1:{web_port}/healthz/", script, lines)
         output = "".join(lines)
         assert "No Inngest Dev Server (npx exited with status 1)" in output
         assert "getaddrinfo ENOTFOUND github.com" in output  # why npx failed
         assert f"A clips sandbox already answers on http://127.0.0.1:{sandbox_port}" in output
         assert "did not start" not in output
+        assert f"through http://127.0.0.1:{steps_port}/api/inngest (the steps server)" in output
 
         answers = _run_walkthrough(
             token=TOKEN_LINE.search(output).group(1), api=f"http://127.0.0.1:{web_port}/api"
@@ -330,16 +367,17 @@ def test_readme_walkthrough_completes_without_a_dev_server(project, tmp_path):
         # A second `make run` while this one serves: says so, exits before touching anything.
         env_file = (project / ".env").stat().st_mtime_ns
         second = subprocess.run(
-            ["scripts/run.sh"], cwd=project, env=env, capture_output=True, text=True, timeout=30
+            ["scripts/run.sh"], cwd=project, env=env, capture_output=True, text=True, timeout=60
         )
         assert second.returncode == 1
         assert f"Korai already runs on http://127.0.0.1:{web_port}" in second.stdout
         assert "Migrating" not in second.stdout and "sandbox" not in second.stdout
         assert (project / ".env").stat().st_mtime_ns == env_file
 
-        # runserver's lines are printed once each (Django's console handler is not doubled).
+        # runserver's lines are printed once per server, API and steps (Django's console
+        # handler is not doubled).
         output = "".join(lines)
-        assert output.count("Watching for file changes with StatReloader") == 1, output
+        assert output.count("Watching for file changes with StatReloader") == 2, output
         assert output.count("completed after") == 2  # the executor's two runs
     finally:
         _stop(script)
@@ -403,3 +441,27 @@ def _fill(placeholder: str, answer: dict) -> str:
     if placeholder == "<another clip id>":
         return answer["results"][1]["id"]
     raise AssertionError(f"the test does not know how to fill {placeholder!r}")
+
+
+def test_a_taken_steps_port_stops_the_start_before_anything_changes(project):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    web_port = _free_port()
+    other = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        steps_addr = f"127.0.0.1:{other.server_address[1]}"
+        result = subprocess.run(
+            ["scripts/run.sh"],
+            cwd=project,
+            env=_environment(KORAI_ADDR=f"127.0.0.1:{web_port}", KORAI_STEPS_ADDR=steps_addr),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert result.returncode == 1
+    assert f"Another program listens on {steps_addr}" in result.stdout
+    assert not (project / ".env").exists() and not (project / "db.sqlite3").exists()
