@@ -5,7 +5,8 @@
 `fields` appears only for validation errors, with one list of messages per field (nested for
 nested input, e.g. `{"subtitle_style": {"font_color": ["..."]}}`).
 
-Services raise Django's `ValidationError` for bad input and `ApplicationError` subclasses for
+Services raise Django's `ValidationError` for bad input (a field inside an object named by its
+path, `"subtitle_style.font_color"`, answered nested) and `ApplicationError` subclasses for
 requests that are valid but cannot be done now; the handler turns both into this shape, so a
 service never builds an HTTP response.
 
@@ -72,7 +73,7 @@ class _Conflict(exceptions.APIException):
 
 def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
+        exc = exceptions.ValidationError(detail=_nested(serializers.as_serializer_error(exc)))
     elif isinstance(exc, ApplicationError):
         conflict = _Conflict(detail=exc.message, code=exc.code)
         conflict.status_code = exc.status_code
@@ -100,6 +101,19 @@ def api_exception_handler(exc, context):
         }
     response.data = {"error": error}
     return response
+
+
+def _nested(fields: dict) -> dict:
+    """`{"a.b": messages}` as `{"a": {"b": messages}}`, the shape a nested serializer gives:
+    Django's ValidationError holds one level of fields only."""
+    nested: dict = {}
+    for path, messages in fields.items():
+        *parents, leaf = path.split(".")
+        node = nested
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = messages
+    return nested
 
 
 def _validation_message(fields: dict) -> str:

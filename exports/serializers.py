@@ -1,7 +1,9 @@
-"""Input and output shapes of the exports API: one serializer per direction and operation."""
+"""Input and output shapes of the exports API: one serializer per direction and operation.
+Shapes only (types, required fields, bounded sizes): the rules (aspect ratios, languages, subtitle
+settings, ranges) are `exports.services.export_create`'s, which the web client's route calls too.
+"""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -9,16 +11,16 @@ from rest_framework import serializers
 
 from core import storage
 from core.fields import BoundedListField
-from exports.languages import allowed_target_languages, target_language_normalized
+from exports.languages import allowed_target_languages
 from exports.models import AspectRatio, Export, ExportedClip, ExportStatus
-from exports.services import SUBTITLE_STYLE_RULES, subtitle_style_errors
+from exports.services import SUBTITLE_STYLE_RULES
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
 from outbox.selectors import pending_reason
 
 
 class ClipRangeSerializer(serializers.Serializer):
-    start = serializers.FloatField(min_value=0, help_text="Seconds from the start of the video.")
-    end = serializers.FloatField(min_value=0, help_text="Seconds from the start of the video.")
+    start = serializers.FloatField(help_text="Seconds from the start of the video.")
+    end = serializers.FloatField(help_text="Seconds from the start of the video.")
 
 
 @extend_schema_field(
@@ -44,16 +46,28 @@ class ClipRangeSerializer(serializers.Serializer):
     }
 )
 class SubtitleStyleField(serializers.Field):
-    """A JSON object checked key by key against the default customization (exports.services)."""
+    """A JSON object of at most one entry per subtitle setting; its keys and values are checked
+    by the service (`exports.services.subtitle_style_errors`)."""
 
     def to_internal_value(self, data):
-        errors = subtitle_style_errors(data)
-        if errors:
-            raise serializers.ValidationError(errors)
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Must be an object of subtitle settings."]}
+            )
+        if len(data) > len(SUBTITLE_STYLE_RULES):
+            # Refused as a whole: one message per unknown key would echo an attacker's body back.
+            raise serializers.ValidationError(
+                {"non_field_errors": [f"At most {len(SUBTITLE_STYLE_RULES)} subtitle settings."]}
+            )
         return data
 
     def to_representation(self, value):
         return value
+
+
+@extend_schema_field(serializers.ChoiceField(choices=AspectRatio.choices))
+class AspectRatioField(serializers.CharField):
+    """A string, documented with its choices; the service refuses any other."""
 
 
 class ExportCreateInputSerializer(serializers.Serializer):
@@ -70,31 +84,19 @@ class ExportCreateInputSerializer(serializers.Serializer):
         help_text="Custom ranges inside the video, at most "
         f"{settings.KORAI_EXPORT_MAX_CLIP_SECONDS:g} s each. Give this or `clip_ids`.",
     )
-    aspect_ratio = serializers.ChoiceField(choices=AspectRatio.choices)
+    aspect_ratio = AspectRatioField()
     target_language = serializers.CharField(
         required=False,
         allow_null=True,
-        # Blank and padded values reach the check below, whose message lists the allowed tags.
+        # Blank and padded values reach the service, whose message lists the allowed tags.
         allow_blank=True,
         trim_whitespace=False,
         default=None,
-        max_length=35,
         help_text="BCP-47 tag of the language to translate and voice the clips in, one of "
         f"{', '.join(allowed_target_languages())} (any letter case), or null for none.",
     )
     subtitles = serializers.BooleanField(required=False, default=True)
     subtitle_style = SubtitleStyleField(required=False, default=dict)
-
-    def validate_target_language(self, value):
-        try:
-            return target_language_normalized(value)
-        except DjangoValidationError as err:
-            raise serializers.ValidationError(err.messages) from None
-
-    def validate(self, attrs):
-        if ("clip_ids" in attrs) == ("clips" in attrs):
-            raise serializers.ValidationError("Give either clip_ids or clips (custom ranges).")
-        return attrs
 
 
 class SelectedRangeSerializer(serializers.Serializer):

@@ -15,17 +15,16 @@ from videos.youtube import MAX_URL_LENGTH
 class VideoSubmitInputSerializer(serializers.Serializer):
     # Only the shape here: video_submit owns the rules (YouTube hosts, prompt length).
     youtube_url = serializers.CharField(
-        max_length=MAX_URL_LENGTH,
         trim_whitespace=True,
         help_text="A YouTube video URL: youtube.com/watch?v=, youtu.be/, /shorts/, /live/, "
-        "/embed/ on the www., m. and music. hosts.",
+        f"/embed/ on the www., m. and music. hosts; at most {MAX_URL_LENGTH} characters.",
     )
     prompt = serializers.CharField(
         required=False,
         allow_blank=True,
         default="",
-        max_length=settings.KORAI_PROMPT_MAX_LENGTH,
-        help_text="Optional instructions for the clip finder.",
+        help_text="Optional instructions for the clip finder, at most "
+        f"{settings.KORAI_PROMPT_MAX_LENGTH} characters.",
     )
 
 

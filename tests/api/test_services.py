@@ -95,6 +95,25 @@ def test_a_partial_export_is_run_again_keeping_its_rendered_clips(db):
     assert OutboxEvent.objects.filter(export=export).count() == 1
 
 
+def test_export_create_checks_the_rules_without_the_api(completed_video, user):
+    with pytest.raises(ValidationError) as caught:
+        export_create(
+            video=completed_video,
+            owner=user,
+            aspect_ratio="4:3",
+            target_language="xx",
+            subtitle_style={"font_size": 4000, "colour": "red"},
+            clips=[{"start": 0, "end": 5}],
+        )
+    assert set(caught.value.message_dict) == {
+        "aspect_ratio",
+        "target_language",
+        "subtitle_style.font_size",
+        "subtitle_style.colour",
+    }
+    assert not Export.objects.exists()
+
+
 def test_export_create_checks_the_owner(completed_video, other_user):
     with pytest.raises(ValueError, match="owner"):
         export_create(

@@ -78,7 +78,7 @@ def test_export_service_refuses_huge_integers_it_is_called_with(completed_video,
             clips=[{"start": 10**400, "end": 10**401}],
             subtitle_style={"font_size": 10**400},
         )
-    assert set(raised.value.message_dict) == {"subtitle_style", "clips"}
+    assert set(raised.value.message_dict) == {"subtitle_style.font_size", "clips"}
 
 
 # --- D3: lone surrogates -----------------------------------------------------------------------
