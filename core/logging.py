@@ -80,7 +80,3 @@ def logging_config(*, json: bool, level: str) -> dict:
             "django.db.backends": {"level": "INFO"},
         },
     }
-
-
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)
