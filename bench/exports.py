@@ -94,7 +94,7 @@ def _export(owner, size: int):
     from tests.factories import ClipFactory, ExportFactory, VideoFactory
     from videos.models import Video
 
-    video = VideoFactory(owner=owner, processing_status=Video.Status.COMPLETED)
+    video = VideoFactory(owner=owner, status=Video.Status.COMPLETED)
     ranges = [(40.0 * i, 40.0 * i + 30) for i in range(size)]
     clips = [ClipFactory(video=video, start=s, end=e) for s, e in ranges]
     return ExportFactory(

@@ -22,7 +22,7 @@ def seed():
 
     user = UserFactory(username="bench-poller")
     token, _ = Token.objects.get_or_create(user=user)
-    video = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED, total_clips=30)
+    video = VideoFactory(owner=user, status=Video.Status.COMPLETED, total_clips=30)
     Clip.objects.bulk_create(
         Clip(video=video, start=i * 40.0, end=i * 40.0 + 30, title=f"c{i}") for i in range(30)
     )
@@ -50,7 +50,7 @@ def seed_web_client_user(count: int = 1000) -> str:
                 youtube_url=f"https://www.youtube.com/watch?v=v{n:010d}",
                 youtube_id=f"v{n:010d}",
                 s3_key=Video.s3_key_for(video_id),
-                processing_status=state,
+                status=state,
                 total_clips=7 if state == "completed" else 0,
                 duration_seconds=600.5 if state == "completed" else None,
                 last_error="The clips service refused it." if state == "failed" else "",

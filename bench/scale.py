@@ -92,7 +92,7 @@ def _pages_at_size() -> dict:
         "videos list (owner of 10,000)": (api, "/api/videos/"),
         "videos list, status filter": (api, "/api/videos/?processing_status=failed"),
         "admin videos changelist": (admin, "/admin/videos/video/"),
-        "admin changelist, failed": (admin, "/admin/videos/video/?processing_status__exact=failed"),
+        "admin changelist, failed": (admin, "/admin/videos/video/?status__exact=failed"),
         "admin changelist, page 200": (admin, "/admin/videos/video/?p=200"),
     }
     return {name: _measure_page(client, url) for name, (client, url) in pages.items()}
@@ -124,7 +124,7 @@ def _seed_videos():
                 youtube_id=youtube_id,
                 s3_key=Video.s3_key_for(video_id),
                 # By tens, so the heavy owner (every tenth row) has every status too.
-                processing_status=statuses[(i // 10) % len(statuses)],
+                status=statuses[(i // 10) % len(statuses)],
                 total_clips=i % 12,
                 last_error="Clips API answered 500" if (i // 10) % 10 == 7 else "",
             )

@@ -9,7 +9,7 @@ from videos.models import Video
 
 def bare_video_row(request, pk):
     """The least Django can do for a poll: one row by primary key, as JSON, no auth, no DRF."""
-    row = Video.objects.filter(pk=pk).values("id", "processing_status", "total_clips").first()
+    row = Video.objects.filter(pk=pk).values("id", "status", "total_clips").first()
     if row is None:
         raise Http404
     row["id"] = str(row["id"])

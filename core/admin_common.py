@@ -24,6 +24,7 @@ BADGE_TONES = {
     "completed": "green",
     "partial": "amber",
     "failed": "red",
+    "cancelled": "grey",
     "delivered": "green",
     "undelivered": "amber",
     "delivery failed": "red",
@@ -228,7 +229,6 @@ class TrackedJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     attempts, timings and the timeline (operations.admin.jobs adds what needs the outbox and
     the reruns)."""
 
-    status_field = "status"
     list_per_page = 100
     # At 100,000 rows the unfiltered COUNT(*) next to every filtered count costs a full scan.
     show_full_result_count = False
@@ -257,7 +257,7 @@ class TrackedJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
-        return badge(getattr(obj, self.status_field))
+        return badge(obj.status)
 
     @admin.display(description="age", ordering="-created_at")
     def age(self, obj):

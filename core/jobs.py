@@ -7,6 +7,8 @@ from collections.abc import Callable
 from django.db import models, transaction
 from django.utils import timezone
 
+from core import lifecycle
+from core.lifecycle import timeline_entry
 from core.models import TrackedJob
 
 # Error texts are shown in the admin and the API: long enough to act on, bounded in size.
@@ -18,8 +20,9 @@ class JobError(Exception):
     cannot help, the function turns it into a non-retriable failure."""
 
 
-def timeline_entry(*, step: str, attempt: int, detail: str = "") -> dict:
-    return {"step": step, "at": timezone.now().isoformat(), "attempt": attempt, "detail": detail}
+class JobStopped(JobError):
+    """The job is no longer this run's to work on: it was cancelled, or run again by a newer
+    run, while the step worked. The step writes nothing."""
 
 
 def job_note(job: TrackedJob, *, step: str, attempt: int, detail: str = "") -> None:
@@ -28,15 +31,25 @@ def job_note(job: TrackedJob, *, step: str, attempt: int, detail: str = "") -> N
 
 
 def job_begin_run(job: TrackedJob, *, run_id: str, step: str, attempt: int) -> None:
-    """Record that Inngest run `run_id` works on the job now (the caller saves). Counted once
-    per run: a step retried or delivered twice within the same run is not a new attempt."""
+    """Record that Inngest run `run_id` works on the job now, which becomes `processing` (the
+    caller holds the row locked and saves). Counted once per run: a step retried or delivered
+    twice within the same run is not a new attempt. A cancelled (or completed) job is not
+    started again by a late delivery of its event: JobStopped. A failed one is, so that
+    replaying a failed run from the Inngest dashboard works."""
+    if lifecycle.PROCESSING not in lifecycle.ALLOWED[job.status]:
+        raise JobStopped(f"{job._meta.verbose_name} {job.pk} is {job.status}")
+    if job.status == lifecycle.PROCESSING:
+        job_note(job, step=step, attempt=attempt, detail=f"run {run_id}")
+    else:
+        lifecycle.transition(
+            job, lifecycle.PROCESSING, step=step, attempt=attempt, detail=f"run {run_id}"
+        )
     if job.inngest_run_id != run_id:
         job.inngest_run_id = run_id
         job.attempts += 1
         job.started_at = timezone.now()
         job.last_error = ""
     job.finished_at = None
-    job_note(job, step=step, attempt=attempt, detail=f"run {run_id}")
 
 
 def job_step_failed(
@@ -59,9 +72,7 @@ def job_fail(
     run_id: str,
     superseded: Callable[[], bool],
     error: str,
-    status_field: str,
     failed: str | Callable[[TrackedJob], str],
-    final: tuple[str, ...],
 ) -> TrackedJob | None:
     """Mark the job failed after its run gave up (`failed`: the status, or a function of the
     locked job that returns it). A failure report from an older run, or of an event that a
@@ -72,18 +83,19 @@ def job_fail(
         job = model.objects.select_for_update().filter(pk=as_uuid(job_id)).first()
         if job is None:
             return None
-        if job.inngest_run_id not in ("", run_id) or getattr(job, status_field) in final:
+        if job.inngest_run_id not in ("", run_id) or job.status in lifecycle.FINAL:
             return job
         # Checked under the job's lock: a rerun writes its event while holding it.
         if superseded():
             return job
-        setattr(job, status_field, failed(job) if callable(failed) else failed)
         job.last_error = truncate_error(error)
-        job.finished_at = timezone.now()
-        job_note(job, step="on-failure", attempt=0, detail=job.last_error)
-        job.save(
-            update_fields=[status_field, "last_error", "finished_at", "timeline", "updated_at"]
+        lifecycle.transition(
+            job,
+            failed(job) if callable(failed) else failed,
+            step="on-failure",
+            detail=job.last_error,
         )
+        job.save(update_fields=["status", "last_error", "finished_at", "timeline", "updated_at"])
         return job
 
 
@@ -100,6 +112,24 @@ def truncate_error(error: str) -> str:
     if len(error) > ERROR_MAX_CHARS:
         return error[:ERROR_MAX_CHARS] + "…"
     return error
+
+
+def job_of_run(model: type[TrackedJob], job_id: str, run_id: str) -> TrackedJob:
+    """The job, locked, if run `run_id` is still the one working on it; else JobStopped
+    (cancelled, run again by a newer run) or JobError (deleted). Called before a step writes
+    what it fetched: a step that finishes after a cancel writes nothing."""
+    job = lock(model, job_id)
+    ensure_run(job, run_id)
+    return job
+
+
+def ensure_run(job: TrackedJob, run_id: str) -> None:
+    """JobStopped unless run `run_id` is the one processing the job."""
+    if job.status != lifecycle.PROCESSING or job.inngest_run_id != run_id:
+        raise JobStopped(
+            f"{job._meta.verbose_name} {job.pk} is {job.status} "
+            f"(run {job.inngest_run_id or '-'}), not worked on by run {run_id} any more"
+        )
 
 
 def lock(model: type[models.Model], pk: str) -> models.Model:

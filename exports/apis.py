@@ -55,3 +55,22 @@ class ExportDetailApi(APIView):
     def get(self, request, export_id):
         export = selectors.export_get(user=request.user, export_id=export_id)
         return Response(ExportOutputSerializer(export, context={"request": request}).data)
+
+
+class ExportCancelApi(APIView):
+    @extend_schema(
+        operation_id="exports_cancel",
+        summary="Cancel an export",
+        description="A pending or processing export becomes `cancelled` at once and its Inngest "
+        "run is cancelled. Clips it rendered before (an earlier run of a partial export) are "
+        "kept; a render call that ends after the cancel keeps nothing, and a rerun renders "
+        "those clips again. 409 if the export is already final.",
+        request=None,
+        responses={202: ExportOutputSerializer, **error_responses(401, 404, 409)},
+    )
+    def post(self, request, export_id):
+        export = selectors.export_get(user=request.user, export_id=export_id)
+        services.export_cancel(export=export)
+        export = selectors.export_get(user=request.user, export_id=export_id)
+        data = ExportOutputSerializer(export, context={"request": request}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)

@@ -14,6 +14,7 @@ import contextlib
 import inngest
 from django.conf import settings
 
+from core.events import PROCESS_CANCELLED_EVENT, VIDEO_DELETED_EVENT
 from core.inngest import failed_run, inngest_client
 from core.steps import run_step
 from exports.jobs import (
@@ -59,6 +60,15 @@ def _process_clips_failed(ctx: inngest.ContextSync) -> None:
         inngest.Concurrency(key="event.data.videoId", limit=1),
         inngest.Concurrency(limit=settings.INNGEST_CONCURRENCY_GLOBAL),
     ],
+    # The export's cancel (POST /api/exports/{id}/cancel/) or its video's delete stops its run.
+    cancel=[
+        inngest.Cancel(
+            event=PROCESS_CANCELLED_EVENT, if_exp="event.data.exportId == async.data.exportId"
+        ),
+        inngest.Cancel(
+            event=VIDEO_DELETED_EVENT, if_exp="event.data.videoId == async.data.videoId"
+        ),
+    ],
     on_failure=_process_clips_failed,
 )
 def process_clips(ctx: inngest.ContextSync) -> dict:
@@ -95,7 +105,9 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
     export_id = export["exportId"]
 
     def call_process_clips_api() -> dict:
-        return export_render(export_id=export_id, step=RENDER_STEP, attempt=ctx.attempt)
+        return export_render(
+            export_id=export_id, run_id=ctx.run_id, step=RENDER_STEP, attempt=ctx.attempt
+        )
 
     def render_gave_up(error: str) -> None:
         export_render_failed(

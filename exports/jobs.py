@@ -11,13 +11,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from clips.models import Clip
-from core import clips_api, storage
+from core import clips_api, lifecycle, storage
 from core.jobs import (
     JobError,
     as_uuid,
+    ensure_run,
     job_begin_run,
     job_fail,
     job_note,
@@ -41,11 +41,11 @@ def export_id_for_event(event_id: str) -> uuid.UUID:
 
 @transaction.atomic
 def export_start(*, export_id: str, run_id: str, attempt: int) -> Export:
-    """Mark the export `processing` by run `run_id`; a `completed` export is left as it is."""
+    """Mark the export `processing` by run `run_id`; a `completed` export is left as it is, a
+    cancelled one is not started again (JobStopped)."""
     export = lock(Export, export_id)
     if export.status == Export.Status.COMPLETED:
         return export
-    export.status = Export.Status.PROCESSING
     job_begin_run(export, run_id=run_id, step="create-export-record", attempt=attempt)
     export.save()
     return export
@@ -92,7 +92,7 @@ def export_create_for_event(
     return export_start(export_id=str(export_id), run_id=run_id, attempt=attempt)
 
 
-def export_render(*, export_id: str, step: str, attempt: int) -> dict:
+def export_render(*, export_id: str, run_id: str, step: str, attempt: int) -> dict:
     """Render every range of the export that is not rendered yet, in ONE call of the processing
     API, and copy each output to a key of the export (`Export.clip_key`); a range the answer
     lacks, or whose output cannot be copied, gets its error. Returns `{"requested",
@@ -103,6 +103,10 @@ def export_render(*, export_id: str, step: str, attempt: int) -> dict:
     that holds the video's concurrency slot (`process-clips` allows one executing step per
     video). A repeat (a retried or re-delivered step, a rerun of a partial export) renders only
     what is still missing, so it never overwrites a clip that was kept.
+
+    An export cancelled (or taken over by a newer run) before the call is not rendered, and one
+    cancelled while the API worked keeps nothing of that call: no copy, no clip row (JobStopped);
+    a rerun renders those ranges again.
 
     Raises JobError when the export is gone or storage is not configured, what
     `core.clips_api.process_clips` raises, and StorageUnavailable when the store is down (the
@@ -115,6 +119,7 @@ def export_render(*, export_id: str, step: str, attempt: int) -> dict:
     export = Export.objects.select_related("video").filter(pk=as_uuid(export_id)).first()
     if export is None:
         raise JobError(f"export {export_id} does not exist")
+    ensure_run(export, run_id)  # cancelled before the call: no render to pay for
     missing = _missing_ranges(export)
     if not missing:
         return {"requested": 0, "rendered": 0, "failed": 0}
@@ -127,6 +132,7 @@ def export_render(*, export_id: str, step: str, attempt: int) -> dict:
         subtitles=export.subtitles,
         subtitle_customization=subtitle_customization(export.subtitle_style),
     )
+    _ensure_still_rendering(export_id, run_id)  # cancelled while the API worked: no copies
     outcomes = {}  # index in selected_ranges -> (kept key, error)
     for index, start, end in missing:
         output = clips_api.rendered_for(processed, start=start, end=end)
@@ -146,12 +152,10 @@ def export_render(*, export_id: str, step: str, attempt: int) -> dict:
         outcomes[index] = (export.clip_key(index), "")
     rendered = sum(1 for key, _ in outcomes.values() if key)
     with transaction.atomic():
-        # The export first, then its clips, in the same order as `export_finish`.
-        locked = Export.objects.select_for_update().filter(pk=export.pk).first()
-        if locked is None:
-            # Deleted while the API worked: nothing to write (delete-video-objects sweeps the
-            # copies made above).
-            raise JobError(f"export {export_id} was deleted while its clips were rendered")
+        # The export first, then its clips, in the same order as `export_finish`. Deleted or
+        # cancelled while the copies were made: nothing is written (delete-video-objects sweeps
+        # a deleted video's copies; a rerun overwrites a cancelled export's).
+        locked = _ensure_still_rendering(export_id, run_id, lock=True)
         for index, (key, error) in outcomes.items():
             _store(locked, locked.selected_ranges[index], s3_key=key, error=error)
         job_note(
@@ -164,13 +168,24 @@ def export_render(*, export_id: str, step: str, attempt: int) -> dict:
     return {"requested": len(missing), "rendered": rendered, "failed": len(missing) - rendered}
 
 
+def _ensure_still_rendering(export_id: str, run_id: str, *, lock: bool = False) -> Export:
+    """The export, if run `run_id` still renders it: JobError if it was deleted meanwhile,
+    JobStopped if it was cancelled or taken over by a newer run."""
+    exports = Export.objects.select_for_update() if lock else Export.objects
+    export = exports.filter(pk=as_uuid(export_id)).first()
+    if export is None:
+        raise JobError(f"export {export_id} was deleted while its clips were rendered")
+    ensure_run(export, run_id)
+    return export
+
+
 def export_render_failed(*, export_id: str, step: str, attempt: int, error: str) -> None:
     """The render call failed for good (a refusal, or retries exhausted): every range still
     missing gets `error`, so the export can finish `partial` or `failed` with a reason per
-    clip."""
+    clip. Nothing is written to an export that is no longer being processed (cancelled)."""
     with transaction.atomic():
         export = Export.objects.select_for_update().filter(pk=as_uuid(export_id)).first()
-        if export is None:
+        if export is None or export.status != Export.Status.PROCESSING:
             return
         for index, _, _ in _missing_ranges(export):
             _store(export, export.selected_ranges[index], s3_key="", error=error)
@@ -197,8 +212,12 @@ def _missing_ranges(export: Export) -> list[tuple[int, float, float]]:
 @transaction.atomic
 def export_finish(*, export_id: str, attempt: int) -> Export:
     """Finish the export from its clips: `completed` (all rendered), `partial` (some) or
-    `failed` (none); a range with no outcome at all counts as "not processed"."""
+    `failed` (none); a range with no outcome at all counts as "not processed". An export
+    cancelled meanwhile, finished already (a second delivery of the step) or sent back to
+    pending by a rerun is returned as it is: nothing is written."""
     export = lock(Export, export_id)
+    if export.status != Export.Status.PROCESSING:
+        return export
     by_range = {(float(r["start"]), float(r["end"])): r for r in export.selected_ranges}
     rendered = {(c.start, c.end): c for c in export.exported_clips.all()}
     failures = [
@@ -207,18 +226,16 @@ def export_finish(*, export_id: str, attempt: int) -> Export:
         if not ((s, e) in rendered and rendered[(s, e)].succeeded)
     ]
     if not failures:
-        export.status = Export.Status.COMPLETED
+        status = Export.Status.COMPLETED
         export.last_error = ""
     else:
-        export.status = (
-            Export.Status.FAILED if len(failures) == len(by_range) else Export.Status.PARTIAL
-        )
+        status = Export.Status.FAILED if len(failures) == len(by_range) else Export.Status.PARTIAL
         export.last_error = truncate_error(
             f"{len(failures)} of {len(by_range)} clips failed. " + "; ".join(failures)
         )
-    export.finished_at = timezone.now()
-    job_note(
+    lifecycle.transition(
         export,
+        status,
         step="save-exported-clips-to-database",
         attempt=attempt,
         detail=f"{len(by_range) - len(failures)} of {len(by_range)} clips rendered",
@@ -237,9 +254,7 @@ def export_fail(*, export_id: str, run_id: str, event_id: str, error: str) -> Ex
         run_id=run_id,
         superseded=lambda: bool(event_id) and event_superseded(event_id=event_id),
         error=error,
-        status_field="status",
         failed=_failed_status,
-        final=(Export.Status.COMPLETED, Export.Status.PARTIAL, Export.Status.FAILED),
     )
 
 

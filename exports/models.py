@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from core import lifecycle
 from core.models import TrackedJob
 
 
@@ -13,11 +14,14 @@ class AspectRatio(models.TextChoices):
 
 
 class ExportStatus(models.TextChoices):
-    PENDING = "pending"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    PARTIAL = "partial"  # some clips failed, each with its error
-    FAILED = "failed"
+    """The job lifecycle's states (core.lifecycle): all of them."""
+
+    PENDING = lifecycle.PENDING
+    PROCESSING = lifecycle.PROCESSING
+    COMPLETED = lifecycle.COMPLETED
+    PARTIAL = lifecycle.PARTIAL  # some clips failed, each with its error
+    FAILED = lifecycle.FAILED
+    CANCELLED = lifecycle.CANCELLED
 
 
 class Export(TrackedJob):
@@ -29,7 +33,6 @@ class Export(TrackedJob):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exports"
     )
-    clips = models.ManyToManyField("clips.Clip", blank=True, related_name="exports")
     # What to render, in order: [{"start": s, "end": e, "clip_id": "<uuid>" | null}]. Custom
     # ranges have no clip, so the ranges themselves are the export's source of truth.
     selected_ranges = models.JSONField(default=list)
@@ -40,6 +43,7 @@ class Export(TrackedJob):
     subtitles = models.BooleanField(default=True)
     # Overrides of the default subtitle customization; empty means the defaults.
     subtitle_style = models.JSONField(default=dict, blank=True)
+    # Changed only through core.lifecycle.transition.
     status = models.CharField(
         max_length=16, choices=ExportStatus.choices, default=ExportStatus.PENDING
     )

@@ -8,8 +8,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clips.models import Clip
+from core import lifecycle
 from core.errors import ConflictError
-from core.events import PROCESS_EVENT
+from core.events import PROCESS_CANCELLED_EVENT, PROCESS_EVENT
+from core.lifecycle import TransitionRefused
 from exports.languages import target_language_normalized
 from exports.models import AspectRatio, Export
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
@@ -118,9 +120,9 @@ def export_create(
     is sent after commit. Only a completed video can be exported (ConflictError otherwise)."""
     if video.owner_id != owner.pk:
         raise ValueError("An export is made by the video's owner.")
-    if video.processing_status != Video.Status.COMPLETED:
+    if video.status != Video.Status.COMPLETED:
         raise ConflictError(
-            f"This video is {video.processing_status}: clips can be exported once its "
+            f"This video is {video.status}: clips can be exported once its "
             "identification has completed.",
             code="video_not_ready",
         )
@@ -149,30 +151,50 @@ def export_create(
         subtitles=subtitles,
         subtitle_style=subtitle_style,
     )
-    clip_pks = [r["clip_id"] for r in ranges if r["clip_id"] is not None]
-    if clip_pks:
-        export.clips.set(clip_pks)
     _record_process_event(export, video=video)
     return export
 
 
 @transaction.atomic
 def export_rerun(*, export: Export) -> Export:
-    """Run a failed, partial or stuck export again: back to `pending` with a new event (a new
-    event id, so a new Inngest run). Rendered clips are kept and skipped by the new run, which
-    renders only the missing ones; a completed export has nothing to run again."""
+    """Run a failed, partial, cancelled or stuck export again: back to `pending` with a new
+    event (a new event id, so a new Inngest run). Rendered clips are kept and skipped by the
+    new run, which renders only the missing ones; a completed export has nothing to run
+    again."""
     export = Export.objects.select_for_update().select_related("video").get(pk=export.pk)
-    if export.status == Export.Status.COMPLETED:
+    try:
+        lifecycle.transition(export, Export.Status.PENDING, step="run-again")
+    except TransitionRefused:
         raise ConflictError(
             f"This export is {export.status}; there is nothing to run again.",
             code="export_finished",
-        )
-    export.status = Export.Status.PENDING
-    export.last_error = ""
-    export.started_at = None
-    export.finished_at = None
-    export.save(update_fields=["status", "last_error", "started_at", "finished_at", "updated_at"])
+        ) from None
+    export.save()
     _record_process_event(export, video=export.video)
+    return export
+
+
+@transaction.atomic
+def export_cancel(*, export: Export) -> Export:
+    """Cancel a pending or processing export: `cancelled` now, and a `clips/process.cancelled`
+    event (sent after commit) that cancels its Inngest run. Clips rendered before (by an earlier
+    run of a partial export) are kept; a render call that ends after the cancel keeps nothing
+    (exports.jobs.export_render). ConflictError if the export is already final."""
+    export = Export.objects.select_for_update().get(pk=export.pk)
+    try:
+        lifecycle.transition(export, Export.Status.CANCELLED, step="cancel")
+    except TransitionRefused:
+        raise ConflictError(
+            f"This export is {export.status}: only a pending or processing export can be "
+            "cancelled.",
+            code="export_final",
+        ) from None
+    export.save()
+    event_record(
+        name=PROCESS_CANCELLED_EVENT,
+        data={"exportId": str(export.pk), "videoId": str(export.video_id)},
+        export=export,
+    )
     return export
 
 

@@ -18,6 +18,7 @@ from django.db.models import Count, Min, Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from core import lifecycle
 from core.admin_common import (
     badge,
     changelist_url,
@@ -46,14 +47,12 @@ def dashboard(request):
             _job_summary(
                 model=Video,
                 label="Videos",
-                status_field="processing_status",
                 stuck=videos_stuck(older_than=stuck_after()),
                 now=now,
             ),
             _job_summary(
                 model=Export,
                 label="Exports",
-                status_field="status",
                 stuck=exports_stuck(older_than=stuck_after()),
                 now=now,
             ),
@@ -67,7 +66,7 @@ def dashboard(request):
     return TemplateResponse(request, "admin/korai/dashboard.html", context)
 
 
-def _job_summary(*, model, label, status_field, stuck, now) -> dict:
+def _job_summary(*, model, label, stuck, now) -> dict:
     statuses = model.Status.values
     since = {name: now - length for name, length in WINDOWS}
     # One pass over the rows of the longest window plus the stuck ones (a BitmapOr of two
@@ -76,9 +75,7 @@ def _job_summary(*, model, label, status_field, stuck, now) -> dict:
     counts = model.objects.filter(Q(created_at__gte=min(since.values())) | is_stuck).aggregate(
         stuck=Count("pk", filter=is_stuck),
         **{
-            f"{status}_{window}": Count(
-                "pk", filter=Q(**{status_field: status}, created_at__gte=moment)
-            )
+            f"{status}_{window}": Count("pk", filter=Q(status=status, created_at__gte=moment))
             for status in statuses
             for window, moment in enumerate(since.values())
         },
@@ -91,8 +88,7 @@ def _job_summary(*, model, label, status_field, stuck, now) -> dict:
                 {
                     "count": counts[f"{status}_{window}"],
                     "url": changelist_url(
-                        model,
-                        **{f"{status_field}__exact": status, "created_at__gte": moment.isoformat()},
+                        model, status__exact=status, created_at__gte=moment.isoformat()
                     ),
                 }
                 for window, moment in enumerate(since.values())
@@ -100,11 +96,10 @@ def _job_summary(*, model, label, status_field, stuck, now) -> dict:
         }
         for status in statuses
     ]
-    failed_statuses = [model.Status.FAILED]
-    if hasattr(model.Status, "PARTIAL"):
-        failed_statuses.append(model.Status.PARTIAL)
+    # What ended badly and can be run again (lifecycle.RERUNNABLE less the cancelled ones,
+    # which someone asked for).
     failures = list(
-        model.objects.filter(**{f"{status_field}__in": failed_statuses})
+        model.objects.filter(status__in=[lifecycle.FAILED, lifecycle.PARTIAL])
         .select_related("owner")
         .order_by("-updated_at")[:LIST_LENGTH]
     )
@@ -114,17 +109,17 @@ def _job_summary(*, model, label, status_field, stuck, now) -> dict:
         "rows": rows,
         "stuck_count": counts["stuck"],
         "stuck_url": changelist_url(model, stuck="yes"),
-        "stuck": [_job_row(job, status_field) for job in stuck_jobs],
-        "failures": [_job_row(job, status_field) for job in failures],
-        "failures_url": changelist_url(model, **{f"{status_field}__exact": model.Status.FAILED}),
+        "stuck": [_job_row(job) for job in stuck_jobs],
+        "failures": [_job_row(job) for job in failures],
+        "failures_url": changelist_url(model, status__exact=lifecycle.FAILED),
     }
 
 
-def _job_row(job, status_field) -> dict:
+def _job_row(job) -> dict:
     opts = job._meta
     return {
         "job": job,
-        "badge": badge(getattr(job, status_field)),
+        "badge": badge(job.status),
         "error": error_details(job.last_error, 100),
         "url": f"admin:{opts.app_label}_{opts.model_name}_change",
     }

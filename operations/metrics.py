@@ -32,7 +32,7 @@ from videos.models import Video
 # (kind label, model, status field, every status): every status is exported, zero included, so
 # a series never disappears when its last job moves on.
 JOB_KINDS = (
-    ("video", Video, "processing_status", Video.Status.values),
+    ("video", Video, "status", Video.Status.values),
     ("export", Export, "status", Export.Status.values),
 )
 

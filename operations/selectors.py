@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core import lifecycle
 from exports.models import Export
 from videos.models import Video
 
@@ -15,7 +16,7 @@ def videos_stuck(*, older_than: timedelta) -> QuerySet[Video]:
     their event was lost or their run died. Oldest first."""
     cutoff = timezone.now() - older_than
     return Video.objects.filter(
-        processing_status__in=[Video.Status.PENDING, Video.Status.PROCESSING],
+        status__in=lifecycle.ACTIVE,
         updated_at__lt=cutoff,
     ).order_by("updated_at", "pk")
 
@@ -25,6 +26,6 @@ def exports_stuck(*, older_than: timedelta) -> QuerySet[Export]:
     their event was lost or their run died. Oldest first."""
     cutoff = timezone.now() - older_than
     return Export.objects.filter(
-        status__in=[Export.Status.PENDING, Export.Status.PROCESSING],
+        status__in=lifecycle.ACTIVE,
         updated_at__lt=cutoff,
     ).order_by("updated_at", "pk")

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.db.models import Q, QuerySet
 
+from core import lifecycle
 from core.errors import ApplicationError
 from exports.models import Export
 from exports.services import export_rerun
@@ -32,6 +33,7 @@ class RerunReport:
 def jobs_rerun(
     *,
     failed: bool = False,
+    cancelled: bool = False,
     stuck_for: timedelta | None = None,
     video_id=None,
     export_id=None,
@@ -40,9 +42,9 @@ def jobs_rerun(
     limit: int | None = None,
     dry_run: bool = False,
 ) -> RerunReport:
-    """Run failed and/or stuck videos and exports again (each back to `pending` with a new
-    event, so a new Inngest run). A stuck job whose event is still undelivered is left to the
-    resend: running it again as well would start it twice.
+    """Run failed (and partial), cancelled and/or stuck videos and exports again (each back to
+    `pending` with a new event, so a new Inngest run). A stuck job whose event is still
+    undelivered is left to the resend: running it again as well would start it twice.
 
     `video_id` limits it to one video and its exports, `export_id` to one export (the
     command's `--video`/`--export`). `video_ids`/`export_ids` (ids or a `values("pk")`
@@ -51,7 +53,7 @@ def jobs_rerun(
     if limit is not None and limit < 1:
         raise ValueError("limit must be a positive number.")
     report = RerunReport()
-    if not failed and stuck_for is None:
+    if not failed and not cancelled and stuck_for is None:
         return report
 
     # A job with an undelivered event of its own is waiting for the resend, not stuck.
@@ -59,9 +61,12 @@ def jobs_rerun(
     video_q = Q(pk__in=[])
     export_q = Q(pk__in=[])
     if failed:
-        video_q |= Q(processing_status=Video.Status.FAILED)
+        video_q |= Q(status=lifecycle.FAILED)
         # A partial export failed for some clips; running it again renders only those.
-        export_q |= Q(status__in=[Export.Status.FAILED, Export.Status.PARTIAL])
+        export_q |= Q(status__in=[lifecycle.FAILED, lifecycle.PARTIAL])
+    if cancelled:
+        video_q |= Q(status=lifecycle.CANCELLED)
+        export_q |= Q(status=lifecycle.CANCELLED)
     if stuck_for is not None:
         video_q |= Q(pk__in=videos_stuck(older_than=stuck_for).values("pk")) & ~Q(
             pk__in=waiting.filter(export__isnull=True).values("video_id")

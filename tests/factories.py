@@ -49,7 +49,7 @@ class ExportFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Export
 
-    video = factory.SubFactory(VideoFactory, processing_status=Video.Status.COMPLETED)
+    video = factory.SubFactory(VideoFactory, status=Video.Status.COMPLETED)
     owner = factory.LazyAttribute(lambda e: e.video.owner)
     aspect_ratio = AspectRatio.VERTICAL
     selected_ranges = factory.LazyFunction(lambda: [{"start": 0.0, "end": 30.0, "clip_id": None}])

@@ -38,7 +38,9 @@ class VideoListCreateApi(generics.ListAPIView):
     def get_queryset(self):
         filters = VideoListFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return selectors.videos_for_user(user=self.request.user, **filters.validated_data)
+        return selectors.videos_for_user(
+            user=self.request.user, status=filters.validated_data.get("processing_status")
+        )
 
     @extend_schema(
         operation_id="videos_list",
@@ -96,6 +98,24 @@ class VideoDetailApi(APIView):
         video = selectors.video_for_user(user=request.user, video_id=video_id)
         video_delete(video=video)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class VideoCancelApi(APIView):
+    @extend_schema(
+        operation_id="videos_cancel",
+        summary="Cancel a video's identification",
+        description="A pending or processing video becomes `cancelled` at once and its Inngest "
+        "run is cancelled; a step still in flight writes nothing when it ends. 409 if the video "
+        "is already final (completed, failed, cancelled). A cancelled video can be run again "
+        "from the admin.",
+        request=None,
+        responses={202: VideoOutputSerializer, **error_responses(401, 404, 409)},
+    )
+    def post(self, request, video_id):
+        video = selectors.video_for_user(user=request.user, video_id=video_id)
+        video = services.video_cancel(video=video)
+        data = VideoOutputSerializer(video, context={"request": request}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
 
 
 class VideoStatusApi(APIView):

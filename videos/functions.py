@@ -12,7 +12,7 @@ import inngest
 from django.conf import settings
 
 from core import clips_api
-from core.events import VIDEO_DELETED_EVENT
+from core.events import IDENTIFY_CANCELLED_EVENT, VIDEO_DELETED_EVENT
 from core.inngest import concurrency_limits, failed_run, failure_message, inngest_client
 from core.steps import run_step
 from videos.deletion import video_cleanup_gave_up, video_objects_delete
@@ -25,6 +25,9 @@ from videos.jobs import (
     video_start,
 )
 from videos.models import Video
+
+# In a cancel rule, `event` is the run's own event and `async` the cancelling one.
+SAME_VIDEO = "event.data.videoId == async.data.videoId"
 
 
 def _identify_clips_failed(ctx: inngest.ContextSync) -> None:
@@ -44,6 +47,11 @@ def _identify_clips_failed(ctx: inngest.ContextSync) -> None:
     trigger=inngest.TriggerEvent(event="video/identify.clips"),
     retries=settings.INNGEST_RETRIES,
     concurrency=concurrency_limits(),
+    # The video's cancel (POST /api/videos/{id}/cancel/) or delete stops its run.
+    cancel=[
+        inngest.Cancel(event=IDENTIFY_CANCELLED_EVENT, if_exp=SAME_VIDEO),
+        inngest.Cancel(event=VIDEO_DELETED_EVENT, if_exp=SAME_VIDEO),
+    ],
     on_failure=_identify_clips_failed,
 )
 def identify_clips(ctx: inngest.ContextSync) -> dict:
@@ -68,7 +76,7 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
             "s3Key": video.s3_key,
             "youtubeUrl": video.youtube_url,
             "prompt": video.prompt,
-            "completed": video.processing_status == Video.Status.COMPLETED,
+            "completed": video.status == Video.Status.COMPLETED,
             "totalClips": video.total_clips,
         }
 

@@ -8,16 +8,18 @@ import uuid
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from clips.services import clips_replace
+from core import lifecycle
 from core.identify_answer import dropped_summary
 from core.jobs import (
     JobError,
+    JobStopped,
     as_uuid,
     job_begin_run,
     job_fail,
     job_note,
+    job_of_run,
     lock,
     user_pk,
 )
@@ -37,11 +39,11 @@ def video_id_for_event(event_id: str) -> uuid.UUID:
 @transaction.atomic
 def video_start(*, video_id: str, run_id: str, attempt: int) -> Video:
     """Mark the video `processing` by run `run_id`. A video that is already `completed` is left
-    as it is: the caller returns its result instead of identifying it again."""
+    as it is: the caller returns its result instead of identifying it again. A cancelled one
+    is not started again (JobStopped)."""
     video = lock(Video, video_id)
-    if video.processing_status == Video.Status.COMPLETED:
+    if video.status == Video.Status.COMPLETED:
         return video
-    video.processing_status = Video.Status.PROCESSING
     job_begin_run(video, run_id=run_id, step="create-video-record", attempt=attempt)
     video.save()
     return video
@@ -78,25 +80,29 @@ def video_create_for_event(
 def identify_answer_store(*, video_id: str, run_id: str, answer: dict) -> dict:
     """Keep an identification answer (`core.identify_answer.read_identify_answer`'s dict) for
     the step that saves its clips, and return what the fetching step hands on: counts only, so
-    the function's step state stays a few hundred bytes whatever the answer's size."""
-    if not Video.objects.filter(pk=as_uuid(video_id)).exists():
-        raise JobError(f"video {video_id} does not exist")
-    IdentifyAnswer.objects.update_or_create(
-        video_id=as_uuid(video_id), defaults={"inngest_run_id": run_id, "answer": answer}
-    )
+    the function's step state stays a few hundred bytes whatever the answer's size. An answer
+    that arrives after the video was cancelled (or deleted) is not kept: JobStopped/JobError."""
+    with transaction.atomic():
+        job_of_run(Video, video_id, run_id)
+        IdentifyAnswer.objects.update_or_create(
+            video_id=as_uuid(video_id), defaults={"inngest_run_id": run_id, "answer": answer}
+        )
     return {"clips": len(answer["identified_clips"]), "dropped": len(answer["dropped"])}
 
 
 @transaction.atomic
 def video_complete_from_answer(*, video_id: str, attempt: int) -> Video:
     """`video_complete` with the answer `identify_answer_store` kept, which is then forgotten.
-    A second delivery of the step finds the video completed and the answer gone: nothing to do."""
+    A second delivery of the step finds the video completed and the answer gone: nothing to do.
+    A video cancelled since, or taken over by a newer run, is left alone (JobStopped)."""
     video = lock(Video, video_id)
     kept = IdentifyAnswer.objects.filter(video=video).first()
     if kept is None:
-        if video.processing_status == Video.Status.COMPLETED:
+        if video.status == Video.Status.COMPLETED:
             return video
         raise JobError(f"video {video_id} has no identification answer to save")
+    if video.status != Video.Status.PROCESSING or video.inngest_run_id != kept.inngest_run_id:
+        raise JobStopped(f"video {video_id} is {video.status}: its answer is not saved")
     video = video_complete(video_id=video_id, identified=kept.answer, attempt=attempt)
     kept.delete()
     return video
@@ -115,9 +121,7 @@ def video_complete(*, video_id: str, identified: dict, attempt: int) -> Video:
     video.duration_seconds = identified["video_duration"] or None  # 0: unknown
     video.detected_language = identified["detected_language"]
     video.s3_path = identified["s3_path"]
-    video.processing_status = Video.Status.COMPLETED
     video.last_error = ""
-    video.finished_at = timezone.now()
     if dropped := identified.get("dropped"):
         job_note(
             video,
@@ -126,7 +130,14 @@ def video_complete(*, video_id: str, identified: dict, attempt: int) -> Video:
             detail=f"dropped {len(dropped)} of the answer's {len(clips) + len(dropped)} clips: "
             + dropped_summary(dropped),
         )
-    job_note(video, step="save-clips-to-database", attempt=attempt, detail=f"{len(clips)} clips")
+    if video.status != Video.Status.COMPLETED:  # else a second delivery of the step
+        lifecycle.transition(
+            video,
+            Video.Status.COMPLETED,
+            step="save-clips-to-database",
+            attempt=attempt,
+            detail=f"{len(clips)} clips",
+        )
     video.save()
     return video
 
@@ -140,7 +151,5 @@ def video_fail(*, video_id: str, run_id: str, event_id: str, error: str) -> Vide
         run_id=run_id,
         superseded=lambda: bool(event_id) and event_superseded(event_id=event_id),
         error=error,
-        status_field="processing_status",
         failed=Video.Status.FAILED,
-        final=(Video.Status.COMPLETED,),
     )

@@ -3,14 +3,18 @@ import posixpath
 from django.conf import settings
 from django.db import models
 
+from core import lifecycle
 from core.models import TrackedJob
 
 
 class VideoStatus(models.TextChoices):
-    PENDING = "pending"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    FAILED = "failed"
+    """The job lifecycle's states (core.lifecycle) that an identification can be in."""
+
+    PENDING = lifecycle.PENDING
+    PROCESSING = lifecycle.PROCESSING
+    COMPLETED = lifecycle.COMPLETED
+    FAILED = lifecycle.FAILED
+    CANCELLED = lifecycle.CANCELLED
 
 
 class Video(TrackedJob):
@@ -24,7 +28,8 @@ class Video(TrackedJob):
     prompt = models.TextField(blank=True)
     s3_key = models.CharField(max_length=255, unique=True)  # youtube-videos/{id}/yt
     s3_path = models.CharField(max_length=1024, blank=True)
-    processing_status = models.CharField(
+    # Changed only through core.lifecycle.transition; the API calls it `processing_status`.
+    status = models.CharField(
         max_length=16, choices=VideoStatus.choices, default=VideoStatus.PENDING
     )
     total_clips = models.PositiveIntegerField(default=0)
@@ -42,12 +47,11 @@ class Video(TrackedJob):
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="video_owner_created"),
             # The dashboard, --stuck and the status filter: status, then how long untouched.
-            models.Index(fields=["processing_status", "updated_at"], name="video_status_updated"),
+            models.Index(fields=["status", "updated_at"], name="video_status_updated"),
         ]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(processing_status__in=VideoStatus.values),
-                name="video_processing_status_valid",
+                condition=models.Q(status__in=VideoStatus.values), name="video_status_valid"
             ),
             models.CheckConstraint(
                 condition=models.Q(duration_seconds__isnull=True)
@@ -62,7 +66,7 @@ class Video(TrackedJob):
         ]
 
     def __str__(self) -> str:
-        return f"{self.youtube_id} ({self.processing_status})"
+        return f"{self.youtube_id} ({self.status})"
 
     @staticmethod
     def s3_key_for(video_id) -> str:

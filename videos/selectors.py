@@ -11,7 +11,7 @@ from videos.models import Video
 # What the status endpoint answers; the polling hot path reads only these columns.
 STATUS_FIELDS = (
     "id",
-    "processing_status",
+    "status",
     "total_clips",
     "last_error",
     "attempts",
@@ -23,11 +23,11 @@ STATUS_FIELDS = (
 )
 
 
-def videos_for_user(*, user, processing_status: str | None = None) -> QuerySet[Video]:
+def videos_for_user(*, user, status: str | None = None) -> QuerySet[Video]:
     """The user's videos, newest first (the `video_owner_created` index)."""
     videos = Video.objects.filter(owner=user)
-    if processing_status:
-        videos = videos.filter(processing_status=processing_status)
+    if status:
+        videos = videos.filter(status=status)
     return videos.order_by("-created_at", "-pk")
 
 
@@ -50,6 +50,7 @@ def video_status_get(*, user, video_id) -> dict:
     except Video.DoesNotExist:
         raise Http404("No video with this id.") from None
     row["exported_clips"] = row.pop("exported_clip_count")
+    row["processing_status"] = row.pop("status")  # the seed's name, kept by the API
     undelivered_error = row.pop("undelivered_error")
     row["pending_reason"] = (
         pending_reason(undelivered_error)

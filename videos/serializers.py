@@ -56,6 +56,10 @@ class ClipOutputSerializer(serializers.ModelSerializer):
 
 
 class VideoOutputSerializer(serializers.ModelSerializer):
+    # The seed's name for the job's status, kept by the API.
+    processing_status = serializers.ChoiceField(
+        source="status", choices=Video.Status.choices, read_only=True
+    )
     error = serializers.SerializerMethodField()
     source_download_url = serializers.SerializerMethodField()
     status_url = serializers.SerializerMethodField()

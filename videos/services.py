@@ -6,8 +6,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from core import lifecycle
 from core.errors import ConflictError
-from core.events import IDENTIFY_EVENT
+from core.events import IDENTIFY_CANCELLED_EVENT, IDENTIFY_EVENT
+from core.lifecycle import TransitionRefused
 from outbox.services import event_record
 from videos.models import Video
 from videos.youtube import normalize_youtube_url
@@ -62,28 +64,37 @@ def _video_create(*, owner, url, youtube_id, prompt, idempotency_key) -> Video:
 
 @transaction.atomic
 def video_rerun(*, video: Video) -> Video:
-    """Run a failed or stuck video's identification again: back to `pending` with a new event
-    (a new event id, so a new Inngest run). A completed video has nothing to run again."""
+    """Run a failed, cancelled or stuck video's identification again: back to `pending` with a
+    new event (a new event id, so a new Inngest run). A completed video has nothing to run
+    again."""
     video = Video.objects.select_for_update().get(pk=video.pk)
-    if video.processing_status == Video.Status.COMPLETED:
+    try:
+        lifecycle.transition(video, Video.Status.PENDING, step="run-again")
+    except TransitionRefused:
         raise ConflictError(
             "This video's clips are already identified; there is nothing to run again.",
             code="video_completed",
-        )
-    video.processing_status = Video.Status.PENDING
-    video.last_error = ""
-    video.started_at = None
-    video.finished_at = None
-    video.save(
-        update_fields=[
-            "processing_status",
-            "last_error",
-            "started_at",
-            "finished_at",
-            "updated_at",
-        ]
-    )
+        ) from None
+    video.save()
     _record_identify_event(video)
+    return video
+
+
+@transaction.atomic
+def video_cancel(*, video: Video) -> Video:
+    """Cancel a pending or processing video: `cancelled` now, and a `video/identify.cancelled`
+    event (sent after commit) that cancels its Inngest run. A step still in flight finds the
+    video cancelled and writes nothing. ConflictError if the video is already final."""
+    video = Video.objects.select_for_update().get(pk=video.pk)
+    try:
+        lifecycle.transition(video, Video.Status.CANCELLED, step="cancel")
+    except TransitionRefused:
+        raise ConflictError(
+            f"This video is {video.status}: only a pending or processing video can be cancelled.",
+            code="video_final",
+        ) from None
+    video.save()
+    event_record(name=IDENTIFY_CANCELLED_EVENT, data={"videoId": str(video.pk)}, video=video)
     return video
 
 

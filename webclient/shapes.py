@@ -16,7 +16,7 @@ VIDEO_LIST_FIELDS = (
     "youtube_url",
     "s3_key",
     "prompt",
-    "processing_status",
+    "status",
     "total_clips",
     "duration_seconds",
     "detected_language",
@@ -44,7 +44,7 @@ def time_text(value: datetime) -> str:
 
 def video_summary(row: dict) -> dict:
     """One entry of `GET /api/clips/videos`, from a `values(*VIDEO_LIST_FIELDS)` row."""
-    status = row["processing_status"]
+    status = row["status"]
     return {
         "id": str(row["id"]),
         "youtubeUrl": row["youtube_url"],

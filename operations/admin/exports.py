@@ -65,7 +65,6 @@ def video_link(video):
 @admin.register(Export)
 class ExportAdmin(JobAdmin):
     event_job = "export"
-    rerunnable_statuses = (Export.Status.FAILED, Export.Status.PARTIAL)
     list_display = (
         "short_id",
         "video_column",
@@ -131,7 +130,9 @@ class ExportAdmin(JobAdmin):
 
     @admin.action(description="Run selected failed or stuck exports again", permissions=("rerun",))
     def rerun(self, request, queryset):
-        report = jobs_rerun(failed=True, stuck_for=stuck_after(), export_ids=queryset.values("pk"))
+        report = jobs_rerun(
+            failed=True, cancelled=True, stuck_for=stuck_after(), export_ids=queryset.values("pk")
+        )
         report_rerun(self, request, selected=queryset.count(), report=report)
 
     @admin.action(

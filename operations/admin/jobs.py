@@ -8,6 +8,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from core import lifecycle
 from core.admin_common import (
     ERROR_EXCERPT_CHARS,
     TrackedJobAdmin,
@@ -23,8 +24,6 @@ from outbox.selectors import pending_reason, undelivered_event_error
 class JobAdmin(TrackedJobAdmin):
     # "video" or "export": whose undelivered events explain a pending job (outbox selectors).
     event_job = "video"
-    # Statuses a job can be run again from (what `jobs_rerun(failed=True)` selects).
-    rerunnable_statuses: tuple[str, ...] = ("failed",)
     change_form_template = "admin/korai/job_change_form.html"
 
     def get_queryset(self, request):
@@ -36,22 +35,20 @@ class JobAdmin(TrackedJobAdmin):
         )
 
     def job_pending_reason(self, obj) -> str | None:
-        if getattr(obj, self.status_field) != "pending":
+        if obj.status != lifecycle.PENDING:
             return None
         return pending_reason(getattr(obj, "undelivered_error", None))
 
     def can_run_again(self, request, obj) -> bool:
-        return getattr(
-            obj, self.status_field
-        ) in self.rerunnable_statuses and self.has_rerun_permission(request)
+        return obj.status in lifecycle.RERUNNABLE and self.has_rerun_permission(request)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             opts = self.opts
-            status = getattr(obj, self.status_field)
+            status = obj.status
             context["job_pending_reason"] = self.job_pending_reason(obj)
             context["job_status"] = badge(status)
-            if status in self.rerunnable_statuses and obj.last_error:
+            if status in lifecycle.RERUNNABLE and obj.last_error:
                 context["job_failure"] = error_details(obj.last_error, 160)
             if self.can_run_again(request, obj):
                 context["run_again_url"] = reverse(
@@ -71,7 +68,10 @@ class JobAdmin(TrackedJobAdmin):
     def rerun_one(self, obj):
         """What the list's "run again" action does, for exactly this job."""
         return jobs_rerun(
-            failed=True, stuck_for=stuck_after(), **{f"{self.event_job}_ids": [obj.pk]}
+            failed=True,
+            cancelled=True,
+            stuck_for=stuck_after(),
+            **{f"{self.event_job}_ids": [obj.pk]},
         )
 
     def run_again_view(self, request, object_id):

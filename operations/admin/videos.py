@@ -62,7 +62,6 @@ class ExportInline(ReadOnlyInline):
 
 @admin.register(Video)
 class VideoAdmin(JobAdmin):
-    status_field = "processing_status"
     event_job = "video"
     # The URL is youtube.com/watch?v=<youtube id>: the id says it in a column that fits.
     list_display = (
@@ -77,7 +76,7 @@ class VideoAdmin(JobAdmin):
         "error_start",
     )
     list_select_related = ("owner",)
-    list_filter = ("processing_status", VideoStuckFilter, "created_at", OwnerFilter)
+    list_filter = ("status", VideoStuckFilter, "created_at", OwnerFilter)
     search_fields = ("youtube_id", "youtube_url", "owner__username", "owner__email")
     search_help_text = "YouTube id or URL, the owner's username or email, or the video's id."
     actions = ("rerun", "resend_events")
@@ -102,9 +101,9 @@ class VideoAdmin(JobAdmin):
     )
     readonly_fields = tuple(field for _, options in fieldsets for field in options["fields"])
 
-    @admin.display(description="status", ordering="processing_status")
+    @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
-        return badge(obj.processing_status)
+        return badge(obj.status)
 
     @admin.display(description="duration", ordering="duration_seconds")
     def duration(self, obj):
@@ -112,7 +111,9 @@ class VideoAdmin(JobAdmin):
 
     @admin.action(description="Run selected failed or stuck videos again", permissions=("rerun",))
     def rerun(self, request, queryset):
-        report = jobs_rerun(failed=True, stuck_for=stuck_after(), video_ids=queryset.values("pk"))
+        report = jobs_rerun(
+            failed=True, cancelled=True, stuck_for=stuck_after(), video_ids=queryset.values("pk")
+        )
         report_rerun(self, request, selected=queryset.count(), report=report)
 
     @admin.action(

@@ -24,7 +24,7 @@ def jobs(db, fake_inngest):
     owner = UserFactory(username="alice")
     completed = VideoFactory(
         owner=owner,
-        processing_status=Video.Status.COMPLETED,
+        status=Video.Status.COMPLETED,
         total_clips=2,
         duration_seconds=754.0,
         attempts=1,
@@ -49,7 +49,7 @@ def jobs(db, fake_inngest):
     clips = [ClipFactory(video=completed), ClipFactory(video=completed)]
     failed = VideoFactory(
         owner=owner,
-        processing_status=Video.Status.FAILED,
+        status=Video.Status.FAILED,
         attempts=3,
         started_at=now - timedelta(minutes=20),
         finished_at=now - timedelta(minutes=10),
@@ -65,7 +65,7 @@ def jobs(db, fake_inngest):
         ],
     )
     event_record(name="video/identify.clips", data={"videoId": str(failed.pk)}, video=failed)
-    stuck = VideoFactory(owner=owner, processing_status=Video.Status.PROCESSING)
+    stuck = VideoFactory(owner=owner, status=Video.Status.PROCESSING)
     Video.objects.filter(pk=stuck.pk).update(updated_at=now - timedelta(hours=2))
     export = ExportFactory(
         video=completed,

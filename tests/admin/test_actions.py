@@ -41,10 +41,10 @@ def test_rerun_videos_runs_failed_and_stuck_again_and_leaves_the_rest(
     ]
     for video in (failed, stuck):
         video.refresh_from_db()
-        assert video.processing_status == Video.Status.PENDING
+        assert video.status == Video.Status.PENDING
         assert video.last_error == ""
     completed.refresh_from_db()
-    assert completed.processing_status == Video.Status.COMPLETED
+    assert completed.status == Video.Status.COMPLETED
     # New events with new ids, delivered after the action's commit.
     assert f"video/identify.clips:{failed.pk}:2" in fake_inngest.event_ids()
     assert f"video/identify.clips:{stuck.pk}:1" in fake_inngest.event_ids()
@@ -54,7 +54,7 @@ def test_rerun_leaves_a_stuck_video_whose_event_is_undelivered_to_the_resend(
     admin_client, jobs, fake_inngest
 ):
     fake_inngest.down()
-    waiting = VideoFactory(processing_status=Video.Status.PENDING)
+    waiting = VideoFactory(status=Video.Status.PENDING)
     event_record(name="video/identify.clips", data={"videoId": str(waiting.pk)}, video=waiting)
     Video.objects.filter(pk=waiting.pk).update(updated_at=timezone.now() - timedelta(hours=1))
 

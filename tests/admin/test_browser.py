@@ -73,7 +73,7 @@ def failed_video(owner, youtube_id):
     return VideoFactory(
         owner=owner,
         youtube_id=youtube_id,
-        processing_status=Video.Status.FAILED,
+        status=Video.Status.FAILED,
         attempts=1,
         started_at=started,
         finished_at=started + timedelta(minutes=2),
@@ -110,12 +110,12 @@ def test_operator_at_1400px_sees_everything_and_runs_failed_jobs_again(
     event_record(
         name="video/identify.clips", data={"videoId": str(other_failed.pk)}, video=other_failed
     )
-    completed = VideoFactory(owner=operator, processing_status=Video.Status.COMPLETED)
+    completed = VideoFactory(owner=operator, status=Video.Status.COMPLETED)
     for _ in range(3):
         ExportFactory(
             video=completed, owner=operator, status=Export.Status.FAILED, last_error=LONG_WORD_ERROR
         )
-    stuck = VideoFactory(owner=operator, youtube_id="stuckvideo0", processing_status="processing")
+    stuck = VideoFactory(owner=operator, youtube_id="stuckvideo0", status="processing")
     Video.objects.filter(pk=stuck.pk).update(updated_at=timezone.now() - timedelta(hours=2))
     # Inngest is down when this one is submitted: its event stays in the outbox.
     fake_inngest.down()
@@ -200,7 +200,7 @@ def test_operator_at_1400px_sees_everything_and_runs_failed_jobs_again(
             page.goto(f"{live_server.url}/admin/dashboard/")
             page.click("#dashboard-videos >> text=Recent failures")
             page.wait_for_selector("#result_list")
-            assert "processing_status__exact=failed" in page.url
+            assert "status__exact=failed" in page.url
             rows = page.inner_text("#result_list")
             assert other_failed.youtube_id in rows and failed.youtube_id not in rows
             page.check(f"input.action-select[value='{other_failed.pk}']")
@@ -218,5 +218,5 @@ def test_operator_at_1400px_sees_everything_and_runs_failed_jobs_again(
 
     for video in (failed, other_failed):
         video.refresh_from_db()
-        assert video.processing_status == Video.Status.PENDING
+        assert video.status == Video.Status.PENDING
         assert f"video/identify.clips:{video.pk}:2" in fake_inngest.event_ids()

@@ -20,7 +20,7 @@ def test_index_links_the_dashboard(admin_client):
     ("name", "query"),
     [
         ("videos_video", ""),
-        ("videos_video", "?processing_status__exact=failed"),
+        ("videos_video", "?status__exact=failed"),
         ("videos_video", "?stuck=yes"),
         ("videos_video", "?owner=alice"),
         ("videos_video", "?created_at__gte=2020-01-01+00:00:00%2B00:00"),
@@ -54,7 +54,7 @@ def test_video_changelist_shows_badges_and_error_start(admin_client, jobs):
 
 def test_filters_narrow_the_videos(admin_client, jobs):
     url = reverse("admin:videos_video_changelist")
-    failed = admin_client.get(url + "?processing_status__exact=failed").context["cl"]
+    failed = admin_client.get(url + "?status__exact=failed").context["cl"]
     assert [v.pk for v in failed.result_list] == [jobs["failed"].pk]
     stuck = admin_client.get(url + "?stuck=yes").context["cl"]
     assert [v.pk for v in stuck.result_list] == [jobs["stuck"].pk]
@@ -114,11 +114,11 @@ def test_nothing_can_be_added_or_edited(admin_client, jobs):
     video = jobs["failed"]
     response = admin_client.post(
         reverse("admin:videos_video_change", args=[video.pk]),
-        {"processing_status": "completed"},
+        {"status": "completed"},
     )
     assert response.status_code == 403
     video.refresh_from_db()
-    assert video.processing_status == "failed"
+    assert video.status == "failed"
 
 
 def test_dashboard_counts_and_links(admin_client, jobs):
@@ -131,6 +131,7 @@ def test_dashboard_counts_and_links(admin_client, jobs):
         "processing": [1, 1],
         "completed": [1, 1],
         "failed": [1, 1],
+        "cancelled": [0, 0],
     }
     assert videos["stuck_count"] == 1
     assert [row["job"].pk for row in videos["failures"]] == [jobs["failed"].pk]
@@ -185,7 +186,7 @@ def test_a_failed_jobs_page_runs_it_again(admin_client, jobs, fake_inngest):
     assert response.redirect_chain == [(url, 302)]
     assert "Ran 1 job(s) again." in response.content.decode()
     failed.refresh_from_db()
-    assert failed.processing_status == "pending"
+    assert failed.status == "pending"
     assert f"video/identify.clips:{failed.pk}:2" in fake_inngest.event_ids()
 
 
@@ -202,7 +203,7 @@ def test_run_again_needs_the_change_permission(client, jobs):
     assert 'id="run-again"' not in html
     client.post(reverse("admin:videos_video_run_again", args=[failed.pk]))
     failed.refresh_from_db()
-    assert failed.processing_status == "failed"
+    assert failed.status == "failed"
 
 
 def test_attempts_are_explained_where_they_are_shown(admin_client, jobs):

@@ -21,7 +21,7 @@ from videos.models import Video, VideoDeletion
 # Each factory call makes one row with its own owner/video/export, the worst case for N+1.
 MAKERS = {
     "videos_video": lambda: VideoFactory(
-        processing_status=Video.Status.FAILED, last_error="boom", timeline=[{"step": "s"}]
+        status=Video.Status.FAILED, last_error="boom", timeline=[{"step": "s"}]
     ),
     "exports_export": lambda: ExportFactory(status=Export.Status.FAILED, last_error="boom"),
     "clips_clip": lambda: ClipFactory(),
@@ -68,9 +68,7 @@ def test_changelist_queries_do_not_grow_with_rows(admin_client, name):
 
 @pytest.mark.django_db
 def test_filtered_video_changelist_queries_are_constant(admin_client):
-    url = (
-        reverse("admin:videos_video_changelist") + "?processing_status__exact=failed&stuck=&owner="
-    )
+    url = reverse("admin:videos_video_changelist") + "?status__exact=failed&stuck=&owner="
     MAKERS["videos_video"]()
     one = count_queries(admin_client, url)
     for _ in range(99):
@@ -83,7 +81,7 @@ def test_video_change_page_queries_do_not_grow_with_children(admin_client):
     owner = UserFactory()
 
     def page_with(children: int) -> int:
-        video = VideoFactory(owner=owner, processing_status=Video.Status.COMPLETED)
+        video = VideoFactory(owner=owner, status=Video.Status.COMPLETED)
         for n in range(children):
             ClipFactory(video=video, start=n * 60.0, end=n * 60.0 + 30)
             export = ExportFactory(video=video)

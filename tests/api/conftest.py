@@ -18,7 +18,7 @@ def completed_video(user):
     """A video of `user` whose clips are identified: 3 clips in a 600-second video."""
     video = VideoFactory(
         owner=user,
-        processing_status=Video.Status.COMPLETED,
+        status=Video.Status.COMPLETED,
         duration_seconds=600.0,
         total_clips=3,
     )

@@ -65,7 +65,7 @@ def test_an_event_not_tried_yet_is_reported_as_not_sent(api_client, user):
 
 def test_only_a_pending_video_has_a_pending_reason(api_client, user):
     # A failed job's old undelivered event does not explain anything about its failure.
-    video = VideoFactory(owner=user, processing_status=Video.Status.FAILED, last_error="boom")
+    video = VideoFactory(owner=user, status=Video.Status.FAILED, last_error="boom")
     OutboxEvent.objects.create(
         event_id="e:1", name="video/identify.clips", data={}, video=video, last_error="down"
     )
@@ -111,7 +111,7 @@ def test_the_status_endpoint_is_still_one_query(api_client, user, django_assert_
 def test_the_export_answers_cost_no_extra_query(
     api_client, user, fake_inngest, django_assert_num_queries
 ):
-    video = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
+    video = VideoFactory(owner=user, status=Video.Status.COMPLETED)
     exports = ExportFactory.create_batch(3, video=video, owner=user)
     for export in exports:
         OutboxEvent.objects.create(

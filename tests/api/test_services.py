@@ -42,13 +42,13 @@ def test_video_submit_validates_even_without_the_api(user):
 def test_video_rerun_puts_a_failed_video_back_to_pending_with_a_new_event(user):
     video = video_submit(owner=user, youtube_url=URL)
     Video.objects.filter(pk=video.pk).update(
-        processing_status=Video.Status.FAILED, last_error="API 500", finished_at=timezone.now()
+        status=Video.Status.FAILED, last_error="API 500", finished_at=timezone.now()
     )
 
     video_rerun(video=video)
 
     video.refresh_from_db()
-    assert (video.processing_status, video.last_error, video.finished_at) == ("pending", "", None)
+    assert (video.status, video.last_error, video.finished_at) == ("pending", "", None)
     assert list(OutboxEvent.objects.order_by("created_at").values_list("event_id", flat=True)) == [
         f"video/identify.clips:{video.pk}:1",
         f"video/identify.clips:{video.pk}:2",
@@ -57,7 +57,7 @@ def test_video_rerun_puts_a_failed_video_back_to_pending_with_a_new_event(user):
 
 
 def test_a_completed_video_is_not_run_again(user):
-    video = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
+    video = VideoFactory(owner=user, status=Video.Status.COMPLETED)
     with pytest.raises(ConflictError):
         video_rerun(video=video)
     assert not OutboxEvent.objects.exists()
@@ -126,9 +126,9 @@ def test_export_create_checks_the_owner(completed_video, other_user):
 
 def test_stuck_selectors_pick_old_pending_or_processing_jobs_only(db):
     old = timezone.now() - timedelta(hours=2)
-    stuck_video = VideoFactory(processing_status=Video.Status.PROCESSING)
-    VideoFactory(processing_status=Video.Status.FAILED)
-    fresh_video = VideoFactory(processing_status=Video.Status.PENDING)
+    stuck_video = VideoFactory(status=Video.Status.PROCESSING)
+    VideoFactory(status=Video.Status.FAILED)
+    fresh_video = VideoFactory(status=Video.Status.PENDING)
     stuck_export = ExportFactory(status=Export.Status.PENDING)
     ExportFactory(status=Export.Status.COMPLETED)
     ExportFactory(status=Export.Status.PROCESSING)  # fresh

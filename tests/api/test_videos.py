@@ -61,7 +61,7 @@ def test_every_endpoint_requires_authentication(db, method, path):
     ],
 )
 def test_another_users_video_or_export_is_not_found(api_client, other_user, method, path):
-    video = VideoFactory(owner=other_user, processing_status=Video.Status.COMPLETED)
+    video = VideoFactory(owner=other_user, status=Video.Status.COMPLETED)
     clip = ClipFactory(video=video)
     export = ExportFactory(video=video)
     body = {"clip_ids": [str(clip.pk)], "aspect_ratio": "9:16"}
@@ -239,8 +239,8 @@ def test_list_is_the_users_videos_newest_first_paginated(api_client, user, other
 
 
 def test_list_filters_by_processing_status(api_client, user):
-    done = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
-    VideoFactory(owner=user, processing_status=Video.Status.FAILED)
+    done = VideoFactory(owner=user, status=Video.Status.COMPLETED)
+    VideoFactory(owner=user, status=Video.Status.FAILED)
     response = api_client.get(VIDEOS, {"processing_status": "completed"})
     assert [v["id"] for v in response.json()["results"]] == [str(done.pk)]
 
@@ -319,7 +319,7 @@ def test_an_unknown_video_is_a_404(api_client):
 
 
 def test_a_failed_video_shows_its_error(api_client, user):
-    video = VideoFactory(owner=user, processing_status=Video.Status.FAILED, last_error="API 422")
+    video = VideoFactory(owner=user, status=Video.Status.FAILED, last_error="API 422")
     assert api_client.get(f"/api/videos/{video.pk}/").json()["error"] == "API 422"
 
 
@@ -345,7 +345,7 @@ def test_status_has_the_counts_and_error(api_client, completed_video):
 
 
 def test_status_of_a_failed_video(api_client, user):
-    video = VideoFactory(owner=user, processing_status=Video.Status.FAILED, last_error="boom")
+    video = VideoFactory(owner=user, status=Video.Status.FAILED, last_error="boom")
     body = api_client.get(status_url(video)).json()
     assert (body["processing_status"], body["error"], body["exported_clips"]) == (
         "failed",
@@ -376,7 +376,7 @@ def test_status_answer_is_exactly_what_its_documented_serializer_gives(api_clien
 
     video = VideoFactory(
         owner=user,
-        processing_status=status,
+        status=status,
         last_error="boom" if status == Video.Status.FAILED else "",
         started_at=timezone.now(),
         attempts=2,
@@ -396,7 +396,7 @@ def test_status_queries_are_the_same_with_token_auth_for_1_and_50_clips(user):
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    video = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
+    video = VideoFactory(owner=user, status=Video.Status.COMPLETED)
     ClipFactory(video=video)
     with CaptureQueriesContext(connection) as cold:
         client.get(status_url(video))
@@ -440,8 +440,8 @@ def test_clips_make_the_same_queries_for_1_and_50(api_client, user):
 
 def test_exported_clip_factory_rows_are_counted_per_video(api_client, user):
     # Two videos' exported clips never mix in the status count.
-    first = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
-    second = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
+    first = VideoFactory(owner=user, status=Video.Status.COMPLETED)
+    second = VideoFactory(owner=user, status=Video.Status.COMPLETED)
     ExportedClipFactory(export=ExportFactory(video=first))
     ExportedClipFactory.create_batch(2, export=ExportFactory(video=second))
     assert api_client.get(status_url(first)).json()["exported_clips"] == 1

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from core.clips_api import parse_identify_response
 from tests.factories import VideoFactory
 from videos.jobs import video_complete
+from videos.models import Video
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def _identified(video, starts):
 
 
 def test_fifteen_hundred_clips_then_a_different_answer_leaves_exactly_the_new_set():
-    video = VideoFactory()
+    video = VideoFactory(status=Video.Status.PROCESSING)
     video_complete(
         video_id=str(video.pk), identified=_identified(video, range(0, 60_000, 40)), attempt=0
     )
@@ -53,7 +54,7 @@ def test_fifteen_hundred_clips_then_a_different_answer_leaves_exactly_the_new_se
     reason="SQLite splits a bulk insert into parameter-sized batches",
 )
 def test_saving_a_thousand_clips_takes_at_most_five_queries():
-    video = VideoFactory()
+    video = VideoFactory(status=Video.Status.PROCESSING)
     identified = _identified(video, range(0, 40_000, 40))
     for attempt in (0, 1):  # the first save and a retried step
         with CaptureQueriesContext(connection) as queries:

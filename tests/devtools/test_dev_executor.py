@@ -50,7 +50,7 @@ def test_runs_the_outbox_to_a_completed_video_and_export(dev, user):
     _settle(dev)
 
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.COMPLETED
+    assert video.status == Video.Status.COMPLETED
     assert video.total_clips == 3
     event.refresh_from_db()
     assert event.delivered_at is not None and event.last_error == ""
@@ -86,7 +86,7 @@ def test_a_slow_run_does_not_hold_up_another(dev, fake_clips_api, user):
     assert finished == [str(fast.pk), str(slow.pk)]
     for video in (slow, fast):
         video.refresh_from_db()
-        assert video.processing_status == Video.Status.COMPLETED
+        assert video.status == Video.Status.COMPLETED
 
 
 @pytest.mark.django_db(transaction=True)
@@ -128,7 +128,7 @@ def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user)
     assert run.status == "cancelled"
     assert fake_clips_api.count("identify") == 1  # no retry after the cancel
     video.refresh_from_db()
-    assert video.processing_status != Video.Status.FAILED  # a cancel is not a failure
+    assert video.status != Video.Status.FAILED  # a cancel is not a failure
 
 
 def _sent(video) -> dict:

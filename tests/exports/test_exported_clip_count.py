@@ -3,6 +3,7 @@
 import pytest
 
 from exports.jobs import export_render
+from exports.models import Export
 from tests.factories import ExportFactory, VideoFactory
 from videos.models import Video
 
@@ -17,15 +18,19 @@ def _export(video, ranges):
     return ExportFactory(
         video=video,
         selected_ranges=[{"start": s, "end": e, "clip_id": None} for s, e in ranges],
+        status=Export.Status.PROCESSING,  # as its run's create step leaves it
+        inngest_run_id="run-1",
     )
 
 
 def _render(export, attempt=0):
-    return export_render(export_id=str(export.pk), step="call-process-clips-api", attempt=attempt)
+    return export_render(
+        export_id=str(export.pk), run_id="run-1", step="call-process-clips-api", attempt=attempt
+    )
 
 
 def test_each_rendered_clip_is_counted_once_across_retries_and_exports(fake_clips_api):
-    video = VideoFactory(processing_status=Video.Status.COMPLETED)
+    video = VideoFactory(status=Video.Status.COMPLETED)
     first = _export(video, [(0, 10), (10, 20), (20, 30)])
     fake_clips_api.omit(10, 20, times=1)
 

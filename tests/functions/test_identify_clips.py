@@ -38,7 +38,7 @@ def test_happy_path(executor, fake_clips_api, video):
     assert run.output == {"videoId": str(video.id), "s3Key": video.s3_key, "totalClips": 3}
     assert list(run.step_attempts) == STEPS
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.COMPLETED
+    assert video.status == Video.Status.COMPLETED
     assert (video.total_clips, video.duration_seconds, video.detected_language) == (3, 192.5, "en")
     assert video.s3_path == video.s3_key  # the bare key, as the service sends it
     assert video.inngest_run_id == run.run_id
@@ -120,7 +120,7 @@ def test_transient_failures_then_success(executor, fake_clips_api, video):
     assert run.step_attempts["call-identify-clips-api"] == 4
     assert fake_clips_api.count("identify") == 4
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.COMPLETED
+    assert video.status == Video.Status.COMPLETED
     assert video.last_error == ""
     failed_attempts = [e for e in video.timeline if e["detail"].startswith("failed")]
     assert [e["attempt"] for e in failed_attempts] == [0, 1, 2]
@@ -136,7 +136,7 @@ def test_retries_exhausted_marks_the_video_failed(executor, fake_clips_api, vide
     assert run.status == "failed"
     assert fake_clips_api.count("identify") == settings.INNGEST_RETRIES + 1
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.FAILED
+    assert video.status == Video.Status.FAILED
     assert "identify-clips API" in video.last_error and "answered 500" in video.last_error
     assert video.finished_at is not None
     assert video.timeline[-1]["step"] == "on-failure"
@@ -151,7 +151,7 @@ def test_permanent_4xx_fails_at_once(executor, fake_clips_api, video):
     assert run.status == "failed"
     assert fake_clips_api.count("identify") == 1
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.FAILED
+    assert video.status == Video.Status.FAILED
     assert "answered 422" in video.last_error and "video is private" in video.last_error
     assert video.finished_at is not None
 
@@ -169,7 +169,7 @@ def test_an_answer_unusable_as_a_whole_fails_at_once_and_writes_nothing(
     assert run.status == "failed"
     assert fake_clips_api.count("identify") == 1  # not retried
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.FAILED
+    assert video.status == Video.Status.FAILED
     assert "none of its 3 clips is usable: clip 1: end 'later' is not a time" in video.last_error
     assert not video.clips.exists()
     assert video.total_clips == 0
@@ -227,7 +227,7 @@ def test_broken_clips_are_dropped_and_named_on_the_timeline(executor, fake_clips
     assert run.output["totalClips"] == 5
     assert fake_clips_api.count("identify") == 1  # nothing retried
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.COMPLETED
+    assert video.status == Video.Status.COMPLETED
     assert video.total_clips == video.clips.count() == 5
     assert sorted(video.clips.values_list("start", flat=True)) == [5.0, 65.0, 125.0, 185.0, 245.0]
     (note,) = [e["detail"] for e in video.timeline if e["detail"].startswith("dropped")]
@@ -246,7 +246,7 @@ def test_a_video_duration_of_0_is_unknown(executor, fake_clips_api, video):
     executor.run("identify-clips", event_for(video))
 
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.COMPLETED
+    assert video.status == Video.Status.COMPLETED
     assert video.duration_seconds is None
 
 
@@ -263,7 +263,7 @@ def test_a_5_mb_answer_completes_with_small_step_state(executor, fake_clips_api,
 
     assert run.status == "completed"
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.COMPLETED
+    assert video.status == Video.Status.COMPLETED
     assert video.clips.count() == 100
     assert len(video.clips.get(start=5.0).transcript) == len(
         answer["identified_clips"][0]["transcript"]
@@ -284,5 +284,5 @@ def test_a_chain_of_303_redirects_is_followed(executor, fake_clips_api, video):
     assert run.step_attempts["call-identify-clips-api"] == 1  # followed, not retried
     assert [c.endpoint for c in fake_clips_api.calls] == ["identify"] + ["result:identify"] * 3
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.COMPLETED
+    assert video.status == Video.Status.COMPLETED
     assert video.clips.count() == 3

@@ -31,7 +31,7 @@ def test_a_run_whose_requests_carry_6_mb_completes(executor, settings):
     assert run.status == "completed"
     assert executor.largest_body_bytes > 12_000_000  # "event" and "events" both carry it
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.COMPLETED
+    assert video.status == Video.Status.COMPLETED
 
 
 @pytest.mark.django_db(transaction=True)
@@ -50,4 +50,4 @@ def test_a_body_over_the_limit_is_a_413_and_runs_nothing(executor, fake_clips_ap
     assert "larger than 50000 bytes" in error["message"]
     assert fake_clips_api.count("identify") == 0
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.PENDING
+    assert video.status == Video.Status.PENDING

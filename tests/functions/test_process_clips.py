@@ -25,7 +25,7 @@ CLIPS_API_READ_TIMEOUT_SECONDS = 10.0
 
 @pytest.fixture
 def video(user):
-    return VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
+    return VideoFactory(owner=user, status=Video.Status.COMPLETED)
 
 
 def make_export(video, ranges=RANGES, **fields):

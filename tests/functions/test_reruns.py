@@ -38,7 +38,7 @@ def test_late_failure_of_a_replaced_video_run_leaves_the_rerun_pending(
     old_run_failed(executor, "identify-clips", first, run_id="run-1")
 
     video.refresh_from_db()
-    assert (video.processing_status, video.last_error) == (Video.Status.PENDING, "")
+    assert (video.status, video.last_error) == (Video.Status.PENDING, "")
 
     # The rerun's own failure still counts.
     fake_clips_api.queue("identify", Reply(status=422, body={"detail": "video is private"}))
@@ -46,14 +46,14 @@ def test_late_failure_of_a_replaced_video_run_leaves_the_rerun_pending(
 
     assert run.status == "failed"
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.FAILED
+    assert video.status == Video.Status.FAILED
     assert "video is private" in video.last_error
 
 
 def test_late_failure_of_a_replaced_export_run_leaves_the_rerun_pending(
     executor, fake_clips_api, fake_inngest, user
 ):
-    video = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
+    video = VideoFactory(owner=user, status=Video.Status.COMPLETED)
     export = export_create(
         video=video, owner=user, aspect_ratio="9:16", clips=[{"start": 0, "end": 30}]
     )

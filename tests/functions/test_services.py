@@ -27,9 +27,10 @@ from videos.models import Video
 # before it answers, which on a loaded machine can outlast the default 0.5 s (then retried).
 CLIPS_API_READ_TIMEOUT_SECONDS = 10.0
 
-# Read the export with its video and its rendered ranges; then, in one transaction (a
-# savepoint inside the test's, with its release): lock the export, note the step on it.
-QUERIES_PER_RENDER = 6
+# Read the export with its video and its rendered ranges; once the API answered, check the
+# export is still this run's (not cancelled); then, in one transaction (a savepoint inside the
+# test's, with its release): lock the export, note the step on it.
+QUERIES_PER_RENDER = 7
 # For each clip of a custom range (no source clip to look up): lock and read its row, insert it
 # (update_or_create: a read, two savepoints with their releases), count it on the video.
 QUERIES_PER_RENDERED_CLIP = 8
@@ -59,7 +60,7 @@ def answer(*ranges):
 
 @pytest.mark.django_db
 def test_clips_save_twice_leaves_exactly_the_answers_clips():
-    video = VideoFactory()
+    video = VideoFactory(status=Video.Status.PROCESSING)
     ClipFactory(video=video, start=500, end=530)  # from an earlier identification
 
     video_complete(video_id=str(video.id), identified=answer((1, 2), (3, 4)), attempt=0)
@@ -67,7 +68,7 @@ def test_clips_save_twice_leaves_exactly_the_answers_clips():
 
     assert sorted(video.clips.values_list("start", "end")) == [(1, 2), (3, 4)]
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.COMPLETED
+    assert video.status == Video.Status.COMPLETED
     assert (video.total_clips, video.duration_seconds, video.s3_path) == (
         2,
         300.0,
@@ -84,7 +85,7 @@ def test_video_start_counts_runs_not_deliveries():
 
     video.refresh_from_db()
     assert (video.attempts, video.inngest_run_id) == (2, "run-2")
-    assert video.processing_status == Video.Status.PROCESSING
+    assert video.status == Video.Status.PROCESSING
 
 
 @pytest.mark.django_db
@@ -94,11 +95,11 @@ def test_failure_of_an_older_run_does_not_touch_a_rerun():
 
     video_fail(video_id=str(video.id), run_id="run-1", event_id="", error="late news")
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.PROCESSING
+    assert video.status == Video.Status.PROCESSING
 
     video_fail(video_id=str(video.id), run_id="run-2", event_id="", error="API down")
     video.refresh_from_db()
-    assert (video.processing_status, video.last_error) == (Video.Status.FAILED, "API down")
+    assert (video.status, video.last_error) == (Video.Status.FAILED, "API down")
     assert video.finished_at is not None
 
 
@@ -112,7 +113,10 @@ def test_failure_never_overrides_a_finished_export():
 
 @pytest.mark.django_db
 def test_a_recorded_failure_never_replaces_a_rendered_clip():
-    export = ExportFactory(selected_ranges=[{"start": 0.0, "end": 30.0, "clip_id": None}])
+    export = ExportFactory(
+        status=Export.Status.PROCESSING,
+        selected_ranges=[{"start": 0.0, "end": 30.0, "clip_id": None}],
+    )
     ExportedClipFactory(export=export, start=0.0, end=30.0, s3_key="exports/done.mp4")
 
     export_render_failed(
@@ -130,7 +134,7 @@ def test_render_failure_and_finish_are_idempotent():
         {"start": 0.0, "end": 30.0, "clip_id": None},
         {"start": 40.0, "end": 50.0, "clip_id": None},
     ]
-    export = ExportFactory(selected_ranges=ranges)
+    export = ExportFactory(status=Export.Status.PROCESSING, selected_ranges=ranges)
     ExportedClipFactory(export=export, start=0.0, end=30.0, s3_key="exports/a.mp4")
     for attempt in (0, 1):
         export_render_failed(
@@ -193,9 +197,10 @@ def test_seed_shaped_export_gets_the_canonical_language_tag():
 @pytest.mark.django_db
 def test_identify_clips_with_the_sdk_mocked_harness(settings):
     """The function's logic in-process (the HTTP tests cover what this harness hides)."""
-    video = VideoFactory()
+    # The harness's run id is "test": the video as its create step leaves it.
+    video = VideoFactory(status=Video.Status.PROCESSING, inngest_run_id="test")
     # What the API step does besides calling the API: keep the answer for the saving step.
-    fetched = identify_answer_store(video_id=str(video.id), run_id="r1", answer=answer((10, 20)))
+    fetched = identify_answer_store(video_id=str(video.id), run_id="test", answer=answer((10, 20)))
     result = mocked.trigger(
         identify_clips,
         inngest.Event(
@@ -234,6 +239,7 @@ def test_export_fail_is_partial_when_some_clips_were_rendered():
 def test_rendering_is_progress_on_the_export(fake_clips_api, ranges, django_assert_num_queries):
     export = ExportFactory(
         status=Export.Status.PROCESSING,
+        inngest_run_id="run-1",
         selected_ranges=[
             {"start": 60.0 * n, "end": 60.0 * n + 30, "clip_id": None} for n in range(ranges)
         ],
@@ -242,7 +248,9 @@ def test_rendering_is_progress_on_the_export(fake_clips_api, ranges, django_asse
     Export.objects.filter(pk=export.pk).update(updated_at=long_ago)
 
     with django_assert_num_queries(QUERIES_PER_RENDER + QUERIES_PER_RENDERED_CLIP * ranges):
-        rendered = export_render(export_id=str(export.id), step="call-process-clips-api", attempt=1)
+        rendered = export_render(
+            export_id=str(export.id), run_id="run-1", step="call-process-clips-api", attempt=1
+        )
 
     assert rendered == {"requested": ranges, "rendered": ranges, "failed": 0}
     export.refresh_from_db()

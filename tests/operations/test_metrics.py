@@ -43,8 +43,8 @@ def test_with_a_token_every_client_needs_it(client, settings):
 
 def test_jobs_by_kind_and_status_come_from_the_database(client):
     before = scrape(client)
-    VideoFactory.create_batch(2, processing_status=Video.Status.COMPLETED)
-    video = VideoFactory(processing_status=Video.Status.FAILED)
+    VideoFactory.create_batch(2, status=Video.Status.COMPLETED)
+    video = VideoFactory(status=Video.Status.FAILED)
     ExportFactory(video=video, owner=video.owner, status=Export.Status.PARTIAL)
 
     after = scrape(client)
@@ -78,7 +78,7 @@ def test_a_scrape_makes_three_queries_whatever_the_data(client, django_assert_nu
     with django_assert_num_queries(3):
         scrape(client)
     for status in Video.Status.values:
-        VideoFactory.create_batch(3, processing_status=status)
+        VideoFactory.create_batch(3, status=status)
     with django_assert_num_queries(3):
         scrape(client)
 

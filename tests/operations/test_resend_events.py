@@ -105,9 +105,9 @@ def test_bad_options_are_refused(args):
 
 
 def test_failed_runs_failed_jobs_again_with_a_new_event(fake_inngest):
-    failed = VideoFactory(processing_status=Video.Status.FAILED, last_error="boom")
+    failed = VideoFactory(status=Video.Status.FAILED, last_error="boom")
     _record(failed)
-    completed = VideoFactory(processing_status=Video.Status.COMPLETED)
+    completed = VideoFactory(status=Video.Status.COMPLETED)
     pending = VideoFactory()
     failed_export = ExportFactory(status=Export.Status.FAILED)
     ExportFactory(status=Export.Status.COMPLETED)
@@ -119,7 +119,7 @@ def test_failed_runs_failed_jobs_again_with_a_new_event(fake_inngest):
     assert f"export {failed_export.pk}: ran again" in out
     failed.refresh_from_db()
     failed_export.refresh_from_db()
-    assert failed.processing_status == Video.Status.PENDING
+    assert failed.status == Video.Status.PENDING
     assert failed_export.status == Export.Status.PENDING
     # A new event, a new id: Inngest starts a new run instead of dropping a duplicate.
     assert sorted(fake_inngest.event_ids()) == sorted(
@@ -130,13 +130,13 @@ def test_failed_runs_failed_jobs_again_with_a_new_event(fake_inngest):
 
 
 def test_failed_dry_run_changes_nothing(fake_inngest):
-    failed = VideoFactory(processing_status=Video.Status.FAILED)
+    failed = VideoFactory(status=Video.Status.FAILED)
 
     out = _resend("--failed", "--dry-run")
 
     assert f"video {failed.pk}: would run again" in out
     failed.refresh_from_db()
-    assert failed.processing_status == Video.Status.FAILED
+    assert failed.status == Video.Status.FAILED
     assert fake_inngest.events == []
 
 
@@ -144,13 +144,13 @@ def test_stuck_selects_exactly_jobs_without_progress(fake_inngest):
     stuck_pending = VideoFactory()
     _record(stuck_pending)  # delivered: the run never came, or died
     _age(stuck_pending, 30)
-    stuck_processing = VideoFactory(processing_status=Video.Status.PROCESSING)
+    stuck_processing = VideoFactory(status=Video.Status.PROCESSING)
     _age(stuck_processing, 30)
-    recent = VideoFactory(processing_status=Video.Status.PROCESSING)
+    recent = VideoFactory(status=Video.Status.PROCESSING)
     _age(recent, 5)
-    old_done = VideoFactory(processing_status=Video.Status.COMPLETED)
+    old_done = VideoFactory(status=Video.Status.COMPLETED)
     _age(old_done, 30)
-    old_failed = VideoFactory(processing_status=Video.Status.FAILED)
+    old_failed = VideoFactory(status=Video.Status.FAILED)
     _age(old_failed, 30)
     stuck_export = ExportFactory(status=Export.Status.PROCESSING)
     _age(stuck_export, 30)
@@ -259,7 +259,7 @@ def background(settings, monkeypatch):
 
 @postgresql_only
 def test_failed_exits_non_zero_when_the_senders_attempt_fails(background, fake_inngest):
-    failed = VideoFactory(processing_status=Video.Status.FAILED)
+    failed = VideoFactory(status=Video.Status.FAILED)
     fake_inngest.hang()  # the sender's POST times out, holding the row while it waits
 
     err = StringIO()
@@ -283,7 +283,7 @@ def test_failed_counts_events_the_sender_is_still_posting_as_undelivered(
     # The sender's POST outlasts the command's wait for it.
     settings.INNGEST_SEND_TIMEOUT_SECONDS = 2.0
     monkeypatch.setattr(dispatch, "flush_timeout", lambda commits: 0.1, raising=False)
-    failed = VideoFactory(processing_status=Video.Status.FAILED)
+    failed = VideoFactory(status=Video.Status.FAILED)
     fake_inngest.hang()
 
     out = StringIO()
@@ -300,7 +300,7 @@ def test_failed_counts_events_the_sender_is_still_posting_as_undelivered(
 
 @postgresql_only
 def test_failed_waits_for_the_sender_before_resending(background, fake_inngest):
-    failed = VideoFactory(processing_status=Video.Status.FAILED)
+    failed = VideoFactory(status=Video.Status.FAILED)
     fake_inngest.delay = 0.2  # the sender is still posting when the command gets to its resend
 
     out = _resend("--failed")

@@ -9,11 +9,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_jobs_rerun_by_ids_runs_exactly_the_given_jobs(fake_inngest):
-    chosen = VideoFactory(processing_status=Video.Status.FAILED)
+    chosen = VideoFactory(status=Video.Status.FAILED)
     its_export = ExportFactory(video=chosen, status=Export.Status.FAILED)
-    other = VideoFactory(processing_status=Video.Status.FAILED)
+    other = VideoFactory(status=Video.Status.FAILED)
     other_export = ExportFactory(video=other, status=Export.Status.FAILED)
-    finished = VideoFactory(processing_status=Video.Status.COMPLETED)
+    finished = VideoFactory(status=Video.Status.COMPLETED)
 
     # Only the given videos: not their exports (as `video_id` would), nor anything else.
     report = jobs_rerun(
@@ -28,5 +28,5 @@ def test_jobs_rerun_by_ids_runs_exactly_the_given_jobs(fake_inngest):
 
     report = jobs_rerun(failed=True, video_ids=[other.pk], export_ids=[its_export.pk])
     assert (report.videos, report.exports) == ([str(other.pk)], [str(its_export.pk)])
-    assert Video.objects.get(pk=chosen.pk).processing_status == Video.Status.FAILED  # dry run
+    assert Video.objects.get(pk=chosen.pk).status == Video.Status.FAILED  # dry run
     assert Export.objects.get(pk=its_export.pk).status == Export.Status.PENDING

@@ -6,9 +6,7 @@ from videos.models import Video
 
 @pytest.fixture
 def completed_video(user):
-    video = VideoFactory(
-        owner=user, processing_status=Video.Status.COMPLETED, duration_seconds=600.0
-    )
+    video = VideoFactory(owner=user, status=Video.Status.COMPLETED, duration_seconds=600.0)
     ClipFactory(video=video, start=0.0, end=30.0)
     return video
 

@@ -23,7 +23,7 @@ def test_admin_and_docs_run_without_csp_violations(live_server, transactional_db
     operator = UserFactory(
         username="operator", password="operator-password-1", is_staff=True, is_superuser=True
     )
-    video = VideoFactory(owner=operator, processing_status=Video.Status.COMPLETED)
+    video = VideoFactory(owner=operator, status=Video.Status.COMPLETED)
     ExportFactory(video=video)
     messages: list[str] = []
 

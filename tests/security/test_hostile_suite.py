@@ -70,9 +70,7 @@ def target(transactional_db, live_server, fake_inngest, settings):
         "DEFAULT_THROTTLE_RATES": {"video_submit": "100000/hour", "export_create": "100000/hour"},
     }
     user = UserFactory()
-    video = VideoFactory(
-        owner=user, processing_status=Video.Status.COMPLETED, duration_seconds=300.0
-    )
+    video = VideoFactory(owner=user, status=Video.Status.COMPLETED, duration_seconds=300.0)
     clips = ClipFactory.create_batch(3, video=video)
     export = ExportFactory(video=video)
     ExportedClipFactory(export=export)

@@ -39,16 +39,20 @@ def export_of(video, ranges):
     return ExportFactory(
         video=video,
         selected_ranges=[{"start": s, "end": e, "clip_id": None} for s, e in ranges],
+        status=Export.Status.PROCESSING,  # as its run's create step leaves it
+        inngest_run_id="run-1",
     )
 
 
 def render(export):
-    export_jobs.export_render(export_id=str(export.pk), step="call-process-clips-api", attempt=0)
+    export_jobs.export_render(
+        export_id=str(export.pk), run_id="run-1", step="call-process-clips-api", attempt=0
+    )
 
 
 @pytest.fixture
 def video(user):
-    video = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
+    video = VideoFactory(owner=user, status=Video.Status.COMPLETED)
     ClipFactory.create_batch(3, video=video)
     return video
 
@@ -96,7 +100,7 @@ def test_delete_makes_the_same_queries_for_1_and_10_exports(
     user, django_assert_max_num_queries, django_assert_num_queries
 ):
     def queries_to_delete(exports: int) -> int:
-        video = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
+        video = VideoFactory(owner=user, status=Video.Status.COMPLETED)
         ClipFactory.create_batch(exports, video=video)
         for _ in range(exports):
             ExportedClipFactory.create_batch(2, export=ExportFactory(video=video))
@@ -115,7 +119,7 @@ def test_deleting_a_video_removes_all_its_objects(executor, fake_clips_api, s3, 
     for export in exports:
         render(export)
     s3.put(video.s3_key, b"the source video")
-    other = VideoFactory(owner=user, processing_status=Video.Status.COMPLETED)
+    other = VideoFactory(owner=user, status=Video.Status.COMPLETED)
     other_export = export_of(other, [(0, 30)])
     render(other_export)
     theirs = s3.keys(other.storage_prefix) + s3.keys(other_export.storage_prefix)
@@ -266,7 +270,7 @@ def test_a_render_in_flight_when_its_video_is_deleted_writes_nothing_that_stays(
     assert fake_clips_api.count("process") == 1  # not retried
     assert not ExportedClip.objects.exists()
     assert cleanup.status == "completed"
-    # What the render wrote after the first sweep (the service's outputs and the export's
-    # copies) went with the second.
-    assert cleanup.output["deletedObjects"] == 4
+    # What the service wrote after the first sweep (its two outputs) went with the second; the
+    # render found its export gone before copying them, so no copy was made.
+    assert cleanup.output["deletedObjects"] == 2
     assert s3.keys(video.storage_prefix) == [] and s3.keys(export.storage_prefix) == []

@@ -10,9 +10,9 @@ pytestmark = pytest.mark.django_db
 def test_unknown_processing_status_is_rejected_by_the_database():
     video = VideoFactory()
     with pytest.raises(IntegrityError), transaction.atomic():
-        Video.objects.filter(pk=video.pk).update(processing_status="exploded")
+        Video.objects.filter(pk=video.pk).update(status="exploded")
     video.refresh_from_db()
-    assert video.processing_status == Video.Status.PENDING
+    assert video.status == Video.Status.PENDING
 
 
 def test_negative_duration_is_rejected_by_the_database():

@@ -26,7 +26,7 @@ def make_videos(owner, count: int) -> None:
                 youtube_id=f"v{n:010d}",
                 prompt="the funniest moments" if n % 2 else "",
                 s3_key=Video.s3_key_for(video_id),
-                processing_status=status,
+                status=status,
                 total_clips=7 if status == "completed" else 0,
                 duration_seconds=600.5 if status == "completed" else None,
                 detected_language="en" if status == "completed" else "",

@@ -37,7 +37,7 @@ def video(web_user):
     """A completed video of the signed-in user, its clips scored 0-10 as the real API does."""
     video = VideoFactory(
         owner=web_user,
-        processing_status=Video.Status.COMPLETED,
+        status=Video.Status.COMPLETED,
         total_clips=3,
         duration_seconds=1200.5,
         detected_language="en",
@@ -61,7 +61,7 @@ def test_identify_starts_a_video(page, web_user, fake_inngest):
     assert isinstance(body["message"], str)
     video = Video.objects.get(owner=web_user)
     assert body["videoId"] == str(video.pk)
-    assert (video.youtube_url, video.prompt, video.processing_status) == (
+    assert (video.youtube_url, video.prompt, video.status) == (
         URL,
         "funny bits",
         "pending",
@@ -120,7 +120,7 @@ def test_identify_is_throttled_like_korais_own_submissions(page, settings, fake_
 def test_the_list_has_every_field_the_page_reads_newest_first(page, web_user, video):
     failed = VideoFactory(
         owner=web_user,
-        processing_status=Video.Status.FAILED,
+        status=Video.Status.FAILED,
         last_error="The clips service refused the video.",
     )
     Video.objects.filter(pk=failed.pk).update(created_at=video.created_at + timedelta(minutes=1))
@@ -155,7 +155,7 @@ def test_the_list_has_every_field_the_page_reads_newest_first(page, web_user, vi
 @pytest.mark.parametrize("status", [Video.Status.PENDING, Video.Status.PROCESSING])
 def test_total_clips_stays_0_until_the_video_completes(page, web_user, status):
     # Mid-save, the count may already be on the row; the page must keep showing "Processing…".
-    VideoFactory(owner=web_user, processing_status=status, total_clips=4)
+    VideoFactory(owner=web_user, status=status, total_clips=4)
 
     (item,) = page.get("/api/clips/videos").json()["videos"]
 
@@ -174,7 +174,7 @@ def test_the_list_costs_the_same_queries_for_1_or_50_videos(
     with django_assert_num_queries(1):
         assert len(page.get("/api/clips/videos").json()["videos"]) == 1
 
-    VideoFactory.create_batch(49, owner=web_user, processing_status=Video.Status.COMPLETED)
+    VideoFactory.create_batch(49, owner=web_user, status=Video.Status.COMPLETED)
     with django_assert_num_queries(1):
         assert len(page.get("/api/clips/videos").json()["videos"]) == 50
 
@@ -351,7 +351,7 @@ def test_process_refuses_another_users_video(intruder_page, video):
 
 
 def test_process_refuses_a_video_still_processing(page, web_user):
-    video = VideoFactory(owner=web_user, processing_status=Video.Status.PROCESSING)
+    video = VideoFactory(owner=web_user, status=Video.Status.PROCESSING)
 
     answer = page.post("/api/clips/process", process_body(video, [{"start": "1", "end": "2"}]))
 
@@ -393,7 +393,7 @@ def test_exported_clips_join_their_clips_by_start_and_end(page, video):
 def test_download_refuses_a_key_that_is_not_one_of_the_videos_clips(page, video, web_user):
     theirs = ExportedClipFactory(s3_key="exports/theirs/clip_0.mp4")  # another user's
     mine_elsewhere = ExportedClipFactory(
-        export=ExportFactory(video=VideoFactory(owner=web_user, processing_status="completed")),
+        export=ExportFactory(video=VideoFactory(owner=web_user, status="completed")),
         s3_key="exports/mine-elsewhere/clip_0.mp4",
     )
     for key in (theirs.s3_key, mine_elsewhere.s3_key, video.s3_key, "../../etc/passwd"):
