@@ -15,6 +15,8 @@ import structlog
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
 
+from core import lifecycle
+
 logger = structlog.stdlib.get_logger("korai.api")
 
 # Steps and external calls run from milliseconds (a database write) to 15 minutes (identifying
@@ -86,7 +88,6 @@ def observe_api_call(api: str, classify) -> Iterator[ApiCall]:
 # --- Fed by the job lifecycle -------------------------------------------------------------------
 
 FUNCTION_OF_KIND = {"video": "identify-clips", "export": "process-clips"}
-FINAL_STATUSES = frozenset({"completed", "partial", "failed", "cancelled"})
 
 
 def record_status_change(sender, *, job, old: str, new: str, **kwargs) -> None:
@@ -94,12 +95,13 @@ def record_status_change(sender, *, job, old: str, new: str, **kwargs) -> None:
     place where a job's status changes, so nothing is counted twice or missed."""
     kind = sender._meta.model_name
     JOB_STATUS_CHANGES.labels(kind, old, new).inc()
-    if new == "cancelled":
+    if new == lifecycle.CANCELLED:
         JOB_CANCELLATIONS.labels(kind).inc()
-    elif new == "pending" and old != "pending":
-        # Only a rerun sends a job back to pending (a failed, partial, cancelled or stuck one).
+    elif new == lifecycle.PENDING:
+        # Only a rerun sends a job back to pending (a failed, partial, cancelled or stuck one;
+        # a stuck pending job run again stays pending: no change, not counted).
         JOB_RERUNS.labels(kind).inc()
-    if new in FINAL_STATUSES and job.started_at is not None:
+    if new in lifecycle.FINAL and job.started_at is not None:
         finished = job.finished_at or timezone.now()
         JOB_DURATION.labels(FUNCTION_OF_KIND.get(kind, kind), new).observe(
             max((finished - job.started_at).total_seconds(), 0.0)

@@ -216,6 +216,10 @@ class InngestExecutor:
                 unreachable["error"] = unreachable["message"]
             run.requests += 1
             target = None
+            if cancel is not None and cancel.is_set():
+                # Cancelled while the request ran: Inngest drops what the step answered.
+                run.status = "cancelled"
+                return run
             if response is not None and response.status_code == 200:
                 run.status, run.output = "completed", response.json()
                 return run

@@ -6,3 +6,10 @@ class OperationsConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "operations"
+
+    def ready(self):
+        from core.lifecycle import status_changed
+        from core.metrics import record_status_change
+
+        # The job lifecycle's one signal feeds the status, cancellation and rerun counters.
+        status_changed.connect(record_status_change, dispatch_uid="core.metrics")

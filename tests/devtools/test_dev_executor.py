@@ -1,7 +1,6 @@
 """The development executor: outbox events driven through the live server's /api/inngest over
 HTTP (signed with the test keys), runs in parallel, cancellation, and the command's refusals."""
 
-import dataclasses
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +13,7 @@ from core.inngest import inngest_client
 from devtools.dev_executor import DevExecutor
 from devtools.executor import Backoff, InngestExecutor
 from devtools.expressions import UnsupportedExpression, compile_expression
-from devtools.registry import EventRule, FunctionSpec, Registry, served_registry
+from devtools.registry import FunctionSpec, served_registry
 from exports.models import Export
 from exports.services import export_create
 from outbox.models import OutboxEvent
@@ -91,17 +90,12 @@ def test_a_slow_run_does_not_hold_up_another(dev, fake_clips_api, user):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user):
-    # identify-clips with the cancel rule issue 12 gives it, whether or not it has it yet.
-    served = served_registry()
-    rule = "event.data.videoId == async.data.videoId"
-    identify = dataclasses.replace(
-        served.get("identify-clips"),
-        cancel=(EventRule("video/identify.cancelled", compile_expression(rule), rule),),
-    )
-    registry = Registry(
-        app_id=served.app_id,
-        functions=tuple(identify if s.id == identify.id else s for s in served.functions),
-    )
+    # identify-clips as served: cancelled by its video's cancel (or delete) event.
+    registry = served_registry()
+    assert [rule.event for rule in registry.get("identify-clips").cancel] == [
+        "video/identify.cancelled",
+        "video/deleted",
+    ]
     # Every identify call fails, and the executor waits 30 s before each retry.
     fake_clips_api.queue("identify", Reply(status=502), times=10)
     executor = InngestExecutor(

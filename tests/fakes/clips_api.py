@@ -50,8 +50,9 @@ _PATHS = {"/identify-clips": IDENTIFY, "/process-clips": PROCESS}
 
 @dataclass
 class Reply:
-    """A scripted answer. `body` is sent as JSON, `raw` as is; `hang` seconds are waited first
-    (cut short by close())."""
+    """A scripted answer. `body` is sent as JSON, `raw` as is (neither: the usual answer); `hang`
+    seconds are waited first (cut short by close()); with `hold`, the answer waits until that
+    event is set (a call still in flight while the test does something else)."""
 
     status: int = 200
     body: object = None
@@ -60,6 +61,7 @@ class Reply:
     hang: float = 0.0
     redirects: int = 0  # 303s to a result URL before the reply itself
     redirect_delay: float = 0.0  # seconds each of those 303s takes (the real service: 150)
+    hold: threading.Event | None = None
 
 
 @dataclass
@@ -271,6 +273,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if reply.hang and api._closing.wait(reply.hang):
             return
+        if reply.hold is not None:
+            while not reply.hold.wait(0.05):
+                if api._closing.is_set():
+                    return
+            if reply.body is None and reply.raw is None:
+                default = api.identify_answer if endpoint == IDENTIFY else api.process_answer
+                reply = dataclasses.replace(reply, body=default(body))
         if endpoint == PROCESS and api.process_seconds and api._closing.wait(api.process_seconds):
             return
         self._send(reply)
