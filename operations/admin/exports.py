@@ -16,6 +16,7 @@ from core.admin_common import (
     stuck_after,
 )
 from exports.models import Export, ExportedClip
+from exports.services import export_cancel
 from operations.admin.jobs import JobAdmin
 from operations.selectors import exports_stuck
 from operations.services import jobs_rerun
@@ -82,7 +83,7 @@ class ExportAdmin(JobAdmin):
     list_filter = ("status", ExportStuckFilter, "aspect_ratio", "created_at", OwnerFilter)
     search_fields = ("video__youtube_id", "owner__username", "owner__email")
     search_help_text = "The video's YouTube id, the owner's username or email, or the export's id."
-    actions = ("rerun", "resend_events")
+    actions = ("rerun", "cancel", "resend_events")
     inlines = (ExportedClipInline, ExportEventInline)
     fieldsets = (
         (
@@ -128,7 +129,13 @@ class ExportAdmin(JobAdmin):
         # The ranges are on the row itself: counting them costs no query.
         return len(obj.selected_ranges or [])
 
-    @admin.action(description="Run selected failed or stuck exports again", permissions=("rerun",))
+    def cancel_job(self, job) -> None:
+        export_cancel(export=job)
+
+    @admin.action(
+        description="Run selected failed, partial, cancelled or stuck exports again",
+        permissions=("rerun",),
+    )
     def rerun(self, request, queryset):
         report = jobs_rerun(
             failed=True, cancelled=True, stuck_for=stuck_after(), export_ids=queryset.values("pk")

@@ -17,6 +17,7 @@ from core.admin_common import (
     report_rerun,
     stuck_after,
 )
+from core.errors import ApplicationError
 from operations.services import jobs_rerun
 from outbox.selectors import pending_reason, undelivered_event_error
 
@@ -90,6 +91,28 @@ class JobAdmin(TrackedJobAdmin):
             return HttpResponseRedirect(change_url)
         report_rerun(self, request, selected=1, report=self.rerun_one(obj))
         return HttpResponseRedirect(change_url)
+
+    def cancel_job(self, job) -> None:
+        """The API's cancel of one job (the subclass's service)."""
+        raise NotImplementedError
+
+    @admin.action(description="Cancel selected pending or processing jobs", permissions=("rerun",))
+    def cancel(self, request, queryset):
+        """The API's cancel, for each selected job that is still pending or processing."""
+        cancelled, refused = 0, []
+        for job in queryset.filter(status__in=lifecycle.ACTIVE):
+            try:
+                self.cancel_job(job)
+            except ApplicationError as exc:  # it finished meanwhile
+                refused.append(f"{job.pk}: {exc.message}")
+                continue
+            cancelled += 1
+        text = f"Cancelled {cancelled} job(s)."
+        if left_alone := queryset.count() - cancelled - len(refused):
+            text += f" Left {left_alone} alone: already finished or cancelled."
+        self.message_user(request, text, messages.SUCCESS if cancelled else messages.WARNING)
+        if refused:
+            self.message_user(request, "Not cancelled: " + " | ".join(refused), messages.ERROR)
 
     @admin.display(description="error")
     def error_start(self, obj):

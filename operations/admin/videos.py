@@ -22,6 +22,7 @@ from outbox.admin import VideoEventInline, deliver_in_batches
 from outbox.selectors import events_undelivered
 from videos.deletion import video_cleanup_retry, video_delete
 from videos.models import Video, VideoDeletion
+from videos.services import video_cancel
 
 
 class VideoStuckFilter(StuckFilter):
@@ -79,7 +80,7 @@ class VideoAdmin(JobAdmin):
     list_filter = ("status", VideoStuckFilter, "created_at", OwnerFilter)
     search_fields = ("youtube_id", "youtube_url", "owner__username", "owner__email")
     search_help_text = "YouTube id or URL, the owner's username or email, or the video's id."
-    actions = ("rerun", "resend_events")
+    actions = ("rerun", "cancel", "resend_events")
     inlines = (ClipInline, ExportInline, VideoEventInline)
     fieldsets = (
         (None, {"fields": ("id", "owner", "youtube_url", "youtube_id", "prompt")}),
@@ -109,7 +110,9 @@ class VideoAdmin(JobAdmin):
     def duration(self, obj):
         return duration_text(obj.duration_seconds)
 
-    @admin.action(description="Run selected failed or stuck videos again", permissions=("rerun",))
+    @admin.action(
+        description="Run selected failed, cancelled or stuck videos again", permissions=("rerun",)
+    )
     def rerun(self, request, queryset):
         report = jobs_rerun(
             failed=True, cancelled=True, stuck_for=stuck_after(), video_ids=queryset.values("pk")
@@ -123,6 +126,9 @@ class VideoAdmin(JobAdmin):
     def resend_events(self, request, queryset):
         events = events_undelivered().filter(video__in=queryset.values("pk"))
         report_delivery(self, request, deliver_in_batches(events))
+
+    def cancel_job(self, job) -> None:
+        video_cancel(video=job)
 
     # Deleting from the admin is the API's delete: the stored objects are cleaned up too.
     def delete_model(self, request, obj):

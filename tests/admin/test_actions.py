@@ -140,3 +140,35 @@ def test_actions_need_the_change_permission(client, jobs, django_user_model):
     response = client.get(reverse("admin:videos_video_changelist"))
     assert response.status_code == 200
     assert b'name="action"' not in response.content
+
+
+def test_cancel_cancels_the_active_jobs_and_leaves_the_finished_ones(
+    admin_client, jobs, fake_inngest
+):
+    fake_inngest.up()
+    stuck, completed = jobs["stuck"], jobs["completed"]
+    pending = VideoFactory(status=Video.Status.PENDING)
+
+    messages = run_action(admin_client, "videos_video", "cancel", [stuck, pending, completed])
+
+    assert messages == ["Cancelled 2 job(s). Left 1 alone: already finished or cancelled."]
+    for video in (stuck, pending):
+        video.refresh_from_db()
+        assert video.status == Video.Status.CANCELLED
+        assert f"video/identify.cancelled:{video.pk}:1" in fake_inngest.event_ids()
+    completed.refresh_from_db()
+    assert completed.status == Video.Status.COMPLETED
+
+
+def test_cancel_exports_then_run_them_again(admin_client, fake_inngest):
+    fake_inngest.up()
+    export = ExportFactory(status=Export.Status.PROCESSING)
+
+    assert run_action(admin_client, "exports_export", "cancel", [export]) == ["Cancelled 1 job(s)."]
+    export.refresh_from_db()
+    assert export.status == Export.Status.CANCELLED
+    assert f"clips/process.cancelled:{export.pk}:1" in fake_inngest.event_ids()
+
+    assert run_action(admin_client, "exports_export", "rerun", [export]) == ["Ran 1 job(s) again."]
+    export.refresh_from_db()
+    assert export.status == Export.Status.PENDING
