@@ -55,10 +55,11 @@ def job_begin_run(job: TrackedJob, *, run_id: str, step: str, attempt: int) -> N
 def job_step_failed(
     *, model: type[TrackedJob], job_id: str, step: str, attempt: int, error: str
 ) -> None:
-    """Record a failed attempt of a step (Inngest may still retry it)."""
+    """Record a failed attempt of a step (Inngest may still retry it); not on a job that
+    stopped meanwhile (a cancelled job keeps no news of its run)."""
     with transaction.atomic():
         job = model.objects.select_for_update().filter(pk=as_uuid(job_id)).first()
-        if job is None:
+        if job is None or job.status not in lifecycle.ACTIVE:
             return
         job.last_error = truncate_error(error)
         job_note(job, step=step, attempt=attempt, detail=f"failed: {job.last_error}")

@@ -91,7 +91,7 @@ def test_anything_else_is_raised_as_it_is_so_inngest_retries_the_step(err):
     ],
 )
 def test_a_failed_attempt_is_recorded_on_the_job(err, raised):
-    video = VideoFactory(processing_status=Video.Status.PROCESSING)
+    video = VideoFactory(status=Video.Status.PROCESSING)
 
     with pytest.raises(raised):
         run_step(fake_ctx(attempt=1), STEP, failing(err), job=(Video, str(video.pk)))
@@ -104,7 +104,7 @@ def test_a_failed_attempt_is_recorded_on_the_job(err, raised):
 
 @pytest.mark.django_db
 def test_a_job_error_is_not_recorded():
-    video = VideoFactory(processing_status=Video.Status.PROCESSING)
+    video = VideoFactory(status=Video.Status.PROCESSING)
 
     with pytest.raises(inngest.NonRetriableError):
         run_step(fake_ctx(), STEP, failing(JobError("gone")), job=(Video, str(video.pk)))
