@@ -119,6 +119,12 @@ def test_a_cancelled_video_run_again_completes_and_the_metrics_saw_each_move(
     answer.set()
     settle(dev)
     reruns = metric(live_server, "korai_job_reruns_total", kind="video")
+    durations = metric(
+        live_server,
+        "korai_job_duration_seconds_count",
+        function="identify-clips",
+        status="completed",
+    )
     completions = metric(
         live_server,
         "korai_job_status_changes_total",
@@ -150,6 +156,15 @@ def test_a_cancelled_video_run_again_completes_and_the_metrics_saw_each_move(
         == completions + 1
     )
     assert metric(live_server, "korai_jobs", kind="video", status="completed") >= 1
+    assert (
+        metric(
+            live_server,
+            "korai_job_duration_seconds_count",
+            function="identify-clips",
+            status="completed",
+        )
+        == durations + 1
+    )
 
 
 def test_a_cancel_during_a_render_keeps_earlier_clips_and_nothing_of_that_call(
