@@ -94,13 +94,13 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
             "exportId": str(export.id),
             "videoId": str(export.video_id),
             "ranges": [{"start": r["start"], "end": r["end"]} for r in export.selected_ranges],
-            "completed": export.status == Export.Status.COMPLETED,
+            "status": export.status,
             "processedClips": export.exported_clips.exclude(s3_key="").count(),
         }
 
     export = run_step(ctx, "create-export-record", create_export_record)
-    if export["completed"]:
-        # A duplicate or late event for a finished export: nothing left to render.
+    if export["status"] in (Export.Status.COMPLETED, Export.Status.CANCELLED):
+        # A duplicate event for a finished export, or the late event of a cancelled one.
         return {"videoId": export["videoId"], "processedClips": export["processedClips"]}
     export_id = export["exportId"]
 

@@ -41,10 +41,10 @@ def export_id_for_event(event_id: str) -> uuid.UUID:
 
 @transaction.atomic
 def export_start(*, export_id: str, run_id: str, attempt: int) -> Export:
-    """Mark the export `processing` by run `run_id`; a `completed` export is left as it is, a
-    cancelled one is not started again (JobStopped)."""
+    """Mark the export `processing` by run `run_id`; a `completed` or `cancelled` export is left
+    as it is (the caller returns at once, rendering nothing)."""
     export = lock(Export, export_id)
-    if export.status == Export.Status.COMPLETED:
+    if export.status in (Export.Status.COMPLETED, Export.Status.CANCELLED):
         return export
     job_begin_run(export, run_id=run_id, step="create-export-record", attempt=attempt)
     export.save()

@@ -76,13 +76,14 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
             "s3Key": video.s3_key,
             "youtubeUrl": video.youtube_url,
             "prompt": video.prompt,
-            "completed": video.status == Video.Status.COMPLETED,
+            "status": video.status,
             "totalClips": video.total_clips,
         }
 
     video = run_step(ctx, "create-video-record", create_video_record)
-    if video["completed"]:
-        # A duplicate or late event for a finished video: don't pay for identification twice.
+    if video["status"] in (Video.Status.COMPLETED, Video.Status.CANCELLED):
+        # A duplicate event for a finished video, or the late event of a cancelled one: don't
+        # pay for identification.
         return {
             "videoId": video["videoId"],
             "s3Key": video["s3Key"],

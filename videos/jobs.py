@@ -38,11 +38,11 @@ def video_id_for_event(event_id: str) -> uuid.UUID:
 
 @transaction.atomic
 def video_start(*, video_id: str, run_id: str, attempt: int) -> Video:
-    """Mark the video `processing` by run `run_id`. A video that is already `completed` is left
-    as it is: the caller returns its result instead of identifying it again. A cancelled one
-    is not started again (JobStopped)."""
+    """Mark the video `processing` by run `run_id`. A video that is already `completed` or
+    `cancelled` is left as it is (a duplicate event, or the event of a job cancelled before its
+    run started): the caller returns at once, without calling the API."""
     video = lock(Video, video_id)
-    if video.status == Video.Status.COMPLETED:
+    if video.status in (Video.Status.COMPLETED, Video.Status.CANCELLED):
         return video
     job_begin_run(video, run_id=run_id, step="create-video-record", attempt=attempt)
     video.save()

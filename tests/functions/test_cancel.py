@@ -243,3 +243,22 @@ def test_cancelling_a_final_job_answers_409_and_changes_nothing(api):
     completed.refresh_from_db()
     someone_elses.refresh_from_db()
     assert (completed.status, someone_elses.status) == ("completed", "processing")
+
+
+def test_the_late_event_of_a_job_cancelled_before_its_run_started_does_nothing(
+    api, fake_clips_api, live_server
+):
+    video_id = submit(api)  # its event is not delivered (the event API is down)
+    assert api.post(f"{api.base}/videos/{video_id}/cancel/", timeout=10).status_code == 202
+    timeline = Video.objects.get(pk=video_id).timeline
+    event = OutboxEvent.objects.get(name="video/identify.clips", video_id=video_id)
+
+    # Inngest gets the event later and starts a run (its cancel came before the run existed).
+    run = InngestExecutor(base_url=live_server.url).run(
+        "identify-clips", {"id": event.event_id, "name": event.name, "data": event.data}
+    )
+
+    assert run.status == "completed"  # not a failure to look into
+    assert fake_clips_api.count("identify") == 0
+    video = Video.objects.get(pk=video_id)
+    assert (video.status, video.attempts, video.timeline) == ("cancelled", 0, timeline)
