@@ -2,7 +2,8 @@
 
 100 identify-clips runs whose clips-API call takes 10 s are started together (the executor
 drives each run through /api/inngest over HTTP, in parallel threads, as Inngest would with a
-concurrency limit of 100), while a poller reads one video's status endpoint over and over.
+concurrency limit of 100), while a poller (a process of its own) reads one video's status
+endpoint over and over.
 
 Measured side by side, on PostgreSQL, for two deployments of the same code:
 - one pool: gunicorn gthread 4 workers x 8 threads serving everything (round one's design);
@@ -14,6 +15,7 @@ Targets (split pools): wall time / one call <= 1.5; status poll p99 during the r
 idle p99. The peak RSS of all the service's processes is reported."""
 
 import contextlib
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -146,22 +148,21 @@ def _measure(runs, call_seconds, api_url, steps_url, pids, owner, token, polled)
     videos = [VideoFactory(owner=owner) for _ in range(runs)]
     status_url = f"{api_url}/api/videos/{polled.id}/status/"
     headers = {"Authorization": f"Token {token}"}
-    _poll(status_url, headers, seconds=2)  # warm every worker's token cache and connection
-    idle = _poll(status_url, headers, seconds=4)
-
-    busy: list[float] = []
-    stop = threading.Event()
-    poller = threading.Thread(
-        target=lambda: busy.extend(_poll(status_url, headers, stop=stop)), daemon=True
-    )
+    # The poller is a process of its own: as a thread here it would wait for this process's
+    # GIL behind the executor's 100 threads, and time the load generator, not the service.
+    spawn = multiprocessing.get_context("spawn")
+    stop, (receiver, sender) = spawn.Event(), spawn.Pipe(duplex=False)
+    poller = spawn.Process(target=_poller, args=(status_url, headers, stop, sender))
+    poller.start()
+    idle = receiver.recv()  # its idle samples: the runs start after them
     rss = _RssSampler(pids)
     rss.start()
-    poller.start()
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=runs) as pool:
         outcomes = list(pool.map(lambda v: _identify(steps_url, v), videos))
     wall = time.monotonic() - started
     stop.set()
+    busy = receiver.recv()
     poller.join()
     rss.stop()
     failed = [o for o in outcomes if o != "completed"]
@@ -216,6 +217,14 @@ def _poll(url, headers, *, seconds: float | None = None, stop=None) -> list[floa
         response.raise_for_status()
         time.sleep(0.02)
     return samples
+
+
+def _poller(url, headers, stop, sender) -> None:
+    """The poller's process: polls idle (after a warm-up of every worker's token cache and
+    connection) and sends those samples, then polls until `stop` and sends those."""
+    _poll(url, headers, seconds=2)
+    sender.send(_poll(url, headers, seconds=4))
+    sender.send(_poll(url, headers, stop=stop))
 
 
 class _RssSampler(threading.Thread):

@@ -86,6 +86,26 @@ def test_check_deploy_is_clean_under_production_variables():
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
+def test_the_steps_pool_runs_without_the_browser_middleware_and_checks_clean():
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", KORAI_ROLE="steps", **PRODUCTION_ENV
+    )
+    assert result.returncode == 0, result.stderr
+    code = "from django.conf import settings; print(' '.join(settings.MIDDLEWARE))"
+    result = manage("shell", "--no-imports", "-c", code, KORAI_ROLE="steps", **PRODUCTION_ENV)
+    middleware = result.stdout.split()
+    assert "django.contrib.sessions.middleware.SessionMiddleware" not in middleware
+    assert "axes.middleware.AxesMiddleware" not in middleware
+    # What /api/inngest needs stays: its JSON errors, its body limit, metrics and request ids.
+    for kept in (
+        "core.middleware.ApiErrorMiddleware",
+        "core.request_limits.RequestSizeLimitMiddleware",
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+        "django_structlog.middlewares.RequestMiddleware",
+    ):
+        assert kept in middleware
+
+
 def test_debug_is_off_unless_asked():
     code = "from django.conf import settings; print(settings.DEBUG)"
     result = manage("shell", "--no-imports", "-c", code, **PRODUCTION_ENV)
