@@ -52,6 +52,19 @@ def undelivered_event_error(*, job: str) -> Subquery:
     return Subquery(events.order_by("-created_at").values("last_error")[:1])
 
 
+def video_undelivered_event_error(*, video_id) -> str | None:
+    """`undelivered_event_error(job="video")` of one video, as a query of its own: for the
+    status endpoint, which needs it only while the video is pending."""
+    return (
+        OutboxEvent.objects.filter(
+            delivered_at__isnull=True, video_id=video_id, export__isnull=True
+        )
+        .order_by("-created_at")
+        .values_list("last_error", flat=True)
+        .first()
+    )
+
+
 def pending_reason(undelivered_error: str | None) -> str | None:
     """Why a pending job has not started, from `undelivered_event_error`; None when its event
     was delivered (then Inngest has it and the job waits for its turn)."""

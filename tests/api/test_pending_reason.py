@@ -1,7 +1,8 @@
 """A pending job says why it has not started while its event has not reached Inngest: the
-status endpoint and the export's answer carry "event not delivered: <reason>" and what to do,
-at no extra query."""
+status endpoint and the export's answer carry "event not delivered: <reason>" and what to do
+(the export at no extra query, the status endpoint with one more, and only while pending)."""
 
+import pytest
 from django.utils import timezone
 
 from exports.models import Export
@@ -91,8 +92,7 @@ def test_an_undelivered_export_event_does_not_make_its_video_pending(api_client,
     )
 
 
-def test_the_status_endpoint_is_still_one_query(api_client, user, django_assert_num_queries):
-    video = VideoFactory(owner=user)
+def _undelivered_events(video) -> None:
     for n, delivered in enumerate([timezone.now(), None, None]):
         OutboxEvent.objects.create(
             event_id=f"e:{n}",
@@ -102,10 +102,30 @@ def test_the_status_endpoint_is_still_one_query(api_client, user, django_assert_
             delivered_at=delivered,
             last_error=f"error {n}",
         )
-    with django_assert_num_queries(1):
+
+
+def test_a_pending_video_s_status_reads_its_outbox_in_a_second_query(
+    api_client, user, django_assert_num_queries
+):
+    video = VideoFactory(owner=user)
+    _undelivered_events(video)
+    with django_assert_num_queries(2):  # the video; its newest undelivered event
         body = api_client.get(f"/api/videos/{video.pk}/status/").json()
     # The newest undelivered event's error.
     assert body["pending_reason"].startswith("event not delivered: error 2.")
+
+
+@pytest.mark.parametrize(
+    "status",
+    [Video.Status.PROCESSING, Video.Status.COMPLETED, Video.Status.FAILED, Video.Status.CANCELLED],
+)
+def test_any_other_status_is_one_query(api_client, user, status, django_assert_num_queries):
+    # The polling hot path: no outbox read, whatever the outbox holds.
+    video = VideoFactory(owner=user, status=status)
+    _undelivered_events(video)
+    with django_assert_num_queries(1):
+        body = api_client.get(f"/api/videos/{video.pk}/status/").json()
+    assert (body["processing_status"], body["pending_reason"]) == (status, None)
 
 
 def test_the_export_answers_cost_no_extra_query(
