@@ -308,3 +308,22 @@ def test_failed_waits_for_the_sender_before_resending(background, fake_inngest):
     assert "Delivered 0, failed 0, skipped 0" in out  # the sender had delivered it
     assert fake_inngest.id_counts() == {f"{IDENTIFY}:{failed.pk}:1": 1}
     assert OutboxEvent.objects.get(video=failed).delivered_at is not None
+
+
+def test_cancelled_runs_cancelled_jobs_again_and_only_those(fake_inngest):
+    cancelled = VideoFactory(status=Video.Status.CANCELLED)
+    failed = VideoFactory(status=Video.Status.FAILED)
+    cancelled_export = ExportFactory(status=Export.Status.CANCELLED)
+    fake_inngest.clear()
+
+    out = _resend("--cancelled")
+
+    assert f"video {cancelled.pk}: ran again" in out
+    assert f"export {cancelled_export.pk}: ran again" in out
+    for job in (cancelled, failed, cancelled_export):
+        job.refresh_from_db()
+    assert (cancelled.status, failed.status) == ("pending", "failed")
+    assert cancelled_export.status == Export.Status.PENDING
+    assert sorted(fake_inngest.event_ids()) == sorted(
+        [f"{IDENTIFY}:{cancelled.pk}:1", f"{PROCESS}:{cancelled_export.pk}:1"]
+    )

@@ -39,7 +39,8 @@ def _positive(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Deliver every Inngest event that was recorded but never delivered, oldest first. "
-        "With --failed or --stuck, also run those jobs again (a new event, a new run). "
+        "With --failed, --cancelled or --stuck, also run those jobs again (a new event, a new "
+        "run). "
         "Safe to run any number of times, also concurrently."
     )
 
@@ -51,6 +52,11 @@ class Command(BaseCommand):
             "--failed",
             action="store_true",
             help="Run failed videos and exports again: back to pending, with a new event.",
+        )
+        parser.add_argument(
+            "--cancelled",
+            action="store_true",
+            help="Run cancelled videos and exports again: back to pending, with a new event.",
         )
         parser.add_argument(
             "--stuck",
@@ -74,11 +80,12 @@ class Command(BaseCommand):
         prefix = "[dry run] " if dry_run else ""
 
         reruns = None
-        if options["failed"] or stuck_for is not None:
+        if options["failed"] or options["cancelled"] or stuck_for is not None:
             # Reruns first: their new events join the resend below if their own after-commit
             # delivery fails.
             reruns = jobs_rerun(
                 failed=options["failed"],
+                cancelled=options["cancelled"],
                 stuck_for=stuck_for,
                 video_id=video_id,
                 export_id=export_id,
