@@ -8,6 +8,8 @@ thread the REST API needs. Threads waiting on a clips API hold no database conne
 (core/clips_api.py releases it first), so the pool's size is not bounded by PostgreSQL's
 max_connections. With gthread, --timeout watches the worker's heartbeat, not the request.
 
+It runs at a lower CPU priority than the api pool (KORAI_STEPS_NICE, 10).
+
 At start-up the pool refuses to run if Inngest's concurrency limits allow more steps at once
 than it has threads (korai/capacity.py).
 """
@@ -29,6 +31,10 @@ def on_starting(server):
     from korai.gunicorn import prepare_metrics_directory
 
     prepare_metrics_directory("steps")
+    # Below the API on a host both pools share: a burst of steps (signatures, JSON, database
+    # writes) then delays a status poll by little, while a step, which waits minutes on a GPU
+    # anyway, loses a few milliseconds (bench/inflight.py). Workers inherit it. 0: no change.
+    os.nice(int(os.environ.get("KORAI_STEPS_NICE", "10")))
     os.environ["KORAI_ROLE"] = "steps"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "korai.settings")
     os.environ.setdefault("DJANGO_READ_DOT_ENV", "0")
