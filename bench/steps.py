@@ -34,7 +34,9 @@ def main(runs: int = 15) -> dict:
         _configure_this_process(env)
         owner = _owner()
         in_process = [_timed(_identify_in_process, _new_video(owner)) for _ in range(runs)]
-        with gunicorn(workers=2, env=env) as base:
+        # /api/inngest as production serves it: the steps pool's role (korai/urls_steps.py, its
+        # middleware and pooled database connections).
+        with gunicorn(workers=2, env={**env, "KORAI_ROLE": "steps"}) as base:
             executor = _timed_executor(base_url=base)
             _identify_durably(_new_video(owner), executor)  # warm up the workers
             durable, server = [], []
