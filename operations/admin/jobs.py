@@ -55,6 +55,10 @@ class JobAdmin(TrackedJobAdmin):
                 context["run_again_url"] = reverse(
                     f"admin:{opts.app_label}_{opts.model_name}_run_again", args=[obj.pk]
                 )
+            if status in lifecycle.ACTIVE and self.has_rerun_permission(request):
+                context["cancel_url"] = reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_cancel", args=[obj.pk]
+                )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
@@ -64,7 +68,12 @@ class JobAdmin(TrackedJobAdmin):
             self.admin_site.admin_view(self.run_again_view),
             name=f"{opts.app_label}_{opts.model_name}_run_again",
         )
-        return [run_again, *super().get_urls()]
+        cancel = path(
+            "<path:object_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name=f"{opts.app_label}_{opts.model_name}_cancel",
+        )
+        return [run_again, cancel, *super().get_urls()]
 
     def rerun_one(self, obj):
         """What the list's "run again" action does, for exactly this job."""
@@ -95,6 +104,23 @@ class JobAdmin(TrackedJobAdmin):
     def cancel_job(self, job) -> None:
         """The API's cancel of one job (the subclass's service)."""
         raise NotImplementedError
+
+    def cancel_view(self, request, object_id):
+        """The change page's "Cancel" button: the list's action, for this job."""
+        return require_POST(self._cancel)(request, object_id)
+
+    def _cancel(self, request, object_id):
+        obj = self.get_object(request, object_id)
+        change_url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id]
+        )
+        if obj is None or not self.has_rerun_permission(request):
+            self.message_user(
+                request, "Not cancelled: no such job or no permission.", messages.ERROR
+            )
+            return HttpResponseRedirect(change_url)
+        self.cancel(request, self.get_queryset(request).filter(pk=obj.pk))
+        return HttpResponseRedirect(change_url)
 
     @admin.action(description="Cancel selected pending or processing jobs", permissions=("rerun",))
     def cancel(self, request, queryset):

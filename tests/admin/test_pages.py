@@ -213,3 +213,29 @@ def test_attempts_are_explained_where_they_are_shown(admin_client, jobs):
         reverse("admin:videos_video_change", args=[jobs["failed"].pk])
     ).content.decode()
     assert "Within one run Inngest tries a failing step up to 4 times" in page
+
+
+def test_an_active_jobs_page_cancels_it(admin_client, jobs, fake_inngest):
+    fake_inngest.up()
+    stuck = jobs["stuck"]  # processing
+    url = reverse("admin:videos_video_change", args=[stuck.pk])
+    cancel = reverse("admin:videos_video_cancel", args=[stuck.pk])
+    html = admin_client.get(url).content.decode()
+    assert f'action="{cancel}"' in html and 'id="cancel-job"' in html
+
+    assert admin_client.get(cancel).status_code == 405  # a GET never cancels anything
+    response = admin_client.post(cancel, follow=True)
+
+    assert response.redirect_chain == [(url, 302)]
+    assert "Cancelled 1 job(s)." in response.content.decode()
+    stuck.refresh_from_db()
+    assert stuck.status == "cancelled"
+    assert f"video/identify.cancelled:{stuck.pk}:1" in fake_inngest.event_ids()
+    html = admin_client.get(url).content.decode()
+    assert 'id="cancel-job"' not in html and 'id="run-again"' in html  # now it can run again
+    assert (
+        'id="cancel-job"'
+        not in admin_client.get(
+            reverse("admin:videos_video_change", args=[jobs["completed"].pk])
+        ).content.decode()
+    )
