@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import VideoFactory
 from tests.fakes.clerk import APP_ORIGIN, FakeClerk, new_key, public_pem
+from videos.models import Video
 
 pytestmark = pytest.mark.django_db
 SUBMIT = {"youtube_url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}
@@ -203,7 +204,9 @@ def test_a_warm_session_costs_one_query_per_poll(clerk, django_assert_num_querie
     token = clerk.session_token("user_1")
     client = bearer(token)
     client.get("/api/videos/")  # the user is created and cached
-    video = VideoFactory(owner=get_user_model().objects.get(clerk_id="user_1"))
+    video = VideoFactory(
+        owner=get_user_model().objects.get(clerk_id="user_1"), status=Video.Status.PROCESSING
+    )
 
     with django_assert_num_queries(1):  # the status row; the user comes from the cache
         assert client.get(f"/api/videos/{video.pk}/status/").status_code == 200
