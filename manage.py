@@ -19,6 +19,12 @@ def main():
     from core.configuration import exit_on_configuration_error
 
     with exit_on_configuration_error():
+        # Load the settings here: Django's command line swallows an ImproperlyConfigured (which
+        # a ConfigurationError is) on its first look at them, and some commands then fail later
+        # with an unrelated traceback (makemigrations: "Models aren't loaded yet").
+        from django.conf import settings
+
+        settings.INSTALLED_APPS  # noqa: B018
         execute_from_command_line(sys.argv)
 
 

@@ -42,6 +42,17 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY: not set" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["check", "makemigrations", "migrate"])
+def test_every_command_names_a_missing_secret_key_in_one_line(command):
+    # INNGEST_DEV alone is not development mode for Django: the secret key is still required.
+    result = manage(command, "--help" if command == "migrate" else "--check", INNGEST_DEV="1")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: DJANGO_SECRET_KEY: not set; expected 50+ random characters "
+        "(or set DJANGO_DEBUG=1 for local development)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
