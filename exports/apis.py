@@ -69,8 +69,9 @@ class ExportCancelApi(APIView):
         responses={202: ExportOutputSerializer, **error_responses(401, 404, 409)},
     )
     def post(self, request, export_id):
-        export = selectors.export_get(user=request.user, export_id=export_id)
+        export = selectors.export_for_user(user=request.user, export_id=export_id)
         services.export_cancel(export=export)
+        # Read back as the detail endpoint answers it (exported clips, pending reason).
         export = selectors.export_get(user=request.user, export_id=export_id)
         data = ExportOutputSerializer(export, context={"request": request}).data
         return Response(data, status=status.HTTP_202_ACCEPTED)

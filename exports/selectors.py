@@ -32,6 +32,14 @@ def export_get(*, user, export_id) -> Export:
         raise Http404("No export with this id.") from exc
 
 
+def export_for_user(*, user, export_id) -> Export:
+    """The user's export without its children (to check ownership before a write)."""
+    try:
+        return Export.objects.filter(owner=user).get(pk=export_id)
+    except Export.DoesNotExist as exc:
+        raise Http404("No export with this id.") from exc
+
+
 def exported_clips_for_video(*, video: Video, s3_key: str | None = None) -> QuerySet[ExportedClip]:
     """A video's rendered clips (those with an object; failures are the exports' business),
     newest first; with `s3_key`, only the one stored under that key."""

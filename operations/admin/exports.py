@@ -13,13 +13,11 @@ from core.admin_common import (
     excerpt,
     report_delivery,
     report_rerun,
-    stuck_after,
 )
 from exports.models import Export, ExportedClip
 from exports.services import export_cancel
 from operations.admin.jobs import JobAdmin
 from operations.selectors import exports_stuck
-from operations.services import jobs_rerun
 from outbox.admin import ExportEventInline, deliver_in_batches
 from outbox.selectors import events_undelivered
 
@@ -137,9 +135,7 @@ class ExportAdmin(JobAdmin):
         permissions=("rerun",),
     )
     def rerun(self, request, queryset):
-        report = jobs_rerun(
-            failed=True, cancelled=True, stuck_for=stuck_after(), export_ids=queryset.values("pk")
-        )
+        report = self.rerun_jobs(queryset.values("pk"))
         report_rerun(self, request, selected=queryset.count(), report=report)
 
     @admin.action(

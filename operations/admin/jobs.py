@@ -4,9 +4,8 @@ its page and in the list's error column; a failed job's page has a "Run again" b
 list's action, `jobs_rerun`, for this one job)."""
 
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
 
 from core import lifecycle
 from core.admin_common import (
@@ -75,52 +74,54 @@ class JobAdmin(TrackedJobAdmin):
         )
         return [run_again, cancel, *super().get_urls()]
 
-    def rerun_one(self, obj):
-        """What the list's "run again" action does, for exactly this job."""
+    def rerun_jobs(self, ids):
+        """`jobs_rerun` for these jobs of this admin's kind: the failed (and partial), cancelled
+        and stuck ones among them. The list's action and the page's button both call it."""
         return jobs_rerun(
             failed=True,
             cancelled=True,
             stuck_for=stuck_after(),
-            **{f"{self.event_job}_ids": [obj.pk]},
+            **{f"{self.event_job}_ids": ids},
         )
-
-    def run_again_view(self, request, object_id):
-        """The change page's "Run again" button: the same `jobs_rerun` as the list's action."""
-        return require_POST(self._run_again)(request, object_id)
-
-    def _run_again(self, request, object_id):
-        obj = self.get_object(request, object_id)
-        change_url = reverse(
-            f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id]
-        )
-        if obj is None or not self.has_rerun_permission(request):
-            self.message_user(
-                request, "Not run again: no such job or no permission.", messages.ERROR
-            )
-            return HttpResponseRedirect(change_url)
-        report_rerun(self, request, selected=1, report=self.rerun_one(obj))
-        return HttpResponseRedirect(change_url)
 
     def cancel_job(self, job) -> None:
         """The API's cancel of one job (the subclass's service)."""
         raise NotImplementedError
 
+    def run_again_view(self, request, object_id):
+        """The change page's "Run again" button: the list's action, for this job."""
+        return self._job_button(
+            request,
+            object_id,
+            refused="Not run again",
+            press=lambda obj: report_rerun(
+                self, request, selected=1, report=self.rerun_jobs([obj.pk])
+            ),
+        )
+
     def cancel_view(self, request, object_id):
         """The change page's "Cancel" button: the list's action, for this job."""
-        return require_POST(self._cancel)(request, object_id)
-
-    def _cancel(self, request, object_id):
-        obj = self.get_object(request, object_id)
-        change_url = reverse(
-            f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id]
+        return self._job_button(
+            request,
+            object_id,
+            refused="Not cancelled",
+            press=lambda obj: self.cancel(request, self.get_queryset(request).filter(pk=obj.pk)),
         )
+
+    def _job_button(self, request, object_id, *, refused: str, press):
+        """A button on a job's page: POST only, the job's change permission, then back to the
+        page, where the action's message is shown."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])  # a GET never changes a job
+        obj = self.get_object(request, object_id)
         if obj is None or not self.has_rerun_permission(request):
-            self.message_user(
-                request, "Not cancelled: no such job or no permission.", messages.ERROR
-            )
-            return HttpResponseRedirect(change_url)
-        self.cancel(request, self.get_queryset(request).filter(pk=obj.pk))
-        return HttpResponseRedirect(change_url)
+            self.message_user(request, f"{refused}: no such job or no permission.", messages.ERROR)
+        else:
+            press(obj)
+        opts = self.opts
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
+        )
 
     @admin.action(description="Cancel selected pending or processing jobs", permissions=("rerun",))
     def cancel(self, request, queryset):

@@ -12,12 +12,10 @@ from core.admin_common import (
     excerpt,
     report_delivery,
     report_rerun,
-    stuck_after,
 )
 from exports.models import Export
 from operations.admin.jobs import JobAdmin
 from operations.selectors import videos_stuck
-from operations.services import jobs_rerun
 from outbox.admin import VideoEventInline, deliver_in_batches
 from outbox.selectors import events_undelivered
 from videos.deletion import video_cleanup_retry, video_delete
@@ -114,9 +112,7 @@ class VideoAdmin(JobAdmin):
         description="Run selected failed, cancelled or stuck videos again", permissions=("rerun",)
     )
     def rerun(self, request, queryset):
-        report = jobs_rerun(
-            failed=True, cancelled=True, stuck_for=stuck_after(), video_ids=queryset.values("pk")
-        )
+        report = self.rerun_jobs(queryset.values("pk"))
         report_rerun(self, request, selected=queryset.count(), report=report)
 
     @admin.action(
