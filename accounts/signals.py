@@ -6,7 +6,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
-from core.authentication import clerk_cache_forget, token_cache_forget
+from api.authentication import clerk_cache_forget, token_cache_forget
 
 
 @receiver(post_delete, sender=Token)

@@ -117,6 +117,7 @@ def _dev_executor(base: str, owner):
     from devtools.executor import InngestExecutor
     from outbox.delivery import event_payload, events_mark_delivered
     from outbox.selectors import events_undelivered
+    from videos.models import Video
 
     class TimedExecutor(InngestExecutor):
         """Records each request of a run: when sent and answered, and which steps it ran."""
@@ -147,7 +148,7 @@ def _dev_executor(base: str, owner):
             from django.db import close_old_connections
 
             close_old_connections()
-            rows = list(events_undelivered().filter(video__owner=owner)[:50])
+            rows = list(events_undelivered(jobs=[Video.objects.filter(owner=owner)])[:50])
             if rows:
                 events_mark_delivered(ids=[row.pk for row in rows])
             for row in rows:

@@ -38,7 +38,7 @@ def main() -> dict:
 
 
 def _save_clips() -> dict:
-    from core.clips_api import parse_identify_response
+    from integrations.clips_api import parse_identify_response
     from tests.factories import UserFactory, VideoFactory
     from videos.jobs import video_complete
     from videos.models import Video

@@ -135,7 +135,7 @@ def _new_video(owner):
 
 def _identify_in_process(video) -> None:
     """The same service calls as the function's three steps, without Inngest."""
-    from core import clips_api
+    from integrations import clips_api
     from videos.jobs import identify_answer_store, video_complete_from_answer, video_start
 
     video_start(video_id=str(video.id), run_id="in-process", attempt=0)

@@ -1,19 +1,16 @@
 from django.contrib import admin
 
 from clips.models import Clip
-from core.admin_common import ReadOnlyAdminMixin, admin_link, duration_text
+from core.admin import ReadOnlyModelAdmin, admin_link, duration_text
 
 
 @admin.register(Clip)
-class ClipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ClipAdmin(ReadOnlyModelAdmin):
     list_display = ("__str__", "video_column", "start", "end", "length", "virality_score")
     list_select_related = ("video",)
     search_fields = ("title", "video__youtube_id")
     search_help_text = "The clip's title or the video's YouTube id."
     ordering = ("-created_at",)  # indexed; the model's by-score order would sort every clip
-    list_per_page = 100
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
     fields = (
         "id",
         "video_column",

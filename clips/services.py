@@ -8,7 +8,7 @@ _CLIP_FIELDS = ("title", "summary", "virality_score", "related_topics", "transcr
 
 
 def clips_replace(*, video: models.Model, clips: list[dict]) -> None:
-    """Make the video's clips exactly `clips` (`core.clips_api.parse_identify_response`'s
+    """Make the video's clips exactly `clips` (`integrations.clips_api.parse_identify_response`'s
     `identified_clips`), in the caller's transaction.
 
     Running it twice leaves one set of clips: rows are upserted on (video, start, end) and clips

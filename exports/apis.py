@@ -6,8 +6,8 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import error_responses
-from core.throttling import ExportCreateThrottle
+from api.errors import error_responses
+from api.throttling import ExportCreateThrottle
 from exports import selectors, services
 from exports.serializers import ExportCreateInputSerializer, ExportOutputSerializer
 from videos.selectors import video_for_user

@@ -16,7 +16,6 @@ from django.conf import settings
 
 from core.events import PROCESS_CANCELLED_EVENT, VIDEO_DELETED_EVENT
 from core.inngest import failed_run, inngest_client
-from core.steps import run_step
 from exports.jobs import (
     export_create_for_event,
     export_fail,
@@ -27,6 +26,7 @@ from exports.jobs import (
     export_start,
 )
 from exports.models import Export
+from jobs.steps import run_step
 
 # The seed's name for the step that calls the processing API.
 RENDER_STEP = "call-process-clips-api"

@@ -13,8 +13,13 @@ from django.db import transaction
 from django.db.models import F
 
 from clips.models import Clip
-from core import clips_api, lifecycle, storage
-from core.jobs import (
+from exports.languages import target_language_normalized
+from exports.models import AspectRatio, Export, ExportedClip
+from exports.subtitles import subtitle_customization
+from integrations import clips_api, storage
+from integrations.storage import StorageError, StorageUnavailable
+from jobs import lifecycle
+from jobs.records import (
     JobError,
     as_uuid,
     ensure_run,
@@ -25,10 +30,6 @@ from core.jobs import (
     truncate_error,
     user_pk,
 )
-from core.storage import StorageError, StorageUnavailable
-from exports.languages import target_language_normalized
-from exports.models import AspectRatio, Export, ExportedClip
-from exports.subtitles import subtitle_customization
 from outbox.selectors import event_superseded
 from videos.models import Video
 
@@ -109,8 +110,9 @@ def export_render(*, export_id: str, run_id: str, step: str, attempt: int) -> di
     a rerun renders those ranges again.
 
     Raises JobError when the export is gone or storage is not configured, what
-    `core.clips_api.process_clips` raises, and StorageUnavailable when the store is down (the
-    step is retried; the render is repeated). No transaction is held while the API works."""
+    `integrations.clips_api.process_clips` raises, and StorageUnavailable when the store is
+    down (the step is retried; the render is repeated). No transaction is held while the API
+    works."""
     if not storage.is_configured():
         raise JobError(
             "object storage is not configured (AWS_S3_BUCKET_NAME): nowhere to keep "
@@ -247,7 +249,7 @@ def export_finish(*, export_id: str, attempt: int) -> Export:
 def export_fail(*, export_id: str, run_id: str, event_id: str, error: str) -> Export | None:
     """Finish the export with the error after its run gave up: `partial` if some of its clips
     were rendered (they stay stored), else `failed`. Ignored when a newer run or a rerun's
-    event (see `core.jobs.job_fail`) took over, or when it already finished."""
+    event (see `jobs.records.job_fail`) took over, or when it already finished."""
     return job_fail(
         model=Export,
         job_id=export_id,

@@ -3,8 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from core import lifecycle
-from core.models import TrackedJob
+from jobs import lifecycle
+from jobs.models import TrackedJob
 
 
 class AspectRatio(models.TextChoices):
@@ -14,7 +14,7 @@ class AspectRatio(models.TextChoices):
 
 
 class ExportStatus(models.TextChoices):
-    """The job lifecycle's states (core.lifecycle): all of them."""
+    """The job lifecycle's states (jobs.lifecycle): all of them."""
 
     PENDING = lifecycle.PENDING
     PROCESSING = lifecycle.PROCESSING
@@ -28,6 +28,7 @@ class Export(TrackedJob):
     """A request to render some of a video's clips as finished short videos."""
 
     Status = ExportStatus
+    inngest_function = "process-clips"
 
     video = models.ForeignKey("videos.Video", on_delete=models.CASCADE, related_name="exports")
     owner = models.ForeignKey(
@@ -43,7 +44,7 @@ class Export(TrackedJob):
     subtitles = models.BooleanField(default=True)
     # Overrides of the default subtitle customization; empty means the defaults.
     subtitle_style = models.JSONField(default=dict, blank=True)
-    # Changed only through core.lifecycle.transition.
+    # Changed only through jobs.lifecycle.transition.
     status = models.CharField(
         max_length=16, choices=ExportStatus.choices, default=ExportStatus.PENDING
     )

@@ -1,10 +1,14 @@
 """Reads of exports. Every per-user read filters by owner, so another user's export is simply
 not found."""
 
+from datetime import timedelta
+
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from exports.models import Export, ExportedClip
+from jobs import lifecycle
 from outbox.selectors import undelivered_event_error
 from videos.models import Video
 
@@ -12,9 +16,7 @@ from videos.models import Video
 def _with_exported_clips(exports: QuerySet[Export]) -> QuerySet[Export]:
     """With the exported clips (one more query) and `undelivered_error` (the API's
     `pending_reason`, in the same SELECT)."""
-    return exports.annotate(
-        undelivered_error=undelivered_event_error(job="export")
-    ).prefetch_related(
+    return exports.annotate(undelivered_error=undelivered_event_error(Export)).prefetch_related(
         Prefetch("exported_clips", queryset=ExportedClip.objects.order_by("start", "end"))
     )
 
@@ -47,3 +49,13 @@ def exported_clips_for_video(*, video: Video, s3_key: str | None = None) -> Quer
     if s3_key is not None:
         clips = clips.filter(s3_key=s3_key)
     return clips.order_by("-created_at", "start", "pk")
+
+
+def exports_stuck(*, older_than: timedelta) -> QuerySet[Export]:
+    """Exports pending or processing with no progress (no write) for longer than `older_than`:
+    their event was lost or their run died. Oldest first."""
+    cutoff = timezone.now() - older_than
+    return Export.objects.filter(
+        status__in=lifecycle.ACTIVE,
+        updated_at__lt=cutoff,
+    ).order_by("updated_at", "pk")

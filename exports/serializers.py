@@ -9,12 +9,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core import storage
-from core.fields import BoundedListField
+from api.fields import BoundedListField
 from exports.languages import allowed_target_languages
 from exports.models import AspectRatio, Export, ExportedClip, ExportStatus
 from exports.services import SUBTITLE_STYLE_RULES
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+from integrations import storage
 from outbox.selectors import pending_reason
 
 

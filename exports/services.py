@@ -8,13 +8,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clips.models import Clip
-from core import lifecycle
-from core.errors import ConflictError
 from core.events import PROCESS_CANCELLED_EVENT, PROCESS_EVENT
-from core.lifecycle import TransitionRefused
+from core.exceptions import ConflictError
 from exports.languages import target_language_normalized
 from exports.models import AspectRatio, Export
+from exports.selectors import exports_stuck
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+from jobs import lifecycle
+from jobs.lifecycle import TransitionRefused
+from jobs.reruns import JobKind
 from outbox.services import event_record
 from videos.models import Video
 
@@ -193,7 +195,7 @@ def export_cancel(*, export: Export) -> Export:
     event_record(
         name=PROCESS_CANCELLED_EVENT,
         data={"exportId": str(export.pk), "videoId": str(export.video_id)},
-        export=export,
+        job=export,
     )
     return export
 
@@ -212,7 +214,7 @@ def _record_process_event(export: Export, *, video: Video) -> None:
             "aspectRatio": export.aspect_ratio,
             "userId": str(export.owner_id),
         },
-        export=export,
+        job=export,
     )
 
 
@@ -274,3 +276,13 @@ def _seconds(item, key: str) -> float | None:
     except OverflowError:  # an integer too large for a float
         return None
     return seconds if math.isfinite(seconds) else None
+
+
+# How the reruns (`resend_events`, the admin) treat exports: a partial one failed for some
+# clips, and running it again renders only those.
+EXPORT_JOB = JobKind(
+    model=Export,
+    rerun=lambda export: export_rerun(export=export),
+    stuck=exports_stuck,
+    failed_statuses=frozenset({lifecycle.FAILED, lifecycle.PARTIAL}),
+)

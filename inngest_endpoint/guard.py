@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from inngest._internal import net, server_lib
 
-from core.request_limits import body_limit
+from api.request_limits import body_limit
 from inngest_endpoint.models import SeenSignature
 
 # How Inngest (and the SDK's sign_request) writes the header; re.ASCII: only 0-9 are digits.
@@ -91,7 +91,7 @@ def _read_body(request: HttpRequest) -> None:
     """Read the body here, up to this path's limit (INNGEST_MAX_BODY_BYTES: Inngest sends a
     run's event and every memoized step output, up to its 32 MB run state), because
     `HttpRequest.body` would refuse anything over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB,
-    kept for every other path). core.request_limits has already refused a larger
+    kept for every other path). api.request_limits has already refused a larger
     Content-Length with a 413."""
     request._body = request.read(body_limit(request.path_info) + 1)
 

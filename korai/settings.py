@@ -75,10 +75,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Every /api/ answer JSON (also those of the middleware below), and /api/ paths with or
     # without the trailing slash (before CommonMiddleware's APPEND_SLASH redirect).
-    "core.middleware.ApiErrorMiddleware",
-    "core.middleware.ApiPathMiddleware",
+    "api.middleware.ApiErrorMiddleware",
+    "api.middleware.ApiPathMiddleware",
     # Before anything reads a body: a body over its path's limit is a JSON 413.
-    "core.request_limits.RequestSizeLimitMiddleware",
+    "api.request_limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before CommonMiddleware, so that preflights and redirects carry the CORS headers.
     "corsheaders.middleware.CorsMiddleware",
@@ -273,20 +273,20 @@ REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an unauthenticated request a 401 (with
     # session first DRF answers 403). Either one authenticates.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "core.authentication.CachedTokenAuthentication",
+        "api.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         # Clerk session tokens (the web client's): only when CLERK_* is configured.
-        "core.authentication.ClerkSessionAuthentication",
+        "api.authentication.ClerkSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # Hardened JSON only (core/parsers.py, core/renderers.py): no form posts to half-parse.
-    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["core.renderers.JSONRenderer"]
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["api.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PAGINATION_CLASS": "core.pagination.StandardPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.StandardPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "video_submit": env.str("KORAI_THROTTLE_VIDEO_SUBMIT", default="30/hour"),
         "export_create": env.str("KORAI_THROTTLE_EXPORT_CREATE", default="60/hour"),
@@ -297,7 +297,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Turn a YouTube video into AI-picked viral clips and export them.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["core.permissions.ApiDocsPermission"],
+    "SERVE_PERMISSIONS": ["api.permissions.ApiDocsPermission"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI and Redoc from drf-spectacular-sidecar's static files, at the version pinned in
     # requirements.txt, not from a CDN: /api/docs/ works offline and never changes under us.

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from core.api_docs import SwaggerView, docs_csp
+from api.docs import SwaggerView, docs_csp
 from core.inngest import inngest_client, serve
 from exports.functions import process_clips
 from inngest_endpoint.guard import guarded
@@ -17,19 +17,19 @@ from videos.functions import delete_video_objects, identify_clips
 admin.site.enable_nav_sidebar = False
 
 # Under /api/ a 500 is JSON in the API's error shape (a 503 when the database is down).
-handler500 = "core.errors.server_error"
+handler500 = "api.errors.server_error"
 
 
 async def healthz(request):
-    # core.health (django-health-check, and the redis and DNS clients it imports) loads on the
+    # operations.health (django-health-check, and the redis and DNS clients it imports) loads on the
     # first probe instead of at every process start (manage.py commands load this URLconf).
-    from core.health import liveness
+    from operations.health import liveness
 
     return await liveness(request)
 
 
 async def readyz(request):
-    from core.health import readiness
+    from operations.health import readiness
 
     return await readiness(request)
 

@@ -18,19 +18,16 @@ from django.db.models import Count, Min, Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from core import lifecycle
-from core.admin_common import (
-    badge,
-    changelist_url,
-    delivery_state,
-    error_details,
-    stuck_after,
-)
+from core.admin import changelist_url, error_details
 from exports.models import Export
-from operations.selectors import exports_stuck, videos_stuck
+from exports.selectors import exports_stuck
+from jobs import lifecycle
+from jobs.admin import status_badge, stuck_after
+from outbox.admin import delivery_badge
 from outbox.models import OutboxEvent
 from outbox.selectors import events_undelivered
 from videos.models import Video, VideoDeletion
+from videos.selectors import videos_stuck
 
 LIST_LENGTH = 10
 WINDOWS = (("24 hours", timedelta(hours=24)), ("7 days", timedelta(days=7)))
@@ -83,7 +80,7 @@ def _job_summary(*, model, label, stuck, now) -> dict:
     rows = [
         {
             "status": status,
-            "badge": badge(status),
+            "badge": status_badge(status),
             "cells": [
                 {
                     "count": counts[f"{status}_{window}"],
@@ -119,7 +116,7 @@ def _job_row(job) -> dict:
     opts = job._meta
     return {
         "job": job,
-        "badge": badge(job.status),
+        "badge": status_badge(job.status),
         "error": error_details(job.last_error, 100),
         "url": f"admin:{opts.app_label}_{opts.model_name}_change",
     }
@@ -130,7 +127,7 @@ def _undelivered_events() -> dict:
     summary = undelivered.aggregate(
         total=Count("pk"), failed=Count("pk", filter=Q(attempts__gt=0)), oldest_at=Min("created_at")
     )
-    oldest = list(undelivered.select_related("video", "export")[:LIST_LENGTH])
+    oldest = list(undelivered[:LIST_LENGTH])
     return {
         **summary,
         "url": changelist_url(OutboxEvent, delivery="undelivered"),
@@ -138,7 +135,7 @@ def _undelivered_events() -> dict:
         "rows": [
             {
                 "event": event,
-                "badge": badge(delivery_state(event)),
+                "badge": delivery_badge(event),
                 "error": error_details(event.last_error, 100),
             }
             for event in oldest

@@ -1,21 +1,39 @@
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.contenttypes.admin import GenericTabularInline
 from django.db.models import Q
 from django.utils.html import format_html
 
-from core.admin_common import (
-    ReadOnlyAdminMixin,
-    ReadOnlyInline,
-    admin_link,
-    badge,
-    delivery_state,
-    error_details,
-    report_delivery,
-)
+from core.admin import ReadOnlyModelAdmin, admin_link, badge, error_details
 from core.events import EVENT_NAMES
 from outbox.delivery import RESEND_BATCH_SIZE, DeliveryReport, events_deliver
 from outbox.models import OutboxEvent
+
+DELIVERY_TONES = {"delivered": "green", "undelivered": "amber", "delivery failed": "red"}
+
+
+def delivery_state(event: OutboxEvent) -> str:
+    if event.delivered_at:
+        return "delivered"
+    return "delivery failed" if event.attempts else "undelivered"
+
+
+def delivery_badge(event: OutboxEvent):
+    state = delivery_state(event)
+    return badge(state, DELIVERY_TONES[state])
+
+
+def report_delivery(model_admin, request, report: DeliveryReport) -> None:
+    """One message per delivery pass: how many events went out, failed or were skipped, and why."""
+    text = (
+        f"Delivered {report.delivered} event(s); {report.failed} failed; "
+        f"{report.skipped} skipped (already delivered or being sent)."
+    )
+    if report.failed:
+        model_admin.message_user(request, f"{text} {' | '.join(report.errors)}", messages.ERROR)
+    else:
+        model_admin.message_user(request, text, messages.SUCCESS)
 
 
 class DeliveryFilter(admin.SimpleListFilter):
@@ -65,7 +83,7 @@ def deliver_in_batches(events) -> DeliveryReport:
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OutboxEventAdmin(ReadOnlyModelAdmin):
     # The event id starts with the event's name: one column says both.
     list_display = (
         "created_at",
@@ -77,14 +95,10 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "error_start",
     )
     list_display_links = ("event_id",)
-    list_select_related = ("video", "export")
     list_filter = (DeliveryFilter, EventNameFilter)
     search_fields = ("event_id",)
     search_help_text = "Event id (e.g. video/identify.clips:<video id>:1) or part of it."
     ordering = ("-created_at",)
-    list_per_page = 100
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
     actions = ("resend_events",)
     fields = (
         "event_id",
@@ -100,21 +114,25 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        # One query per kind of job on the page, not one per row.
+        return super().get_queryset(request).prefetch_related("job")
+
     def has_delete_permission(self, request, obj=None):
-        # A subject's next event id counts its earlier rows: deleting one would make the next
+        # A job's next event id counts its earlier rows: deleting one would make the next
         # event reuse an id (rejected by the unique constraint, or dropped by Inngest as a dupe).
         return False
 
     @admin.display(description="job")
     def subject(self, obj):
-        job = obj.export if obj.export_id else obj.video
+        job = obj.job
         if job is None:
             return "—"
         return admin_link(job, job)
 
     @admin.display(description="delivery")
     def delivery(self, obj):
-        return badge(delivery_state(obj))
+        return delivery_badge(obj)
 
     @admin.display(description="last error")
     def error_start(self, obj):
@@ -139,28 +157,34 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         report_delivery(self, request, deliver_in_batches(queryset.order_by("created_at")))
 
 
-class JobEventInline(ReadOnlyInline):
+class JobEventInline(GenericTabularInline):
     """A job's events with their delivery state: an undelivered one explains a job that never
-    started, and the `resend` action delivers it."""
+    started, and the `resend` action delivers it. For any job model (its `events` relation)."""
 
     model = OutboxEvent
+    ct_field = "job_type"
+    ct_fk_field = "job_id"
     fields = ("created_at", "name", "event_id", "delivery", "attempts", "last_attempt_at", "error")
     readonly_fields = fields
     ordering = ("created_at",)
     verbose_name = "outbox event"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     @admin.display(description="delivery")
     def delivery(self, obj):
-        return badge(delivery_state(obj))
+        return delivery_badge(obj)
 
     @admin.display(description="last error")
     def error(self, obj):
         return error_details(obj.last_error, 120)
-
-
-class VideoEventInline(JobEventInline):
-    fk_name = "video"
-
-
-class ExportEventInline(JobEventInline):
-    fk_name = "export"

@@ -1,4 +1,8 @@
-from django.db.models import OuterRef, QuerySet, Subquery
+from collections.abc import Iterable
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from outbox.models import OutboxEvent
 
@@ -7,62 +11,76 @@ from outbox.models import OutboxEvent
 UNDELIVERED_ADVICE = "start the Inngest Dev Server or run `python manage.py resend_events`"
 
 
-def events_undelivered(*, video_id=None, export_id=None) -> QuerySet[OutboxEvent]:
-    """Undelivered events, oldest first (the partial index `outbox_undelivered` serves this).
-    A video's events include those of its exports."""
+def events_undelivered(*, jobs: Iterable[QuerySet] | None = None) -> QuerySet[OutboxEvent]:
+    """Undelivered events, oldest first (the partial index `outbox_undelivered` serves this);
+    with `jobs` (querysets of job rows, of any models), only those jobs' events."""
     events = OutboxEvent.objects.filter(delivered_at__isnull=True)
-    if video_id is not None:
-        events = events.filter(video_id=video_id)
-    if export_id is not None:
-        events = events.filter(export_id=export_id)
+    if jobs is not None:
+        events = events.filter(events_of(jobs))
     return events.order_by("created_at", "pk")
 
 
+def events_of(jobs: Iterable[QuerySet]) -> Q:
+    """The events of the rows of these querysets (a video and its exports, say)."""
+    condition = Q(pk__in=[])
+    for queryset in jobs:
+        job_type = ContentType.objects.get_for_model(queryset.model)
+        condition |= Q(job_type=job_type, job_id__in=queryset.values("pk"))
+    return condition
+
+
 def event_superseded(*, event_id: str) -> bool:
-    """Whether a later event of the same name was written for the same subject (the export if
-    the event has one, else the video): a rerun superseded this one, so news of its run is
-    stale. False for an id Korai never wrote (a seed-shaped event sent by someone else)."""
+    """Whether a later event of the same name was written for the same job: a rerun superseded
+    this one, so news of its run is stale. False for an id Korai never wrote (an event in the
+    original Next.js app's shape, sent by someone else) and for an event naming no job."""
     event = (
         OutboxEvent.objects.filter(event_id=event_id)
-        .only("name", "video_id", "export_id", "created_at")
+        .only("name", "job_type_id", "job_id", "created_at")
         .first()
     )
-    if event is None:
+    if event is None or event.job_id is None:
         return False
-    # The subject as `outbox.services.event_record` counts it for the event's number.
-    if event.export_id is not None:
-        subject = {"export_id": event.export_id}
-    else:
-        subject = {"video_id": event.video_id}
     return OutboxEvent.objects.filter(
-        name=event.name, created_at__gt=event.created_at, **subject
+        name=event.name,
+        job_type_id=event.job_type_id,
+        job_id=event.job_id,
+        created_at__gt=event.created_at,
     ).exists()
 
 
-def undelivered_event_error(*, job: str) -> Subquery:
-    """For a queryset of videos (`job="video"`) or exports (`job="export"`): the `last_error`
-    of the job's newest undelivered event, as a subquery of the same SELECT, so listing or
-    polling jobs costs no extra query. "" for an event not tried yet, NULL when every event of
-    the job was delivered. A video's own events only, not its exports'."""
-    events = OutboxEvent.objects.filter(delivered_at__isnull=True)
-    if job == "video":
-        events = events.filter(video_id=OuterRef("pk"), export__isnull=True)
-    else:
-        events = events.filter(export_id=OuterRef("pk"))
+def undelivered_event_error(model: type[models.Model]) -> Subquery:
+    """For a queryset of `model` (a job): the `last_error` of the job's newest undelivered
+    event, as a subquery of the same SELECT, so listing or polling jobs costs no extra query.
+    "" for an event not tried yet, NULL when every event of the job was delivered."""
+    events = OutboxEvent.objects.filter(
+        delivered_at__isnull=True,
+        job_type=ContentType.objects.get_for_model(model),
+        job_id=OuterRef("pk"),
+    )
     return Subquery(events.order_by("-created_at").values("last_error")[:1])
 
 
-def video_undelivered_event_error(*, video_id) -> str | None:
-    """`undelivered_event_error(job="video")` of one video, as a query of its own: for the
-    status endpoint, which needs it only while the video is pending."""
+def job_undelivered_event_error(job: models.Model) -> str | None:
+    """`undelivered_event_error` of one job, as a query of its own: for the status endpoint,
+    which needs it only while the job is pending."""
     return (
         OutboxEvent.objects.filter(
-            delivered_at__isnull=True, video_id=video_id, export__isnull=True
+            delivered_at__isnull=True,
+            job_type=ContentType.objects.get_for_model(job),
+            job_id=job.pk,
         )
         .order_by("-created_at")
         .values_list("last_error", flat=True)
         .first()
     )
+
+
+def jobs_waiting_for_delivery(model: type[models.Model]) -> QuerySet:
+    """The ids of `model`'s jobs with an undelivered event of their own: they wait for the
+    resend, not for a rerun."""
+    return OutboxEvent.objects.filter(
+        delivered_at__isnull=True, job_type=ContentType.objects.get_for_model(model)
+    ).values("job_id")
 
 
 def pending_reason(undelivered_error: str | None) -> str | None:

@@ -12,8 +12,11 @@ de-duplication within 24 hours.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from outbox.delivery import RESEND_BATCH_SIZE, DeliveryReport, events_deliver
 from outbox.dispatch import deliver_after_commit
@@ -26,44 +29,39 @@ def event_record(
     *,
     name: str,
     data: dict,
-    video: models.Model | None = None,
-    export: models.Model | None = None,
+    job: models.Model | None = None,
     deleted_subject_id: str | None = None,
 ) -> OutboxEvent:
     """Write the event in the caller's transaction; deliver it once that transaction commits.
 
-    The id is `{name}:{subject id}:{n}`, the subject being the export if given, else the video,
-    and n one more than the subject's earlier events of this name: a rerun gets a new id (a new
-    run), a resend of this row keeps its id (de-duplicated by Inngest). An event about a row
-    that is being deleted (`deleted_subject_id`) refers to no row, so it outlives it."""
+    The id is `{name}:{job id}:{n}`, n one more than the job's earlier events of this name: a
+    rerun gets a new id (a new run), a resend of this row keeps its id (de-duplicated by
+    Inngest). An event about a row that is being deleted (`deleted_subject_id`) names no job,
+    so it outlives the row."""
     if not name:
         raise ValueError("An event needs a name.")
     if not isinstance(data, dict):
         raise ValueError(f"Event data must be a JSON object, got {type(data).__name__}.")
-    subject = export if export is not None else video
-    if subject is None and not deleted_subject_id:
-        raise ValueError("An event needs the video or export it is about.")
-    if subject is None:
+    if job is None and not deleted_subject_id:
+        raise ValueError("An event needs the job it is about.")
+    if job is None:
         prefix = f"{name}:{deleted_subject_id}:"
         earlier = OutboxEvent.objects.filter(event_id__startswith=prefix).count()
         event = OutboxEvent.objects.create(event_id=f"{prefix}{earlier + 1}", name=name, data=data)
-        transaction.on_commit(lambda: deliver_after_commit([event.pk]), robust=True)
-        return event
-    # Serialises concurrent events of one subject (two reruns at once) so both cannot take
-    # the same n and fail on the unique event id. A no-op on SQLite, whose writers take the
-    # database lock at BEGIN anyway (settings: transaction_mode IMMEDIATE).
-    list(type(subject).objects.select_for_update().filter(pk=subject.pk).values_list("pk"))
-    subject_filter = {"export": export} if export is not None else {"video": video}
-    earlier = OutboxEvent.objects.filter(name=name, **subject_filter).count()
-    event = OutboxEvent.objects.create(
-        event_id=f"{name}:{subject.pk}:{earlier + 1}",
-        name=name,
-        data=data,
-        # An export's events belong to its video too: `--video ID` and the video's admin page
-        # show them.
-        video_id=video.pk if video is not None else export.video_id,
-        export=export,
-    )
+    else:
+        # Serialises concurrent events of one job (two reruns at once) so both cannot take
+        # the same n and fail on the unique event id. A no-op on SQLite, whose writers take
+        # the database lock at BEGIN anyway (settings: transaction_mode IMMEDIATE).
+        list(type(job).objects.select_for_update().filter(pk=job.pk).values_list("pk"))
+        job_type = ContentType.objects.get_for_model(job)
+        earlier = OutboxEvent.objects.filter(name=name, job_type=job_type, job_id=job.pk).count()
+        event = OutboxEvent.objects.create(
+            event_id=f"{name}:{job.pk}:{earlier + 1}",
+            name=name,
+            data=data,
+            job_type=job_type,
+            job_id=job.pk,
+        )
     # robust: the data is committed by now; a failure here must not turn the request into a
     # 500. Delivery records network failures on the row instead of raising.
     transaction.on_commit(lambda: deliver_after_commit([event.pk]), robust=True)
@@ -73,19 +71,19 @@ def event_record(
 def events_resend_undelivered(
     *,
     limit: int | None = None,
-    video_id=None,
-    export_id=None,
+    jobs: Iterable[QuerySet] | None = None,
     dry_run: bool = False,
     batch_size: int = RESEND_BATCH_SIZE,
 ) -> DeliveryReport:
     """Deliver undelivered events, oldest first, `batch_size` rows at a time (memory stays
     bounded whatever the backlog). Each row is tried at most once per call, so a call ends even
     while Inngest is down. Safe to run concurrently: on PostgreSQL each batch is locked with
-    SKIP LOCKED, so two runs never send the same row at the same time."""
+    SKIP LOCKED, so two runs never send the same row at the same time. With `jobs`
+    (querysets of job rows), only those jobs' events."""
     if limit is not None and limit < 1:
         raise ValueError("limit must be a positive number.")
     report = DeliveryReport()
-    base = events_undelivered(video_id=video_id, export_id=export_id)
+    base = events_undelivered(jobs=jobs)
     if dry_run:
         count = base.count()
         report.skipped = min(count, limit) if limit is not None else count

@@ -15,18 +15,35 @@ CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlin
 
 # A module to plant, and the contract that must then fail.
 VIOLATIONS = {
-    "outbox/planted.py": ("import videos.models\n", "The outbox imports no app"),
+    "outbox/planted.py": (
+        "import videos.models\n",
+        "The job package, the API glue, the integrations and the outbox import no app",
+    ),
+    "jobs/planted.py": (
+        "import exports.models\n",
+        "The job package, the API glue, the integrations and the outbox import no app",
+    ),
+    "api/planted.py": (
+        "import webclient.errors\n",
+        "The job package, the API glue, the integrations and the outbox import no app",
+    ),
+    "integrations/planted.py": (
+        "import clips.models\n",
+        "The job package, the API glue, the integrations and the outbox import no app",
+    ),
+    "core/planted.py": ("import jobs.lifecycle\n", "core imports nothing of Korai"),
     "videos/planted.py": (
-        "import operations.services\n",
+        "import operations.dashboard\n",
         "Apps do not import the operations layer",
     ),
-    "core/planted.py": ("import korai.settings\n", "Nothing imports the configuration package"),
+    "accounts/planted.py": ("import korai.urls\n", "Nothing imports the configuration package"),
     "exports/planted.py": (
         "import devtools.sandbox\n",
         "Product code never imports the development stand-ins",
     ),
-    # An import cycle between two apps: clips is below videos.
+    # Against the layers: clips is below videos, the outbox below the job package.
     "clips/planted.py": ("import videos.selectors\n", "Layers point one way"),
+    "integrations/planted_outbox.py": ("import outbox.models\n", "Layers point one way"),
 }
 
 

@@ -6,8 +6,8 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import error_responses
-from core.throttling import VideoSubmitThrottle
+from api.errors import error_responses
+from api.throttling import VideoSubmitThrottle
 from videos import selectors, services
 from videos.deletion import video_delete
 from videos.serializers import (

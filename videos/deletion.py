@@ -15,9 +15,9 @@ taken by the function's second sweep, made after the longest such call can last
 from django.db import transaction
 from django.utils import timezone
 
-from core import storage
 from core.events import VIDEO_DELETED_EVENT
-from core.jobs import JobError, as_uuid, truncate_error
+from integrations import storage
+from jobs.records import JobError, as_uuid, truncate_error
 from outbox.services import event_record
 from videos.models import Video, VideoDeletion
 

@@ -11,10 +11,10 @@ from datetime import timedelta
 import inngest
 from django.conf import settings
 
-from core import clips_api
 from core.events import IDENTIFY_CANCELLED_EVENT, VIDEO_DELETED_EVENT
 from core.inngest import concurrency_limits, failed_run, failure_message, inngest_client
-from core.steps import run_step
+from integrations import clips_api
+from jobs.steps import run_step
 from videos.deletion import video_cleanup_gave_up, video_objects_delete
 from videos.jobs import (
     identify_answer_store,

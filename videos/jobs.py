@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clips.services import clips_replace
-from core import lifecycle
-from core.identify_answer import dropped_summary
-from core.jobs import (
+from integrations.identify_answer import dropped_summary
+from jobs import lifecycle
+from jobs.records import (
     JobError,
     JobStopped,
     as_uuid,
@@ -78,7 +78,7 @@ def video_create_for_event(
 
 
 def identify_answer_store(*, video_id: str, run_id: str, answer: dict) -> dict:
-    """Keep an identification answer (`core.identify_answer.read_identify_answer`'s dict) for
+    """Keep an identification answer (`read_identify_answer`'s dict, integrations) for
     the step that saves its clips, and return what the fetching step hands on: counts only, so
     the function's step state stays a few hundred bytes whatever the answer's size. An answer
     that arrives after the video was cancelled (or deleted) is not kept: JobStopped/JobError."""
@@ -110,7 +110,7 @@ def video_complete_from_answer(*, video_id: str, attempt: int) -> Video:
 
 @transaction.atomic
 def video_complete(*, video_id: str, identified: dict, attempt: int) -> Video:
-    """Store an identification answer (`core.identify_answer.read_identify_answer`'s dict): the
+    """Store an identification answer (`read_identify_answer`'s dict, integrations): the
     video's metadata and exactly its clips, then mark the video `completed`. The clips the
     reader dropped are named on the video's timeline. Safe to run twice."""
     video = lock(Video, video_id)
@@ -144,7 +144,7 @@ def video_complete(*, video_id: str, identified: dict, attempt: int) -> Video:
 
 def video_fail(*, video_id: str, run_id: str, event_id: str, error: str) -> Video | None:
     """`failed` with the error and finish time, unless a newer run or a rerun's event (see
-    `core.jobs.job_fail`) took over, or it completed."""
+    `jobs.records.job_fail`) took over, or it completed."""
     return job_fail(
         model=Video,
         job_id=video_id,

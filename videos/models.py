@@ -3,12 +3,12 @@ import posixpath
 from django.conf import settings
 from django.db import models
 
-from core import lifecycle
-from core.models import TrackedJob
+from jobs import lifecycle
+from jobs.models import TrackedJob
 
 
 class VideoStatus(models.TextChoices):
-    """The job lifecycle's states (core.lifecycle) that an identification can be in."""
+    """The job lifecycle's states (jobs.lifecycle) that an identification can be in."""
 
     PENDING = lifecycle.PENDING
     PROCESSING = lifecycle.PROCESSING
@@ -19,6 +19,7 @@ class VideoStatus(models.TextChoices):
 
 class Video(TrackedJob):
     Status = VideoStatus
+    inngest_function = "identify-clips"
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="videos"
@@ -28,7 +29,7 @@ class Video(TrackedJob):
     prompt = models.TextField(blank=True)
     s3_key = models.CharField(max_length=255, unique=True)  # youtube-videos/{id}/yt
     s3_path = models.CharField(max_length=1024, blank=True)
-    # Changed only through core.lifecycle.transition; the API calls it `processing_status`.
+    # Changed only through jobs.lifecycle.transition; the API calls it `processing_status`.
     status = models.CharField(
         max_length=16, choices=VideoStatus.choices, default=VideoStatus.PENDING
     )
@@ -89,7 +90,7 @@ class IdentifyAnswer(models.Model):
         "videos.Video", on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     inngest_run_id = models.CharField(max_length=64)
-    # core.identify_answer.read_identify_answer's dict: the kept clips and the dropped ones.
+    # integrations.identify_answer.read_identify_answer's dict: the kept clips and the dropped ones.
     answer = models.JSONField()
     received_at = models.DateTimeField(auto_now=True)
 

@@ -2,13 +2,16 @@
 video is simply not found."""
 
 import functools
+from datetime import timedelta
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from clips.models import Clip
-from outbox.selectors import pending_reason, video_undelivered_event_error
+from jobs import lifecycle
+from outbox.selectors import job_undelivered_event_error, pending_reason
 from videos.models import Video
 
 # What the status endpoint answers; the polling hot path reads only these columns.
@@ -54,7 +57,7 @@ def video_status_get(*, user, video_id) -> dict:
     row["exported_clips"] = row.pop("exported_clip_count")
     row["processing_status"] = row.pop("status")  # the seed's name, kept by the API
     row["pending_reason"] = (
-        pending_reason(video_undelivered_event_error(video_id=row["id"]))
+        pending_reason(job_undelivered_event_error(video))
         if row["processing_status"] == Video.Status.PENDING
         else None
     )
@@ -92,3 +95,13 @@ def _get_or_404(queryset: QuerySet[Video], video_id) -> Video:
         return queryset.get(pk=video_id)
     except Video.DoesNotExist as exc:
         raise Http404("No video with this id.") from exc
+
+
+def videos_stuck(*, older_than: timedelta) -> QuerySet[Video]:
+    """Videos pending or processing with no progress (no write) for longer than `older_than`:
+    their event was lost or their run died. Oldest first."""
+    cutoff = timezone.now() - older_than
+    return Video.objects.filter(
+        status__in=lifecycle.ACTIVE,
+        updated_at__lt=cutoff,
+    ).order_by("updated_at", "pk")

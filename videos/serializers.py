@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clips.models import Clip
-from core import storage
+from integrations import storage
 from videos.models import Video
 from videos.youtube import MAX_URL_LENGTH
 

@@ -6,12 +6,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from core import lifecycle
-from core.errors import ConflictError
 from core.events import IDENTIFY_CANCELLED_EVENT, IDENTIFY_EVENT
-from core.lifecycle import TransitionRefused
+from core.exceptions import ConflictError
+from jobs import lifecycle
+from jobs.lifecycle import TransitionRefused
+from jobs.reruns import JobKind
 from outbox.services import event_record
 from videos.models import Video
+from videos.selectors import videos_stuck
 from videos.youtube import normalize_youtube_url
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
@@ -94,7 +96,7 @@ def video_cancel(*, video: Video) -> Video:
             code="video_final",
         ) from None
     video.save()
-    event_record(name=IDENTIFY_CANCELLED_EVENT, data={"videoId": str(video.pk)}, video=video)
+    event_record(name=IDENTIFY_CANCELLED_EVENT, data={"videoId": str(video.pk)}, job=video)
     return video
 
 
@@ -107,7 +109,7 @@ def _record_identify_event(video: Video) -> None:
             "prompt": video.prompt,
             "userId": str(video.owner_id),
         },
-        video=video,
+        job=video,
     )
 
 
@@ -156,3 +158,7 @@ def _clean_idempotency_key(key: str | None) -> str:
             }
         )
     return key
+
+
+# How the reruns (`resend_events`, the admin) treat videos.
+VIDEO_JOB = JobKind(model=Video, rerun=lambda video: video_rerun(video=video), stuck=videos_stuck)

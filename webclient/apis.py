@@ -10,12 +10,12 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core import storage
-from core.authentication import CachedTokenAuthentication, ClerkSessionAuthentication
-from core.parsers import JSONParser
-from core.throttling import ExportCreateThrottle, VideoSubmitThrottle
+from api.authentication import CachedTokenAuthentication, ClerkSessionAuthentication
+from api.parsers import JSONParser
+from api.throttling import ExportCreateThrottle, VideoSubmitThrottle
 from exports.selectors import exported_clips_for_video
 from exports.services import export_create
+from integrations import storage
 from videos.deletion import video_delete
 from videos.selectors import video_for_user, video_get, videos_for_user
 from videos.services import video_submit

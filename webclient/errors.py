@@ -10,7 +10,7 @@ import logging
 from rest_framework import status
 from rest_framework.response import Response
 
-from core.errors import api_exception_handler
+from api.errors import api_exception_handler
 
 logger = logging.getLogger("webclient")
 

@@ -4,7 +4,7 @@ are the client's (camelCase)."""
 
 from rest_framework import serializers
 
-from core.fields import BoundedListField
+from api.fields import BoundedListField
 
 MAX_SELECTED_CLIPS = 1000
 

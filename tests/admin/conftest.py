@@ -64,7 +64,7 @@ def jobs(db, fake_inngest):
             }
         ],
     )
-    event_record(name="video/identify.clips", data={"videoId": str(failed.pk)}, video=failed)
+    event_record(name="video/identify.clips", data={"videoId": str(failed.pk)}, job=failed)
     stuck = VideoFactory(owner=owner, status=Video.Status.PROCESSING)
     Video.objects.filter(pk=stuck.pk).update(updated_at=now - timedelta(hours=2))
     export = ExportFactory(
@@ -78,7 +78,7 @@ def jobs(db, fake_inngest):
         export=export, start=clips[1].start, end=clips[1].end, s3_key="", error="GPU out of memory"
     )
     fake_inngest.down()
-    lost = event_record(name="clips/process", data={"exportId": str(export.pk)}, export=export)
+    lost = event_record(name="clips/process", data={"exportId": str(export.pk)}, job=export)
     return {
         "owner": owner,
         "completed": completed,

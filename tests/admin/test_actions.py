@@ -55,13 +55,13 @@ def test_rerun_leaves_a_stuck_video_whose_event_is_undelivered_to_the_resend(
 ):
     fake_inngest.down()
     waiting = VideoFactory(status=Video.Status.PENDING)
-    event_record(name="video/identify.clips", data={"videoId": str(waiting.pk)}, video=waiting)
+    event_record(name="video/identify.clips", data={"videoId": str(waiting.pk)}, job=waiting)
     Video.objects.filter(pk=waiting.pk).update(updated_at=timezone.now() - timedelta(hours=1))
 
     messages = run_action(admin_client, "videos_video", "rerun", [waiting])
 
     assert messages[0].startswith("Ran 0 job(s) again. Left 1 alone")
-    assert OutboxEvent.objects.filter(video=waiting).count() == 1
+    assert OutboxEvent.objects.filter(job_id=waiting.pk).count() == 1
 
 
 def test_rerun_exports_runs_only_failed_partial_or_stuck(admin_client, jobs, fake_inngest):
@@ -117,7 +117,7 @@ def test_job_resend_actions_send_their_own_undelivered_events(admin_client, jobs
     fake_inngest.clear()
     other = ExportFactory(video=jobs["failed"])
     fake_inngest.down()
-    event_record(name="clips/process", data={"exportId": str(other.pk)}, export=other)
+    event_record(name="clips/process", data={"exportId": str(other.pk)}, job=other)
     fake_inngest.up()
 
     messages = run_action(admin_client, "exports_export", "resend_events", [jobs["export"]])

@@ -105,10 +105,10 @@ def test_operator_at_1400px_sees_everything_and_runs_failed_jobs_again(
     # plain synchronous code.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     failed = failed_video(operator, "failedvideo")
-    event_record(name="video/identify.clips", data={"videoId": str(failed.pk)}, video=failed)
+    event_record(name="video/identify.clips", data={"videoId": str(failed.pk)}, job=failed)
     other_failed = failed_video(operator, "otherfailed")
     event_record(
-        name="video/identify.clips", data={"videoId": str(other_failed.pk)}, video=other_failed
+        name="video/identify.clips", data={"videoId": str(other_failed.pk)}, job=other_failed
     )
     completed = VideoFactory(owner=operator, status=Video.Status.COMPLETED)
     for _ in range(3):
@@ -120,7 +120,7 @@ def test_operator_at_1400px_sees_everything_and_runs_failed_jobs_again(
     # Inngest is down when this one is submitted: its event stays in the outbox.
     fake_inngest.down()
     waiting = VideoFactory(owner=operator, youtube_id="waitingvid0")
-    event_record(name="video/identify.clips", data={"videoId": str(waiting.pk)}, video=waiting)
+    event_record(name="video/identify.clips", data={"videoId": str(waiting.pk)}, job=waiting)
     fake_inngest.up()
     ARTIFACTS.mkdir(exist_ok=True)
 

@@ -1,6 +1,7 @@
 import pytest
 
-from core.admin_common import TrackedJobAdmin, duration_text, excerpt, inngest_run_url
+from core.admin import duration_text, excerpt
+from jobs.admin import JobAdmin, inngest_run_url
 from videos.models import Video
 
 
@@ -41,7 +42,7 @@ def test_duration_and_excerpt():
 
 
 def test_timeline_tolerates_what_it_does_not_expect():
-    admin = TrackedJobAdmin(Video, None)
+    admin = JobAdmin(Video, None)
     html = admin.timeline_table(
         Video(
             timeline=[

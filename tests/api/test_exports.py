@@ -52,7 +52,7 @@ def test_export_of_clips_records_the_export_and_its_event(api_client, user, comp
     event = OutboxEvent.objects.get()
     assert event.name == "clips/process"
     assert event.event_id == f"clips/process:{export.pk}:1"
-    assert (event.export, event.video) == (export, completed_video)
+    assert event.job == export
     assert event.data == {
         "exportId": str(export.pk),
         "videoId": str(completed_video.pk),

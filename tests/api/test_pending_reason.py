@@ -59,7 +59,7 @@ def test_a_video_delivered_at_once_has_no_pending_reason(
 
 def test_an_event_not_tried_yet_is_reported_as_not_sent(api_client, user):
     video = VideoFactory(owner=user)
-    OutboxEvent.objects.create(event_id="e:1", name="video/identify.clips", data={}, video=video)
+    OutboxEvent.objects.create(event_id="e:1", name="video/identify.clips", data={}, job=video)
     reason = api_client.get(f"/api/videos/{video.pk}/status/").json()["pending_reason"]
     assert reason.startswith("event not delivered: not sent yet")
 
@@ -68,7 +68,7 @@ def test_only_a_pending_video_has_a_pending_reason(api_client, user):
     # A failed job's old undelivered event does not explain anything about its failure.
     video = VideoFactory(owner=user, status=Video.Status.FAILED, last_error="boom")
     OutboxEvent.objects.create(
-        event_id="e:1", name="video/identify.clips", data={}, video=video, last_error="down"
+        event_id="e:1", name="video/identify.clips", data={}, job=video, last_error="down"
     )
     body = api_client.get(f"/api/videos/{video.pk}/status/").json()
     assert (body["error"], body["pending_reason"]) == ("boom", None)
@@ -81,8 +81,7 @@ def test_an_undelivered_export_event_does_not_make_its_video_pending(api_client,
         event_id="e:1",
         name="clips/process",
         data={},
-        video=video,
-        export=export,
+        job=export,
         last_error="Inngest event API answered 500: oops",
     )
     assert api_client.get(f"/api/videos/{video.pk}/status/").json()["pending_reason"] is None
@@ -98,7 +97,7 @@ def _undelivered_events(video) -> None:
             event_id=f"e:{n}",
             name="video/identify.clips",
             data={},
-            video=video,
+            job=video,
             delivered_at=delivered,
             last_error=f"error {n}",
         )
@@ -138,8 +137,7 @@ def test_the_export_answers_cost_no_extra_query(
             event_id=f"clips/process:{export.pk}:1",
             name="clips/process",
             data={},
-            video=video,
-            export=export,
+            job=export,
             attempts=1,
             last_error="Inngest event API did not answer within 1s",
         )

@@ -6,14 +6,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from core.errors import ConflictError
+from core.exceptions import ConflictError
 from exports.models import Export
+from exports.selectors import exports_stuck
 from exports.services import SUBTITLE_STYLE_RULES, export_create, export_rerun
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
-from operations.selectors import exports_stuck, videos_stuck
 from outbox.models import OutboxEvent
 from tests.factories import ExportedClipFactory, ExportFactory, VideoFactory
 from videos.models import Video
+from videos.selectors import videos_stuck
 from videos.services import video_rerun, video_submit
 
 URL = "https://www.youtube.com/shorts/dQw4w9WgXcQ"
@@ -71,7 +72,7 @@ def test_export_rerun_of_a_failed_export(completed_video, user):
     export_rerun(export=export)
     export.refresh_from_db()
     assert (export.status, export.last_error) == ("pending", "")
-    assert OutboxEvent.objects.filter(export=export).count() == 2
+    assert OutboxEvent.objects.filter(job_id=export.pk).count() == 2
     assert OutboxEvent.objects.get(event_id=f"clips/process:{export.pk}:2").data[
         "selectedClips"
     ] == [{"start": 0.0, "end": 5.0}]
@@ -92,7 +93,7 @@ def test_a_partial_export_is_run_again_keeping_its_rendered_clips(db):
     export.refresh_from_db()
     assert (export.status, export.last_error) == ("pending", "")
     assert list(export.exported_clips.all()) == [rendered]
-    assert OutboxEvent.objects.filter(export=export).count() == 1
+    assert OutboxEvent.objects.filter(job_id=export.pk).count() == 1
 
 
 def test_export_create_checks_the_rules_without_the_api(completed_video, user):

@@ -123,7 +123,7 @@ def test_submit_records_the_video_and_its_event_and_answers_202(api_client, user
     event = OutboxEvent.objects.get()
     assert event.name == "video/identify.clips"
     assert event.event_id == f"video/identify.clips:{video.pk}:1"
-    assert event.video == video
+    assert event.job == video
     assert event.data == {
         "videoId": str(video.pk),
         "youtubeUrl": CANONICAL,

@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from core.clips_api import parse_identify_response
+from integrations.clips_api import parse_identify_response
 from tests.factories import VideoFactory
 from videos.jobs import video_complete
 from videos.models import Video

@@ -15,7 +15,6 @@ import requests
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from core import storage
 from devtools.executor import InngestExecutor
 from devtools.sandbox import (
     IDENTIFY_PATH,
@@ -25,6 +24,7 @@ from devtools.sandbox import (
     SandboxServer,
     identify_clips_response,
 )
+from integrations import storage
 
 SANDBOX_TOKEN = "walkthrough-sandbox-token"
 YOUTUBE_URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"

@@ -128,7 +128,7 @@ def test_a_rotated_key_is_fetched_when_a_token_names_it(clerk):
 
 def test_made_up_key_ids_cannot_hammer_the_jwks(clerk, settings):
     settings.CLERK_JWKS_REFRESH_COOLDOWN_SECONDS = 60
-    from core import clerk as core_clerk
+    from integrations import clerk as core_clerk
 
     core_clerk._jwks_client.cache_clear()
     assert bearer(clerk.session_token("user_1")).get("/api/videos/").status_code == 200
@@ -141,7 +141,7 @@ def test_made_up_key_ids_cannot_hammer_the_jwks(clerk, settings):
 
 
 def test_jwks_outage_is_a_503_not_a_sign_out(settings):
-    from core import clerk as core_clerk
+    from integrations import clerk as core_clerk
 
     with FakeClerk() as gone:
         url, token = gone.jwks_url, gone.session_token("user_1", issuer="", azp=None)

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from core.identify_answer import (
+from devtools.sandbox import messy_clips
+from integrations.identify_answer import (
     IdentifyAnswerUnusable,
     bare_s3_key,
     dropped_summary,
@@ -13,7 +14,6 @@ from core.identify_answer import (
     related_topics,
     virality_score,
 )
-from devtools.sandbox import messy_clips
 
 
 def clip(start, end, **fields):

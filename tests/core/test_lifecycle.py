@@ -3,9 +3,9 @@
 import pytest
 from django.db import transaction
 
-from core import lifecycle
-from core.lifecycle import TransitionRefused, status_changed
 from exports.models import Export
+from jobs import lifecycle
+from jobs.lifecycle import TransitionRefused, status_changed
 from tests.factories import ExportFactory, VideoFactory
 from videos.models import Video
 

@@ -1,4 +1,4 @@
-"""Every change of a job's status goes through `core.lifecycle.transition`: no other product
+"""Every change of a job's status goes through `jobs.lifecycle.transition`: no other product
 module assigns `.status`, passes `status=` to an update, or sets it with setattr."""
 
 import ast

@@ -5,8 +5,9 @@ from datetime import timedelta
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from core.metrics import record_status_change, step_label
+from core.metrics import step_label
 from exports.models import Export
+from jobs.metrics import record_status_change
 from videos.models import Video
 
 

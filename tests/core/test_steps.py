@@ -8,14 +8,14 @@ import grimp
 import inngest
 import pytest
 
-from core.clips_api import (
+from integrations.clips_api import (
     ClipsApiMalformed,
     ClipsApiRefused,
     ClipsApiRetryAfter,
     ClipsApiUnavailable,
 )
-from core.jobs import JobError
-from core.steps import run_step
+from jobs.records import JobError
+from jobs.steps import run_step
 from tests.factories import VideoFactory
 from videos.models import Video
 
@@ -180,9 +180,9 @@ def test_only_the_edge_imports_the_inngest_sdk():
     assert importers <= {
         "core.inngest",
         "core.observability",
-        "core.steps",
+        "jobs.steps",
         "videos.functions",
         "exports.functions",
         "outbox.functions",
     }
-    assert "core.clips_api" not in importers
+    assert "integrations.clips_api" not in importers

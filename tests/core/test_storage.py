@@ -1,9 +1,9 @@
-"""core.storage against a real S3 HTTP API (moto server mode on 127.0.0.1)."""
+"""integrations.storage against a real S3 HTTP API (moto server mode on 127.0.0.1)."""
 
 import pytest
 import requests
 
-from core import storage
+from integrations import storage
 
 
 def test_presigned_url_downloads_the_object(s3):

@@ -42,7 +42,7 @@ def dev(live_server, fake_clips_api):
 @pytest.mark.django_db(transaction=True)
 def test_runs_the_outbox_to_a_completed_video_and_export(dev, user):
     video = video_submit(owner=user, youtube_url=URL)
-    event = OutboxEvent.objects.get(video=video)
+    event = OutboxEvent.objects.get(job_id=video.pk)
     assert event.delivered_at is None and event.last_error  # the event API is down
 
     assert dev.poll_once() == 1
@@ -126,7 +126,7 @@ def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user)
 
 
 def _sent(video) -> dict:
-    event = OutboxEvent.objects.get(video=video)
+    event = OutboxEvent.objects.get(job_id=video.pk)
     return {"name": event.name, "data": event.data, "ts": 0}
 
 

@@ -15,7 +15,6 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from core import clips_api
 from devtools.sandbox import (
     IDENTIFY_PATH,
     PROCESS_PATH,
@@ -25,6 +24,7 @@ from devtools.sandbox import (
     identify_clips_response,
 )
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+from integrations import clips_api
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "sandbox-test-token"

@@ -144,7 +144,7 @@ class _JwksHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def clerk(settings):
     """A fake Clerk instance that Korai trusts (JWKS URL, issuer, the app's origin)."""
-    from core import clerk as core_clerk
+    from integrations import clerk as core_clerk
 
     with FakeClerk() as fake:
         settings.CLERK_JWKS_URL = fake.jwks_url

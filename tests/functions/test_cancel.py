@@ -15,11 +15,13 @@ from rest_framework.authtoken.models import Token
 from devtools.dev_executor import DevExecutor
 from devtools.executor import InngestExecutor
 from exports.models import Export, ExportedClip
-from operations.services import jobs_rerun
+from exports.services import EXPORT_JOB
+from jobs.reruns import jobs_rerun
 from outbox.models import OutboxEvent
 from tests.factories import ClipFactory, ExportFactory, UserFactory, VideoFactory
 from tests.fakes.clips_api import Reply
 from videos.models import IdentifyAnswer, Video
+from videos.services import VIDEO_JOB
 
 URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 # The held calls answer only when the test lets them.
@@ -134,8 +136,10 @@ def test_a_cancelled_video_run_again_completes_and_the_metrics_saw_each_move(
     )
 
     # What the admin's "Run again" does for this video.
-    report = jobs_rerun(failed=True, cancelled=True, video_ids=[video_id])
-    assert report.videos == [video_id]
+    report = jobs_rerun(
+        candidates=[(VIDEO_JOB, Video.objects.filter(pk=video_id))], failed=True, cancelled=True
+    )
+    assert report.of("video") == [video_id]
     assert Video.objects.get(pk=video_id).status == Video.Status.PENDING
     assert dev.poll_once() == 1
     settle(dev)
@@ -194,7 +198,9 @@ def test_a_cancel_during_a_render_keeps_earlier_clips_and_nothing_of_that_call(
     # Run again; cancel while its render call (the missing clip) is in flight.
     rendered = threading.Event()
     fake_clips_api.queue("process", Reply(hold=rendered))
-    jobs_rerun(failed=True, cancelled=True, export_ids=[export_id])
+    jobs_rerun(
+        candidates=[(EXPORT_JOB, Export.objects.filter(pk=export_id))], failed=True, cancelled=True
+    )
     dev.poll_once()
     wait_for(lambda: fake_clips_api.count("process") == 2)
     cancelled = api.post(f"{api.base}/exports/{export_id}/cancel/", timeout=10)
@@ -251,7 +257,7 @@ def test_the_late_event_of_a_job_cancelled_before_its_run_started_does_nothing(
     video_id = submit(api)  # its event is not delivered (the event API is down)
     assert api.post(f"{api.base}/videos/{video_id}/cancel/", timeout=10).status_code == 202
     timeline = Video.objects.get(pk=video_id).timeline
-    event = OutboxEvent.objects.get(name="video/identify.clips", video_id=video_id)
+    event = OutboxEvent.objects.get(name="video/identify.clips", job_id=video_id)
 
     # Inngest gets the event later and starts a run (its cancel came before the run existed).
     run = InngestExecutor(base_url=live_server.url).run(

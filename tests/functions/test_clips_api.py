@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core import clips_api
+from integrations import clips_api
 from tests.fakes.clips_api import FakeClipsAPI, Reply
 
 

@@ -45,7 +45,7 @@ def test_a_body_over_the_limit_is_a_413_and_runs_nothing(executor, fake_clips_ap
     )
 
     assert response.status_code == 413
-    error = response.json()["error"]  # the API's error shape (core.request_limits)
+    error = response.json()["error"]  # the API's error shape (api.request_limits)
     assert error["code"] == "request_too_large"
     assert "larger than 50000 bytes" in error["message"]
     assert fake_clips_api.count("identify") == 0

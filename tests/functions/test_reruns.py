@@ -30,10 +30,10 @@ def test_late_failure_of_a_replaced_video_run_leaves_the_rerun_pending(
     executor, fake_clips_api, fake_inngest, user
 ):
     video = video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ")
-    first = OutboxEvent.objects.get(video=video)
+    first = OutboxEvent.objects.get(job_id=video.pk)
     video_start(video_id=str(video.id), run_id="run-1", attempt=0)  # then it hung: stuck
     video_rerun(video=video)
-    second = OutboxEvent.objects.exclude(pk=first.pk).get(video=video)
+    second = OutboxEvent.objects.exclude(pk=first.pk).get(job_id=video.pk)
 
     old_run_failed(executor, "identify-clips", first, run_id="run-1")
 
@@ -57,10 +57,10 @@ def test_late_failure_of_a_replaced_export_run_leaves_the_rerun_pending(
     export = export_create(
         video=video, owner=user, aspect_ratio="9:16", clips=[{"start": 0, "end": 30}]
     )
-    first = OutboxEvent.objects.get(export=export)
+    first = OutboxEvent.objects.get(job_id=export.pk)
     export_start(export_id=str(export.id), run_id="run-1", attempt=0)  # then it hung: stuck
     export_rerun(export=export)
-    second = OutboxEvent.objects.exclude(pk=first.pk).get(export=export)
+    second = OutboxEvent.objects.exclude(pk=first.pk).get(job_id=export.pk)
 
     old_run_failed(executor, "process-clips", first, run_id="run-1")
 
@@ -80,12 +80,12 @@ def test_late_failure_of_a_replaced_export_run_leaves_the_rerun_pending(
 def test_event_superseded_only_by_a_later_event_of_the_same_subject(fake_inngest, user):
     video = video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ")
     other = video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=9bZkp7q19f0")
-    first = OutboxEvent.objects.get(video=video)
+    first = OutboxEvent.objects.get(job_id=video.pk)
     video_rerun(video=other)  # another video's rerun supersedes nothing of this one
 
     assert not event_superseded(event_id=first.event_id)
     video_rerun(video=video)
     assert event_superseded(event_id=first.event_id)
-    latest = OutboxEvent.objects.filter(video=video).order_by("-created_at").first()
+    latest = OutboxEvent.objects.filter(job_id=video.pk).order_by("-created_at").first()
     assert not event_superseded(event_id=latest.event_id)
     assert not event_superseded(event_id="01JSEEDSHAPEDEVENT")  # not one of Korai's events

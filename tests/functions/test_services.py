@@ -8,7 +8,6 @@ import pytest
 from django.utils import timezone
 from inngest.experimental import mocked
 
-from core.jobs import JobError
 from exports.jobs import (
     export_create_for_event,
     export_fail,
@@ -17,7 +16,8 @@ from exports.jobs import (
     export_render_failed,
 )
 from exports.models import Export
-from operations.selectors import exports_stuck
+from exports.selectors import exports_stuck
+from jobs.records import JobError
 from tests.factories import ClipFactory, ExportedClipFactory, ExportFactory, VideoFactory
 from videos.functions import identify_clips
 from videos.jobs import identify_answer_store, video_complete, video_fail, video_start

@@ -109,8 +109,8 @@ def test_the_steps_pool_runs_without_the_browser_middleware_and_checks_clean():
     assert "axes.middleware.AxesMiddleware" not in middleware
     # What /api/inngest needs stays: its JSON errors, its body limit, metrics and request ids.
     for kept in (
-        "core.middleware.ApiErrorMiddleware",
-        "core.request_limits.RequestSizeLimitMiddleware",
+        "api.middleware.ApiErrorMiddleware",
+        "api.request_limits.RequestSizeLimitMiddleware",
         "django_prometheus.middleware.PrometheusAfterMiddleware",
         "django_structlog.middlewares.RequestMiddleware",
     ):

@@ -62,11 +62,11 @@ def test_the_outbox_backlog_and_its_age(client):
     video = VideoFactory()
     for n, age in enumerate((timedelta(minutes=5), timedelta(minutes=1))):
         event = OutboxEvent.objects.create(
-            event_id=f"video/identify.clips:{video.pk}:{n}", name="x", data={}, video=video
+            event_id=f"video/identify.clips:{video.pk}:{n}", name="x", data={}, job=video
         )
         OutboxEvent.objects.filter(pk=event.pk).update(created_at=timezone.now() - age)
     OutboxEvent.objects.create(
-        event_id="delivered", name="x", data={}, video=video, delivered_at=timezone.now()
+        event_id="delivered", name="x", data={}, job=video, delivered_at=timezone.now()
     )
 
     after = scrape(client)

@@ -20,7 +20,7 @@ PROCESS = "clips/process"
 
 
 def _record(video):
-    return event_record(name=IDENTIFY, data={"videoId": str(video.pk)}, video=video)
+    return event_record(name=IDENTIFY, data={"videoId": str(video.pk)}, job=video)
 
 
 def _resend(*args):
@@ -83,7 +83,7 @@ def test_video_export_and_limit_options(fake_inngest):
     first = _record(VideoFactory())
     second = _record(VideoFactory())
     _record(VideoFactory())
-    process = event_record(name=PROCESS, data={}, export=export)
+    process = event_record(name=PROCESS, data={}, job=export)
     identify = _record(video)
     fake_inngest.up()
 
@@ -268,7 +268,7 @@ def test_failed_exits_non_zero_when_the_senders_attempt_fails(background, fake_i
 
     assert excinfo.value.returncode == 1
     assert "1 event(s) could not be delivered" in str(excinfo.value)
-    event = OutboxEvent.objects.get(video=failed)
+    event = OutboxEvent.objects.get(job_id=failed.pk)
     # The sender's attempt, then the resend pass's own once the sender had finished.
     assert (event.delivered_at, event.attempts) == (None, 2)
     assert "did not answer" in err.getvalue()
@@ -295,7 +295,7 @@ def test_failed_counts_events_the_sender_is_still_posting_as_undelivered(
         excinfo.value
     )
     assert "Delivered 0, failed 0, skipped 1" in out.getvalue()
-    assert OutboxEvent.objects.get(video=failed).delivered_at is None
+    assert OutboxEvent.objects.get(job_id=failed.pk).delivered_at is None
 
 
 @postgresql_only
@@ -307,7 +307,7 @@ def test_failed_waits_for_the_sender_before_resending(background, fake_inngest):
 
     assert "Delivered 0, failed 0, skipped 0" in out  # the sender had delivered it
     assert fake_inngest.id_counts() == {f"{IDENTIFY}:{failed.pk}:1": 1}
-    assert OutboxEvent.objects.get(video=failed).delivered_at is not None
+    assert OutboxEvent.objects.get(job_id=failed.pk).delivered_at is not None
 
 
 def test_cancelled_runs_cancelled_jobs_again_and_only_those(fake_inngest):

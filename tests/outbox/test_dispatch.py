@@ -37,7 +37,7 @@ def test_events_are_delivered_by_the_sender_thread(api_client, fake_inngest):
     video_id, _ = _submit(api_client)
 
     assert dispatch.flush(timeout=10)
-    event = OutboxEvent.objects.get(video_id=video_id)
+    event = OutboxEvent.objects.get(job_id=video_id)
     assert event.delivered_at is not None
     assert fake_inngest.event_ids() == [event.event_id]
 
@@ -50,7 +50,7 @@ def test_a_hanging_event_api_costs_the_request_nothing(api_client, fake_inngest)
     # Inline delivery would wait out the 1 s timeout inside the request.
     assert elapsed < 0.5
     assert dispatch.flush(timeout=10)
-    event = OutboxEvent.objects.get(video_id=video_id)
+    event = OutboxEvent.objects.get(job_id=video_id)
     assert event.delivered_at is None
     assert event.attempts == 1
     assert "did not answer" in event.last_error
@@ -71,7 +71,7 @@ def test_a_full_queue_leaves_the_event_for_resend_events(
     video_id, _ = _submit(api_client)
 
     assert "queue is full" in caplog.text
-    assert OutboxEvent.objects.get(video_id=video_id).delivered_at is None
+    assert OutboxEvent.objects.get(job_id=video_id).delivered_at is None
     full.get_nowait()
     full.task_done()  # leave the real queue's bookkeeping as it was
     call_command("resend_events", stdout=StringIO(), stderr=StringIO())
@@ -120,8 +120,8 @@ def test_events_queued_together_share_one_post(user, fake_inngest, monkeypatch):
     assert dispatch.flush(timeout=10)
     assert [len(payload) for payload in posts] == [1, 5]
     delivered = OutboxEvent.objects.filter(delivered_at__isnull=False)
-    assert set(delivered.values_list("video_id", flat=True)) == {v.pk for v in queued}
-    assert OutboxEvent.objects.get(video=first).delivered_at is None  # left for resend_events
+    assert set(delivered.values_list("job_id", flat=True)) == {v.pk for v in queued}
+    assert OutboxEvent.objects.get(job_id=first.pk).delivered_at is None  # left for resend_events
 
 
 def test_flush_timeout_covers_a_connect_and_a_read_timeout_per_post(settings):

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_cron_function_delivers_undelivered_events(live_server, fake_inngest):
     fake_inngest.down()
     video = VideoFactory()
-    event = event_record(name="video/identify.clips", data={}, video=video)
+    event = event_record(name="video/identify.clips", data={}, job=video)
     fake_inngest.up()
 
     run = InngestExecutor(base_url=live_server.url).run(
@@ -27,7 +27,7 @@ def test_cron_function_delivers_undelivered_events(live_server, fake_inngest):
 
 def test_cron_function_reports_what_it_could_not_deliver(live_server, fake_inngest):
     fake_inngest.down()
-    event_record(name="video/identify.clips", data={}, video=VideoFactory())
+    event_record(name="video/identify.clips", data={}, job=VideoFactory())
 
     run = InngestExecutor(base_url=live_server.url).run(
         "resend-undelivered-events", {"name": "inngest/scheduled.timer", "data": {}}

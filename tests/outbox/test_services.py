@@ -3,6 +3,7 @@ import time
 import pytest
 from django.db import transaction
 
+from exports.models import Export
 from outbox.delivery import (
     DeliveryReport,
     event_payload,
@@ -12,6 +13,7 @@ from outbox.delivery import (
 from outbox.models import OutboxEvent
 from outbox.services import event_record, events_resend_undelivered
 from tests.factories import ExportFactory, VideoFactory
+from videos.models import Video
 
 # Real commits: after-commit delivery only happens when a transaction really commits.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +23,7 @@ PROCESS = "clips/process"
 
 
 def _record(video, **data):
-    return event_record(name=IDENTIFY, data={"videoId": str(video.pk), **data}, video=video)
+    return event_record(name=IDENTIFY, data={"videoId": str(video.pk), **data}, job=video)
 
 
 def test_event_id_is_name_subject_and_count_of_earlier_events():
@@ -30,14 +32,15 @@ def test_event_id_is_name_subject_and_count_of_earlier_events():
 
     first = _record(video)
     second = _record(video)
-    process = event_record(name=PROCESS, data={"exportId": str(export.pk)}, export=export)
+    process = event_record(name=PROCESS, data={"exportId": str(export.pk)}, job=export)
 
     assert first.event_id == f"{IDENTIFY}:{video.pk}:1"
     assert second.event_id == f"{IDENTIFY}:{video.pk}:2"
     assert process.event_id == f"{PROCESS}:{export.pk}:1"
-    # An export's event belongs to its video too.
-    assert process.video_id == video.pk
-    assert process.export_id == export.pk
+    # Each event names its own job, of whatever model.
+    assert (first.job, process.job) == (video, export)
+    assert list(video.events.all()) == [first, second]
+    assert list(export.events.all()) == [process]
 
 
 def test_recorded_event_is_delivered_after_commit_with_its_id(fake_inngest):
@@ -210,12 +213,12 @@ def test_resend_for_one_video_or_export(fake_inngest):
     export = ExportFactory(video=video)
     identify = _record(video)
     _record(other)
-    process = event_record(name=PROCESS, data={}, export=export)
+    process = event_record(name=PROCESS, data={}, job=export)
     fake_inngest.up()
 
-    assert events_resend_undelivered(export_id=export.pk).delivered == 1
+    assert events_resend_undelivered(jobs=[Export.objects.filter(pk=export.pk)]).delivered == 1
     assert fake_inngest.event_ids() == [process.event_id]
-    assert events_resend_undelivered(video_id=video.pk).delivered == 1
+    assert events_resend_undelivered(jobs=[Video.objects.filter(pk=video.pk)]).delivered == 1
     assert fake_inngest.event_ids() == [process.event_id, identify.event_id]
 
 
@@ -250,6 +253,6 @@ def test_bad_event_is_refused_and_nothing_written(kwargs):
     video = None if kwargs.pop("no_subject", False) else VideoFactory()
 
     with pytest.raises(ValueError):
-        event_record(video=video, **kwargs)
+        event_record(job=video, **kwargs)
 
     assert not OutboxEvent.objects.exists()

@@ -46,7 +46,7 @@ def test_submission_answers_202_quickly_while_the_event_api_is_unavailable(
 
     # One short attempt (INNGEST_SEND_TIMEOUT_SECONDS = 1 s) and no retry loop.
     assert elapsed < 3
-    event = OutboxEvent.objects.get(video_id=video_id)
+    event = OutboxEvent.objects.get(job_id=video_id)
     assert event.delivered_at is None
     assert event.attempts == 1
     assert fake_inngest.events == []
@@ -76,7 +76,7 @@ def test_hundred_submissions_half_during_an_outage_each_delivered_exactly_once(
     for received in fake_inngest.events:
         assert received["name"] == IDENTIFY
         assert received["id"] == f"{IDENTIFY}:{received['data']['videoId']}:1"
-    events = OutboxEvent.objects.filter(video_id__in=video_ids, name=IDENTIFY)
+    events = OutboxEvent.objects.filter(job_id__in=video_ids, name=IDENTIFY)
     assert events.count() == 100
     assert not events.filter(delivered_at__isnull=True).exists()
     # The first half was tried at submission and once more by the resend; no row more often.

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from core.parsers import json_value_problem
-from core.renderers import JSONRenderer
+from api.parsers import json_value_problem
+from api.renderers import JSONRenderer
 from exports.models import Export
 from tests.security.conftest import assert_error_shape
 from videos.models import Video
@@ -174,7 +174,7 @@ def test_a_body_over_the_api_limit_is_a_json_413(api_client, completed_video, ur
 
 
 def test_body_limits_are_per_path_and_the_longest_prefix_wins(settings):
-    from core.request_limits import body_limit
+    from api.request_limits import body_limit
 
     settings.KORAI_MAX_BODY_BYTES = {"/": 100, "/api/": 10, "/api/inngest": 1000}
     assert body_limit("/admin/login/") == 100

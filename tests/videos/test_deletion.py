@@ -82,7 +82,7 @@ def test_delete_removes_the_video_and_everything_under_it(user, video):
     event = OutboxEvent.objects.get(name="video/deleted")
     assert event.event_id == f"video/deleted:{video.pk}:1"
     assert event.data == {"videoId": str(video.pk), "prefixes": deletion.prefixes}
-    assert (event.video_id, event.export_id) == (None, None)  # outlives the video
+    assert (event.job_type, event.job_id) == (None, None)  # outlives the video
 
 
 @pytest.mark.django_db

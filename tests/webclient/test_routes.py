@@ -294,7 +294,7 @@ def test_process_exports_the_selected_clips(page, video, fake_inngest):
         None,
         video.owner_id,
     )
-    assert OutboxEvent.objects.filter(name="clips/process", export=export).exists()
+    assert OutboxEvent.objects.filter(name="clips/process", job_id=export.pk).exists()
 
 
 def test_process_takes_unknown_ranges_as_custom_ranges(page, video, fake_inngest):

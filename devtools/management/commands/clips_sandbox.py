@@ -3,7 +3,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from core import storage
 from devtools.sandbox import (
     FAILURE_KINDS,
     IDENTIFY_PATH,
@@ -11,6 +10,7 @@ from devtools.sandbox import (
     SandboxConfig,
     SandboxServer,
 )
+from integrations import storage
 
 DEFAULT_PORT = 8100
 

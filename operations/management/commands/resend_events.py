@@ -7,12 +7,16 @@ import uuid
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
+from django.db.models import QuerySet
 
-from operations.services import RerunReport, jobs_rerun
+from exports.models import Export
+from exports.services import EXPORT_JOB
+from jobs.reruns import JobKind, RerunReport, jobs_rerun
 from outbox import dispatch
 from outbox.selectors import events_undelivered
 from outbox.services import events_resend_undelivered
+from videos.models import Video
+from videos.services import VIDEO_JOB
 
 # Rerun ids per query when counting their undelivered events (well below any backend's limit
 # of query parameters).
@@ -79,32 +83,33 @@ class Command(BaseCommand):
         stuck_for = timedelta(minutes=_positive(options["stuck"])) if options["stuck"] else None
         prefix = "[dry run] " if dry_run else ""
 
+        candidates = _jobs_in_scope(video_id=video_id, export_id=export_id)
+        in_scope = [queryset for _, queryset in candidates] if video_id or export_id else None
         reruns = None
         if options["failed"] or options["cancelled"] or stuck_for is not None:
             # Reruns first: their new events join the resend below if their own after-commit
             # delivery fails.
             reruns = jobs_rerun(
+                candidates=candidates,
                 failed=options["failed"],
                 cancelled=options["cancelled"],
                 stuck_for=stuck_for,
-                video_id=video_id,
-                export_id=export_id,
                 limit=limit,
                 dry_run=dry_run,
             )
             verb = "would run again" if dry_run else "ran again"
-            for pk in reruns.videos:
-                self.stdout.write(f"{prefix}video {pk}: {verb}")
-            for pk in reruns.exports:
-                self.stdout.write(f"{prefix}export {pk}: {verb}")
+            for kind, ids in reruns.ran.items():
+                for pk in ids:
+                    self.stdout.write(f"{prefix}{kind} {pk}: {verb}")
             for reason in reruns.skipped:
                 self.stdout.write(f"{prefix}skipped {reason}")
             self.stdout.write(
-                f"{prefix}{len(reruns.videos)} video(s) and {len(reruns.exports)} export(s) {verb}."
+                f"{prefix}{len(reruns.of('video'))} video(s) and "
+                f"{len(reruns.of('export'))} export(s) {verb}."
             )
 
         if dry_run:
-            events = events_undelivered(video_id=video_id, export_id=export_id)
+            events = events_undelivered(jobs=in_scope)
             if limit is not None:
                 events = events[:limit]
             count = 0
@@ -122,7 +127,7 @@ class Command(BaseCommand):
         rerun_count = reruns.total if reruns is not None else 0
         if rerun_count:
             dispatch.flush(timeout=dispatch.flush_timeout(rerun_count))
-        report = events_resend_undelivered(limit=limit, video_id=video_id, export_id=export_id)
+        report = events_resend_undelivered(limit=limit, jobs=in_scope)
         still_undelivered = 0
         if rerun_count:
             # If the wait ran out, the thread may still be sending; whatever of the reruns'
@@ -156,15 +161,23 @@ class Command(BaseCommand):
             )
 
 
+def _jobs_in_scope(*, video_id, export_id) -> list[tuple[JobKind, QuerySet]]:
+    """Each kind of job with the rows `--video`/`--export` leave in scope: a video's scope
+    holds its exports too."""
+    videos, exports = Video.objects.all(), Export.objects.all()
+    if export_id is not None:
+        videos, exports = videos.none(), exports.filter(pk=export_id)
+    if video_id is not None:
+        videos, exports = videos.filter(pk=video_id), exports.filter(video_id=video_id)
+    return [(VIDEO_JOB, videos), (EXPORT_JOB, exports)]
+
+
 def _undelivered_events_of(reruns: RerunReport) -> int:
     """Undelivered events of the jobs this run ran again (a video's own, not its exports')."""
     count = 0
-    for kind, ids in (("video", reruns.videos), ("export", reruns.exports)):
+    for kind in (VIDEO_JOB, EXPORT_JOB):
+        ids = reruns.of(kind.name)
         for start in range(0, len(ids), ID_CHUNK):
-            chunk = ids[start : start + ID_CHUNK]
-            if kind == "video":
-                condition = Q(export__isnull=True, video_id__in=chunk)
-            else:
-                condition = Q(export_id__in=chunk)
-            count += events_undelivered().filter(condition).count()
+            chunk = kind.model.objects.filter(pk__in=ids[start : start + ID_CHUNK])
+            count += events_undelivered(jobs=[chunk]).count()
     return count

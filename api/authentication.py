@@ -26,7 +26,7 @@ from rest_framework.authentication import (
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import SAFE_METHODS
 
-from core import clerk
+from integrations import clerk
 
 
 def token_cache_key(key: str) -> str:

@@ -1,5 +1,5 @@
 """What every `/api/` request goes through before and after the URLconf: its path works with or
-without the trailing slash, and every answer is JSON in the API's error shape (core.errors)."""
+without the trailing slash, and every answer is JSON in the API's error shape (api.errors)."""
 
 import logging
 
@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.urls import is_valid_path
 from rest_framework import status
 
-from core.errors import (
+from api.errors import (
     DATABASE_UNAVAILABLE,
     database_unavailable,
     is_api_path,
@@ -73,7 +73,7 @@ class ApiErrorMiddleware:
                 exc_info=exception,
             )
             return database_unavailable()
-        return None  # Django logs it and calls handler500 (core.errors.server_error)
+        return None  # Django logs it and calls handler500 (api.errors.server_error)
 
 
 def _as_json_error(request, response):

@@ -2,7 +2,7 @@
 
 A Python string can hold lone surrogates (from a JSON `"\\ud800"` escape, say), which UTF-8
 cannot encode; DRF's renderer then raises and the answer becomes a 500. The parser refuses such
-input (core.parsers), so this is the second line: whatever slips through is written with U+FFFD
+input (api.parsers), so this is the second line: whatever slips through is written with U+FFFD
 in place of the unencodable characters instead of crashing the answer."""
 
 import re

@@ -1,7 +1,7 @@
 """Client for the two external clips APIs: identify a video's clips, render an export's clips.
 
 Every failure is classified where it happens, in the client's own exceptions (`ClipsApiError`
-and its kinds); `core.steps` turns them into what Inngest does next:
+and its kinds); `jobs.steps` turns them into what Inngest does next:
 
 - connection errors, timeouts and 5xx raise `ClipsApiUnavailable`: worth retrying;
 - `429`/`503` with a usable `Retry-After` raise `ClipsApiRetryAfter`, which carries the delay;
@@ -15,7 +15,7 @@ tried once before giving up on the attempt (the seed's "custom error handling").
 A call that runs past 150 s is answered `303 See Other` to a result URL, maybe again and again
 until the result is ready (the real service runs on Modal): redirects are followed within the
 read timeout (`_post_following_redirects`). Identification answers are raw LLM output, read
-leniently by `core.identify_answer` (what the real service sends is described there).
+leniently by `integrations.identify_answer` (what the real service sends is described there).
 """
 
 import email.utils
@@ -28,10 +28,10 @@ import requests
 from django.conf import settings
 from django.db import connection
 
-from core.identify_answer import IdentifyAnswerUnusable, read_identify_answer
 from core.metrics import observe_api_call
 from core.net import connection_problem
 from core.net import origin as url_origin
+from integrations.identify_answer import IdentifyAnswerUnusable, read_identify_answer
 
 # Tolerance when matching a rendered clip to the range that was asked for: the API echoes the
 # numbers back, possibly re-serialized (e.g. "12.5" for 12.5).
@@ -152,8 +152,8 @@ def rendered_for(processed: list[dict], *, start: float, end: float) -> dict | N
 
 
 def parse_identify_response(payload: object) -> dict:
-    """The answer read leniently by `core.identify_answer.read_identify_answer` (usable clips
-    kept, broken ones listed in "dropped"); an answer unusable as a whole raises
+    """The answer read leniently by `integrations.identify_answer.read_identify_answer`
+    (usable clips kept, broken ones listed in "dropped"); an answer unusable as a whole raises
     `ClipsApiMalformed`: asking again would pay for the same analysis."""
     try:
         return read_identify_answer(payload)

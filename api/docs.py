@@ -1,4 +1,4 @@
-"""The API docs page and its Content-Security-Policy (who may read it: core.permissions)."""
+"""The API docs page and its Content-Security-Policy (who may read it: api.permissions)."""
 
 from urllib.parse import urlsplit
 

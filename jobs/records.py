@@ -1,5 +1,5 @@
 """Bookkeeping shared by the durable jobs (a video's identification, an export): the fields of
-`core.models.TrackedJob` that the Inngest steps write, so an operator can follow a job."""
+`jobs.models.TrackedJob` that the Inngest steps write, so an operator can follow a job."""
 
 import uuid
 from collections.abc import Callable
@@ -7,9 +7,9 @@ from collections.abc import Callable
 from django.db import models, transaction
 from django.utils import timezone
 
-from core import lifecycle
-from core.lifecycle import timeline_entry
-from core.models import TrackedJob
+from jobs import lifecycle
+from jobs.lifecycle import timeline_entry
+from jobs.models import TrackedJob
 
 # Error texts are shown in the admin and the API: long enough to act on, bounded in size.
 ERROR_MAX_CHARS = 2000

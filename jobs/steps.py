@@ -7,7 +7,7 @@
 - anything else (`ClipsApiUnavailable`, a storage or database outage) is raised as it is, so
   Inngest retries the step with back-off.
 
-Given the job, a failed attempt is recorded on it (`core.jobs.job_step_failed`), so the admin
+Given the job, a failed attempt is recorded on it (`jobs.records.job_step_failed`), so the admin
 shows the error while Inngest retries."""
 
 from collections.abc import Callable
@@ -16,9 +16,9 @@ from typing import TypeVar
 import inngest
 from django.conf import settings
 
-from core.clips_api import ClipsApiMalformed, ClipsApiRefused, ClipsApiRetryAfter
-from core.jobs import JobError, job_step_failed
-from core.models import TrackedJob
+from integrations.clips_api import ClipsApiMalformed, ClipsApiRefused, ClipsApiRetryAfter
+from jobs.models import TrackedJob
+from jobs.records import JobError, job_step_failed
 
 T = TypeVar("T")
 

@@ -16,8 +16,8 @@ from health_check import Cache, Database, HealthCheck
 from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
 
-from core import storage
 from core.inngest import event_api_base_url, event_api_url
+from integrations import storage
 
 # A probe answers fast or counts as down: orchestrators poll readiness every few seconds.
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -49,14 +49,15 @@ class CacheReady(Cache):
 @dataclasses.dataclass(repr=False)
 class ObjectStorageReady(HealthCheck):
     """The bucket the clips service writes to can be reached (HEAD bucket, through
-    core.storage's client). Skipped when no bucket is configured (AWS_S3_BUCKET_NAME empty)."""
+    integrations.storage's client). Skipped when no bucket is configured (AWS_S3_BUCKET_NAME
+    empty)."""
 
     timeout = datetime.timedelta(seconds=PROBE_TIMEOUT_SECONDS)
 
     def run(self) -> None:
         if not storage.is_configured():
             return
-        # Here, not at the top: botocore loads with boto3, on first use (core.storage).
+        # Here, not at the top: botocore loads with boto3, on first use (integrations.storage).
         from botocore.exceptions import BotoCoreError, ClientError
 
         bucket = storage.bucket_name()

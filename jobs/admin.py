@@ -1,67 +1,42 @@
-"""Pieces the apps' admins share: status badges, the Inngest run link, the job timeline, a lean
-owner filter and the read-only base for everything the Inngest functions write."""
+"""The admin base of every durable job (videos, exports): status, error, attempts, timings,
+the timeline and the Inngest run link; a pending job whose event never reached Inngest says so;
+a failed job's page has "Run again" and an active one's "Cancel" (the list's actions, which call
+the same services as the API)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.urls import reverse
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
+from core.admin import ERROR_EXCERPT_CHARS, ReadOnlyModelAdmin, badge, duration_text, error_details
+from core.exceptions import ApplicationError
 from core.inngest import dashboard_url, is_dev_mode
+from jobs import lifecycle
+from jobs.reruns import JobKind, jobs_rerun
+from outbox.selectors import pending_reason, undelivered_event_error
 
-# Both jobs' statuses and the outbox's delivery states share one palette (admin/base_site.html).
-BADGE_TONES = {
-    "pending": "grey",
-    "processing": "blue",
-    "completed": "green",
-    "partial": "amber",
-    "failed": "red",
-    "cancelled": "grey",
-    "delivered": "green",
-    "undelivered": "amber",
-    "delivery failed": "red",
-    "rendered": "green",
+STATUS_TONES = {
+    lifecycle.PENDING: "grey",
+    lifecycle.PROCESSING: "blue",
+    lifecycle.COMPLETED: "green",
+    lifecycle.PARTIAL: "amber",
+    lifecycle.FAILED: "red",
+    lifecycle.CANCELLED: "grey",
 }
 
-ERROR_EXCERPT_CHARS = 80
 
-
-def badge(text: str, tone: str | None = None):
-    return format_html(
-        '<span class="korai-badge korai-badge--{}">{}</span>',
-        tone or BADGE_TONES.get(text, "grey"),
-        text,
-    )
-
-
-def excerpt(text: str, limit: int = ERROR_EXCERPT_CHARS) -> str:
-    first_line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    return first_line if len(first_line) <= limit else first_line[: limit - 1] + "…"
-
-
-def error_details(text: str, limit: int = ERROR_EXCERPT_CHARS):
-    """An error shortened to the start of its first line, the full text one click away (a
-    <details> element: no script, works in lists and on change pages alike)."""
-    text = (text or "").strip()
-    if not text:
-        return "—"
-    short = excerpt(text, limit)
-    if short == text:
-        return format_html('<span class="korai-error">{}</span>', text)
-    return format_html(
-        '<details class="korai-error"><summary>{}</summary><div class="korai-error-full">{}</div>'
-        "</details>",
-        short,
-        text,
-    )
+def status_badge(status: str):
+    return badge(status, STATUS_TONES.get(status, "grey"))
 
 
 def max_tries() -> int:
@@ -88,58 +63,6 @@ def inngest_run_url(run_id: str) -> str:
     return f"{base}/runs/{quote(run_id)}"
 
 
-def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
-class OwnerFilter(admin.SimpleListFilter):
-    """Filter by the owner's exact username, typed in: a choice list would render every user
-    (100,000 of them) on each changelist page."""
-
-    title = "owner"
-    parameter_name = "owner"
-    template = "admin/korai/input_filter.html"
-
-    def lookups(self, request, model_admin):
-        return ()
-
-    def has_output(self):
-        return True
-
-    def queryset(self, request, queryset):
-        value = (self.value() or "").strip()
-        if value:
-            return queryset.filter(owner__username=value)
-        return queryset
-
-    def choices(self, changelist):
-        # The template renders one text box; the other active filters ride along as hidden
-        # inputs so typing an owner narrows the current view instead of resetting it.
-        all_query = changelist.get_query_string(remove=[self.parameter_name])
-        yield {
-            "selected": self.value() is not None,
-            "query_string": all_query,
-            "display": "All",
-            "value": self.value() or "",
-            "parameter_name": self.parameter_name,
-            "hidden": [
-                (key, value)
-                for key, values in changelist.params.items()
-                if key != self.parameter_name
-                for value in (values if isinstance(values, list) else [values])
-            ],
-        }
-
-
 class StuckFilter(admin.SimpleListFilter):
     """Jobs pending or processing with no progress for KORAI_STUCK_AFTER_MINUTES, exactly as
     the app's `*_stuck` selector (the one `resend_events --stuck` uses) defines them."""
@@ -163,77 +86,9 @@ def stuck_after() -> timedelta:
     return timedelta(minutes=settings.KORAI_STUCK_AFTER_MINUTES)
 
 
-def admin_link(obj, text):
-    """A link to the object's change page in the admin."""
-    opts = obj._meta
-    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
-    return format_html('<a href="{}">{}</a>', url, text)
+class JobAdmin(ReadOnlyModelAdmin):
+    """A job's columns and fields (the subclass lists which), its page's buttons and actions."""
 
-
-def changelist_url(model, **params) -> str:
-    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-    return f"{url}?{urlencode(params)}" if params else url
-
-
-def delivery_state(event) -> str:
-    if event.delivered_at:
-        return "delivered"
-    return "delivery failed" if event.attempts else "undelivered"
-
-
-def report_delivery(model_admin, request, report) -> None:
-    """One message per delivery pass: how many events went out, failed or were skipped, and why."""
-    text = (
-        f"Delivered {report.delivered} event(s); {report.failed} failed; "
-        f"{report.skipped} skipped (already delivered or being sent)."
-    )
-    if report.failed:
-        model_admin.message_user(request, f"{text} {' | '.join(report.errors)}", messages.ERROR)
-    else:
-        model_admin.message_user(request, text, messages.SUCCESS)
-
-
-class ReadOnlyAdminMixin:
-    """What the Inngest functions write is never edited by hand: an operator changes a job only
-    through the actions, which call the same services as the API."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_rerun_permission(self, request):
-        # Actions need the model's change permission although no form is ever editable.
-        opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class TrackedJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Shared columns and fields of the two Inngest jobs (Video, Export): status, the error,
-    attempts, timings and the timeline (operations.admin.jobs adds what needs the outbox and
-    the reruns)."""
-
-    list_per_page = 100
-    # At 100,000 rows the unfiltered COUNT(*) next to every filtered count costs a full scan.
-    show_full_result_count = False
-    # Facet counts run one COUNT per filter choice: far too many queries at this size.
-    show_facets = admin.ShowFacets.NEVER
     ordering = ("-created_at",)
     job_fields = (
         "status_badge",
@@ -257,7 +112,7 @@ class TrackedJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
-        return badge(obj.status)
+        return status_badge(obj.status)
 
     @admin.display(description="age", ordering="-created_at")
     def age(self, obj):
@@ -271,10 +126,6 @@ class TrackedJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             running = (timezone.now() - obj.started_at).total_seconds()
             return f"running {duration_text(running)}"
         return duration_text((obj.finished_at - obj.started_at).total_seconds())
-
-    @admin.display(description="error")
-    def error_start(self, obj):
-        return error_details(obj.last_error, ERROR_EXCERPT_CHARS)
 
     @admin.display(description="error")
     def error_full(self, obj):
@@ -314,6 +165,130 @@ class TrackedJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             f"Inngest's try of this step within its run, 1 to {max_tries()}.",
             rows,
         )
+
+    # How the reruns treat this admin's jobs (the app's `JobKind`).
+    job_kind: JobKind
+    change_form_template = "admin/korai/job_change_form.html"
+
+    def get_queryset(self, request):
+        # In the same SELECT: a list or page costs no extra query for it.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(undelivered_error=undelivered_event_error(self.model))
+        )
+
+    def job_pending_reason(self, obj) -> str | None:
+        if obj.status != lifecycle.PENDING:
+            return None
+        return pending_reason(getattr(obj, "undelivered_error", None))
+
+    def can_run_again(self, request, obj) -> bool:
+        return obj.status in lifecycle.RERUNNABLE and self.has_rerun_permission(request)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            opts = self.opts
+            status = obj.status
+            context["job_pending_reason"] = self.job_pending_reason(obj)
+            context["job_status"] = status_badge(status)
+            if status in lifecycle.RERUNNABLE and obj.last_error:
+                context["job_failure"] = error_details(obj.last_error, 160)
+            if self.can_run_again(request, obj):
+                context["run_again_url"] = reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_run_again", args=[obj.pk]
+                )
+            if status in lifecycle.ACTIVE and self.has_rerun_permission(request):
+                context["cancel_url"] = reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_cancel", args=[obj.pk]
+                )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        opts = self.opts
+        run_again = path(
+            "<path:object_id>/run-again/",
+            self.admin_site.admin_view(self.run_again_view),
+            name=f"{opts.app_label}_{opts.model_name}_run_again",
+        )
+        cancel = path(
+            "<path:object_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name=f"{opts.app_label}_{opts.model_name}_cancel",
+        )
+        return [run_again, cancel, *super().get_urls()]
+
+    def rerun_jobs(self, ids):
+        """`jobs_rerun` for these jobs of this admin's kind: the failed (and partial), cancelled
+        and stuck ones among them. The list's action and the page's button both call it."""
+        return jobs_rerun(
+            candidates=[(self.job_kind, self.model.objects.filter(pk__in=ids))],
+            failed=True,
+            cancelled=True,
+            stuck_for=stuck_after(),
+        )
+
+    def cancel_job(self, job) -> None:
+        """The API's cancel of one job (the subclass's service)."""
+        raise NotImplementedError
+
+    def run_again_view(self, request, object_id):
+        """The change page's "Run again" button: the list's action, for this job."""
+        return self._job_button(
+            request,
+            object_id,
+            refused="Not run again",
+            press=lambda obj: report_rerun(
+                self, request, selected=1, report=self.rerun_jobs([obj.pk])
+            ),
+        )
+
+    def cancel_view(self, request, object_id):
+        """The change page's "Cancel" button: the list's action, for this job."""
+        return self._job_button(
+            request,
+            object_id,
+            refused="Not cancelled",
+            press=lambda obj: self.cancel(request, self.get_queryset(request).filter(pk=obj.pk)),
+        )
+
+    def _job_button(self, request, object_id, *, refused: str, press):
+        """A button on a job's page: POST only, the job's change permission, then back to the
+        page, where the action's message is shown."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])  # a GET never changes a job
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_rerun_permission(request):
+            self.message_user(request, f"{refused}: no such job or no permission.", messages.ERROR)
+        else:
+            press(obj)
+        opts = self.opts
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
+        )
+
+    @admin.action(description="Cancel selected pending or processing jobs", permissions=("rerun",))
+    def cancel(self, request, queryset):
+        """The API's cancel, for each selected job that is still pending or processing."""
+        cancelled, refused = 0, []
+        for job in queryset.filter(status__in=lifecycle.ACTIVE):
+            try:
+                self.cancel_job(job)
+            except ApplicationError as exc:  # it finished meanwhile
+                refused.append(f"{job.pk}: {exc.message}")
+                continue
+            cancelled += 1
+        text = f"Cancelled {cancelled} job(s)."
+        if left_alone := queryset.count() - cancelled - len(refused):
+            text += f" Left {left_alone} alone: already finished or cancelled."
+        self.message_user(request, text, messages.SUCCESS if cancelled else messages.WARNING)
+        if refused:
+            self.message_user(request, "Not cancelled: " + " | ".join(refused), messages.ERROR)
+
+    @admin.display(description="error")
+    def error_start(self, obj):
+        # A pending job has no error of its own; an undelivered event is why it waits.
+        return error_details(self.job_pending_reason(obj) or obj.last_error, ERROR_EXCERPT_CHARS)
 
 
 def _timeline_rows(entries):

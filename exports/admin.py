@@ -2,23 +2,12 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.admin_common import (
-    OwnerFilter,
-    ReadOnlyAdminMixin,
-    ReadOnlyInline,
-    StuckFilter,
-    admin_link,
-    attempts_help,
-    badge,
-    excerpt,
-    report_delivery,
-    report_rerun,
-)
+from core.admin import OwnerFilter, ReadOnlyInline, ReadOnlyModelAdmin, admin_link, badge, excerpt
 from exports.models import Export, ExportedClip
-from exports.services import export_cancel
-from operations.admin.jobs import JobAdmin
-from operations.selectors import exports_stuck
-from outbox.admin import ExportEventInline, deliver_in_batches
+from exports.selectors import exports_stuck
+from exports.services import EXPORT_JOB, export_cancel
+from jobs.admin import JobAdmin, StuckFilter, attempts_help, report_rerun
+from outbox.admin import JobEventInline, deliver_in_batches, report_delivery
 from outbox.selectors import events_undelivered
 
 
@@ -43,7 +32,7 @@ class OutcomeFilter(admin.SimpleListFilter):
 
 
 def outcome_badge(clip: ExportedClip):
-    return badge("rendered") if clip.succeeded else badge("failed")
+    return badge("rendered", "green") if clip.succeeded else badge("failed", "red")
 
 
 class ExportedClipInline(ReadOnlyInline):
@@ -63,7 +52,7 @@ def video_link(video):
 
 @admin.register(Export)
 class ExportAdmin(JobAdmin):
-    event_job = "export"
+    job_kind = EXPORT_JOB
     list_display = (
         "short_id",
         "video_column",
@@ -82,7 +71,7 @@ class ExportAdmin(JobAdmin):
     search_fields = ("video__youtube_id", "owner__username", "owner__email")
     search_help_text = "The video's YouTube id, the owner's username or email, or the export's id."
     actions = ("rerun", "cancel", "resend_events")
-    inlines = (ExportedClipInline, ExportEventInline)
+    inlines = (ExportedClipInline, JobEventInline)
     fieldsets = (
         (
             None,
@@ -142,7 +131,7 @@ class ExportAdmin(JobAdmin):
         description="Resend undelivered events of selected exports", permissions=("rerun",)
     )
     def resend_events(self, request, queryset):
-        events = events_undelivered().filter(export__in=queryset.values("pk"))
+        events = events_undelivered(jobs=[queryset])
         report_delivery(self, request, deliver_in_batches(events))
 
     def has_delete_permission(self, request, obj=None):
@@ -152,7 +141,7 @@ class ExportAdmin(JobAdmin):
 
 
 @admin.register(ExportedClip)
-class ExportedClipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ExportedClipAdmin(ReadOnlyModelAdmin):
     list_display = (
         "__str__",
         "export_column",
@@ -170,9 +159,6 @@ class ExportedClipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("video__youtube_id", "s3_key")
     search_help_text = "The video's YouTube id or the clip's S3 key."
     ordering = ("-created_at",)
-    list_per_page = 100
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
     fields = (
         "id",
         "export_column",

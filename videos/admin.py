@@ -1,26 +1,21 @@
 from django.contrib import admin
 
 from clips.models import Clip
-from core.admin_common import (
+from core.admin import (
     OwnerFilter,
-    ReadOnlyAdminMixin,
     ReadOnlyInline,
-    StuckFilter,
-    attempts_help,
+    ReadOnlyModelAdmin,
     badge,
     duration_text,
     excerpt,
-    report_delivery,
-    report_rerun,
 )
-from exports.models import Export
-from operations.admin.jobs import JobAdmin
-from operations.selectors import videos_stuck
-from outbox.admin import VideoEventInline, deliver_in_batches
+from jobs.admin import JobAdmin, StuckFilter, attempts_help, report_rerun, status_badge
+from outbox.admin import JobEventInline, deliver_in_batches, report_delivery
 from outbox.selectors import events_undelivered
 from videos.deletion import video_cleanup_retry, video_delete
 from videos.models import Video, VideoDeletion
-from videos.services import video_cancel
+from videos.selectors import videos_stuck
+from videos.services import VIDEO_JOB, video_cancel
 
 
 class VideoStuckFilter(StuckFilter):
@@ -40,7 +35,8 @@ class ClipInline(ReadOnlyInline):
 
 
 class ExportInline(ReadOnlyInline):
-    model = Export
+    # Through the reverse relation: the exports app sits above this one.
+    model = Video._meta.get_field("exports").related_model
     fk_name = "video"
     fields = ("created_at", "status_badge", "aspect_ratio", "target_language", "ranges", "error")
     readonly_fields = fields
@@ -48,7 +44,7 @@ class ExportInline(ReadOnlyInline):
 
     @admin.display(description="status")
     def status_badge(self, obj):
-        return badge(obj.status)
+        return status_badge(obj.status)
 
     @admin.display(description="clips")
     def ranges(self, obj):
@@ -61,7 +57,7 @@ class ExportInline(ReadOnlyInline):
 
 @admin.register(Video)
 class VideoAdmin(JobAdmin):
-    event_job = "video"
+    job_kind = VIDEO_JOB
     # The URL is youtube.com/watch?v=<youtube id>: the id says it in a column that fits.
     list_display = (
         "youtube_id",
@@ -79,7 +75,7 @@ class VideoAdmin(JobAdmin):
     search_fields = ("youtube_id", "youtube_url", "owner__username", "owner__email")
     search_help_text = "YouTube id or URL, the owner's username or email, or the video's id."
     actions = ("rerun", "cancel", "resend_events")
-    inlines = (ClipInline, ExportInline, VideoEventInline)
+    inlines = (ClipInline, ExportInline, JobEventInline)
     fieldsets = (
         (None, {"fields": ("id", "owner", "youtube_url", "youtube_id", "prompt")}),
         ("Job", {"fields": JobAdmin.job_fields, "description": attempts_help()}),
@@ -100,10 +96,6 @@ class VideoAdmin(JobAdmin):
     )
     readonly_fields = tuple(field for _, options in fieldsets for field in options["fields"])
 
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj):
-        return badge(obj.status)
-
     @admin.display(description="duration", ordering="duration_seconds")
     def duration(self, obj):
         return duration_text(obj.duration_seconds)
@@ -120,7 +112,8 @@ class VideoAdmin(JobAdmin):
         permissions=("rerun",),
     )
     def resend_events(self, request, queryset):
-        events = events_undelivered().filter(video__in=queryset.values("pk"))
+        exports = queryset.model.exports.rel.related_model.objects.filter(video__in=queryset)
+        events = events_undelivered(jobs=[queryset, exports])
         report_delivery(self, request, deliver_in_batches(events))
 
     def cancel_job(self, job) -> None:
@@ -151,7 +144,7 @@ class CleanupStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(VideoDeletion)
-class VideoDeletionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class VideoDeletionAdmin(ReadOnlyModelAdmin):
     """Deleted videos whose stored objects are (or were) being removed: pending ones are what
     storage still holds, with the last error when it was down."""
 

@@ -12,7 +12,7 @@ service never builds an HTTP response.
 
 Answers that never reach a DRF view (an unknown path or malformed id, a method a plain Django
 view refuses, an unexpected error, the database down) get the same shape from `json_error`,
-through `core.middleware.ApiErrorMiddleware` and `server_error` (the project's handler500)."""
+through `api.middleware.ApiErrorMiddleware` and `server_error` (the project's handler500)."""
 
 import logging
 import sys
@@ -23,6 +23,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.views import exception_handler
+
+from core.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -47,23 +49,6 @@ ERROR_CODES = {
     500: "server_error",
     503: "service_unavailable",
 }
-
-
-class ApplicationError(Exception):
-    """A well-formed request that the current state of the data does not allow."""
-
-    code = "conflict"
-    status_code = status.HTTP_409_CONFLICT
-
-    def __init__(self, message: str, *, code: str | None = None):
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-
-
-class ConflictError(ApplicationError):
-    """E.g. exporting a video whose clips are not identified yet."""
 
 
 class _Conflict(exceptions.APIException):

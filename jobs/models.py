@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 
 
@@ -17,6 +18,9 @@ class TrackedJob(TimeStampedModel):
     """What an operator needs to follow a durable Inngest job (a video's identification, an
     export): which run is working on it, how often it was tried, when, and what went wrong."""
 
+    # The id of the Inngest function that runs this kind of job (its metrics' label).
+    inngest_function: str = ""
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     inngest_run_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(
@@ -28,6 +32,10 @@ class TrackedJob(TimeStampedModel):
     # [{"step": "...", "at": "<iso time>", "attempt": n, "detail": "..."}], appended by the
     # services the steps call: the job's timeline in the admin.
     timeline = models.JSONField(default=list, blank=True)
+    # Its outbox events (deleted with it).
+    events = GenericRelation(
+        "outbox.OutboxEvent", content_type_field="job_type", object_id_field="job_id"
+    )
 
     class Meta:
         abstract = True
