@@ -40,8 +40,8 @@ def main() -> dict:
 def _save_clips() -> dict:
     from integrations.clips_api import parse_identify_response
     from tests.factories import UserFactory, VideoFactory
-    from videos.jobs import video_complete
     from videos.models import Video
+    from videos.services import video_complete
 
     # A run saves the clips of a video it started (pending -> completed is not a move).
     video = VideoFactory(owner=UserFactory(username="bench-scale"), status=Video.Status.PROCESSING)

@@ -136,9 +136,17 @@ def _new_video(owner):
 def _identify_in_process(video) -> None:
     """The same service calls as the function's three steps, without Inngest."""
     from integrations import clips_api
-    from videos.jobs import identify_answer_store, video_complete_from_answer, video_start
+    from jobs.records import job_start
+    from videos.models import Video
+    from videos.services import identify_answer_store, video_complete_from_answer
 
-    video_start(video_id=str(video.id), run_id="in-process", attempt=0)
+    job_start(
+        model=Video,
+        job_id=str(video.id),
+        run_id="in-process",
+        step="create-video-record",
+        attempt=0,
+    )
     answer = clips_api.identify_clips(
         youtube_url=video.youtube_url, s3_key=video.s3_key, prompt=video.prompt
     )

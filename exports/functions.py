@@ -16,19 +16,12 @@ from django.conf import settings
 
 from core.events import PROCESS_CANCELLED_EVENT, VIDEO_DELETED_EVENT
 from core.inngest import failed_run, inngest_client
-from exports.jobs import (
-    export_create_for_event,
-    export_fail,
-    export_finish,
-    export_id_for_event,
-    export_render,
-    export_render_failed,
-    export_start,
-)
 from exports.models import Export
+from exports.rendering import export_finish, export_render, export_render_failed
+from exports.services import export_fail, export_id_for_event, export_start_for_event
 from jobs.steps import run_step
 
-# The seed's name for the step that calls the processing API.
+# The step that calls the processing API (its name is part of the contract).
 RENDER_STEP = "call-process-clips-api"
 
 
@@ -75,21 +68,9 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
     data = ctx.event.data
 
     def create_export_record() -> dict:
-        if data.get("exportId"):
-            export = export_start(
-                export_id=str(data["exportId"]), run_id=ctx.run_id, attempt=ctx.attempt
-            )
-        else:
-            export = export_create_for_event(
-                event_id=ctx.event.id or ctx.run_id,
-                owner_id=str(data.get("userId") or ""),
-                video_id=str(data.get("videoId") or ""),
-                selected_clips=data.get("selectedClips"),
-                aspect_ratio=data.get("aspectRatio"),
-                target_language=data.get("targetLanguage"),
-                run_id=ctx.run_id,
-                attempt=ctx.attempt,
-            )
+        export = export_start_for_event(
+            event_id=ctx.event.id or ctx.run_id, data=data, run_id=ctx.run_id, attempt=ctx.attempt
+        )
         return {
             "exportId": str(export.id),
             "videoId": str(export.video_id),

@@ -12,8 +12,7 @@ from rest_framework import serializers
 from api.fields import BoundedListField
 from exports.languages import allowed_target_languages
 from exports.models import AspectRatio, Export, ExportedClip, ExportStatus
-from exports.services import SUBTITLE_STYLE_RULES
-from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION, SUBTITLE_STYLE_RULES
 from integrations import storage
 from outbox.selectors import pending_reason
 
@@ -47,7 +46,7 @@ class ClipRangeSerializer(serializers.Serializer):
 )
 class SubtitleStyleField(serializers.Field):
     """A JSON object of at most one entry per subtitle setting; its keys and values are checked
-    by the service (`exports.services.subtitle_style_errors`)."""
+    by the service (`exports.subtitles.subtitle_style_errors`)."""
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):

@@ -1,108 +1,46 @@
-"""Writes for exports that the API and the operators start: creating one, running it again."""
+"""Writes for exports: what the API and the operators start (create, run again, cancel) and what
+the steps of the `process-clips` function call (start, render, finish, fail).
+
+Each step-side service is safe to run twice: Inngest may deliver a step again after its writes
+committed, and a rerun of a partial export must not render again the clips that already
+succeeded."""
 
 import math
-import re
+import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from clips.models import Clip
 from core.events import PROCESS_CANCELLED_EVENT, PROCESS_EVENT
 from core.exceptions import ConflictError
 from exports.languages import target_language_normalized
-from exports.models import AspectRatio, Export
+from exports.models import AspectRatio, Export, ExportedClip
+from exports.selection import export_selection
 from exports.selectors import exports_stuck
-from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+from exports.subtitles import subtitle_style_errors
 from jobs import lifecycle
-from jobs.lifecycle import TransitionRefused
+from jobs.records import (
+    JobError,
+    as_uuid,
+    job_cancel,
+    job_fail,
+    job_rerun,
+    job_start,
+    user_for_event,
+)
 from jobs.reruns import JobKind
 from outbox.services import event_record
 from videos.models import Video
 
-HEX_COLOUR = re.compile(r"#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})")
-# Passed to the renderer as a font name: letters, digits, spaces and dashes only.
-FONT_FAMILY = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,63}")
+# Fixed namespace: the export created for an event in the original Next.js app's shape (no
+# exportId) gets the same id every time the event is delivered.
+_EVENT_EXPORT_NAMESPACE = uuid.UUID("3f0b8e52-91c4-4d7a-8a3e-6b5d2c1f0e94")
 
 
-def _boolean(value) -> str | None:
-    return None if isinstance(value, bool) else "Must be true or false."
-
-
-def _hex_colour(value, *, nullable: bool = False) -> str | None:
-    if value is None and nullable:
-        return None
-    if isinstance(value, str) and HEX_COLOUR.fullmatch(value):
-        return None
-    return "Must be a hex colour like #FFFFFF" + (" or null." if nullable else ".")
-
-
-def _number(low: float, high: float, *, integer: bool = False):
-    """The processing API declares these fields `int` or `float` (pydantic): an integer field
-    takes only a JSON integer (not 120.0, not true), a number field any finite number."""
-
-    def check(value) -> str | None:
-        kind = "a whole number" if integer else "a number"
-        allowed = int if integer else int | float
-        # bool is an int subclass; NaN and infinities fail the range check, and comparing
-        # keeps a huge integer exact (converting it to float would overflow).
-        if isinstance(value, bool) or not isinstance(value, allowed) or not low <= value <= high:
-            return f"Must be {kind} from {low:g} to {high:g}."
-        return None
-
-    check.integer = integer
-    return check
-
-
-def _choice(*options: str):
-    def check(value) -> str | None:
-        return None if value in options else f"Must be one of: {', '.join(options)}."
-
-    return check
-
-
-def _font_family(value) -> str | None:
-    if isinstance(value, str) and FONT_FAMILY.fullmatch(value):
-        return None
-    return "Must be a font name (letters, digits, spaces, dashes; at most 64 characters)."
-
-
-# One rule per key of DEFAULT_SUBTITLE_CUSTOMIZATION; a key without a rule cannot be overridden.
-SUBTITLE_STYLE_RULES = {
-    "enabled": _boolean,
-    "position": _choice("top", "middle", "bottom"),
-    "font_size": _number(8, 400, integer=True),
-    "font_family": _font_family,
-    "font_color": _hex_colour,
-    "outline_color": _hex_colour,
-    "outline_width": _number(0, 20),
-    "background_color": lambda value: _hex_colour(value, nullable=True),
-    "background_opacity": _number(0, 1),
-    "shadow_enabled": _boolean,
-    "shadow_color": _hex_colour,
-    "shadow_offset": _number(0, 50),
-    "max_words_per_line": _number(1, 20, integer=True),
-    "margin_horizontal": _number(0, 2000, integer=True),
-    "margin_vertical": _number(0, 2000, integer=True),
-    "fade_in_duration": _number(0, 10),
-    "fade_out_duration": _number(0, 10),
-    "karaoke_enabled": _boolean,
-    "karaoke_highlight_color": _hex_colour,
-    "karaoke_popup_scale": _number(0.5, 3),
-}
-
-
-def subtitle_style_errors(style: dict) -> dict[str, list[str]]:
-    """Per-key problems of a `subtitle_style` override (empty when it is valid): every key must
-    be one of the default customization's and hold a valid value."""
-    errors = {}
-    for key, value in style.items():
-        rule = SUBTITLE_STYLE_RULES.get(key)
-        if rule is None or key not in DEFAULT_SUBTITLE_CUSTOMIZATION:
-            errors[key] = ["Unknown subtitle setting."]
-        elif (problem := rule(value)) is not None:
-            errors[key] = [problem]
-    return errors
+def export_id_for_event(event_id: str) -> uuid.UUID:
+    return uuid.uuid5(_EVENT_EXPORT_NAMESPACE, f"clips/process:{event_id}")
 
 
 @transaction.atomic
@@ -116,10 +54,19 @@ def export_create(
     target_language: str | None = None,
     subtitles: bool = True,
     subtitle_style: dict | None = None,
+    from_event: str = "",
 ) -> Export:
     """Record an export of the video's clips (`clip_ids`) or of custom ranges (`clips`:
     [{"start", "end"}] in seconds) and its `clips/process` event, in one transaction; the event
-    is sent after commit. Only a completed video can be exported (ConflictError otherwise)."""
+    is sent after commit. Only a completed video can be exported (ConflictError otherwise).
+
+    `from_event` is the id of an event in the original Next.js app's shape (no exportId) whose
+    run is creating this export: the export's id is derived from it, so every delivery of that
+    event finds the same export, and no event is recorded (that run is already under way)."""
+    if from_event:
+        existing = Export.objects.filter(pk=export_id_for_event(from_event)).first()
+        if existing is not None:
+            return existing
     if video.owner_id != owner.pk:
         raise ValueError("An export is made by the video's owner.")
     if video.status != Video.Status.COMPLETED:
@@ -144,63 +91,64 @@ def export_create(
     if errors:
         raise ValidationError(errors)
 
-    export = Export.objects.create(
-        video=video,
-        owner=owner,
-        selected_ranges=ranges,
-        aspect_ratio=aspect_ratio,
-        target_language=target_language,
-        subtitles=subtitles,
-        subtitle_style=subtitle_style,
-    )
-    _record_process_event(export, video=video)
+    try:
+        with transaction.atomic():  # a savepoint: a lost race leaves this transaction usable
+            export = Export.objects.create(
+                id=export_id_for_event(from_event) if from_event else uuid.uuid4(),
+                video=video,
+                owner=owner,
+                selected_ranges=ranges,
+                aspect_ratio=aspect_ratio,
+                target_language=target_language,
+                subtitles=subtitles,
+                subtitle_style=subtitle_style,
+            )
+    except IntegrityError:
+        if not from_event:
+            raise
+        return Export.objects.get(pk=export_id_for_event(from_event))  # another delivery won
+    if not from_event:
+        _record_process_event(export)
     return export
 
 
-@transaction.atomic
 def export_rerun(*, export: Export) -> Export:
     """Run a failed, partial, cancelled or stuck export again: back to `pending` with a new
     event (a new event id, so a new Inngest run). Rendered clips are kept and skipped by the
     new run, which renders only the missing ones; a completed export has nothing to run
     again."""
-    export = Export.objects.select_for_update().select_related("video").get(pk=export.pk)
-    try:
-        lifecycle.transition(export, Export.Status.PENDING, step="run-again")
-    except TransitionRefused:
-        raise ConflictError(
+    return job_rerun(
+        export,
+        record_event=_record_process_event,
+        refused=lambda export: ConflictError(
             f"This export is {export.status}; there is nothing to run again.",
             code="export_finished",
-        ) from None
-    export.save()
-    _record_process_event(export, video=export.video)
-    return export
+        ),
+    )
 
 
-@transaction.atomic
 def export_cancel(*, export: Export) -> Export:
     """Cancel a pending or processing export: `cancelled` now, and a `clips/process.cancelled`
     event (sent after commit) that cancels its Inngest run. Clips rendered before (by an earlier
     run of a partial export) are kept; a render call that ends after the cancel keeps nothing
-    (exports.jobs.export_render). ConflictError if the export is already final."""
-    export = Export.objects.select_for_update().get(pk=export.pk)
-    try:
-        lifecycle.transition(export, Export.Status.CANCELLED, step="cancel")
-    except TransitionRefused:
-        raise ConflictError(
+    (`export_render`). ConflictError if the export is already final."""
+    return job_cancel(
+        export,
+        record_event=lambda export: event_record(
+            name=PROCESS_CANCELLED_EVENT,
+            data={"exportId": str(export.pk), "videoId": str(export.video_id)},
+            job=export,
+        ),
+        refused=lambda export: ConflictError(
             f"This export is {export.status}: only a pending or processing export can be "
             "cancelled.",
             code="export_final",
-        ) from None
-    export.save()
-    event_record(
-        name=PROCESS_CANCELLED_EVENT,
-        data={"exportId": str(export.pk), "videoId": str(export.video_id)},
-        job=export,
+        ),
     )
-    return export
 
 
-def _record_process_event(export: Export, *, video: Video) -> None:
+def _record_process_event(export: Export) -> None:
+    video = export.video
     event_record(
         name=PROCESS_EVENT,
         data={
@@ -276,6 +224,64 @@ def _seconds(item, key: str) -> float | None:
     except OverflowError:  # an integer too large for a float
         return None
     return seconds if math.isfinite(seconds) else None
+
+
+# --- What the steps of process-clips call -------------------------------------------------------
+
+
+def export_start_for_event(*, event_id: str, data: dict, run_id: str, attempt: int) -> Export:
+    """Start the export of a `clips/process` event for run `run_id`. An event in the original
+    Next.js app's shape (`{videoId, selectedClips, aspectRatio, targetLanguage, userId}`, no
+    exportId) first becomes an export through `export_create`, with the API's validation and
+    its messages; its clips are chosen as the original client chose them (`export_selection`)."""
+    export_id = data.get("exportId")
+    if not export_id:
+        owner = user_for_event(data.get("userId"))
+        video = Video.objects.filter(pk=as_uuid(data.get("videoId")), owner=owner).first()
+        if video is None:
+            raise JobError(f"video {data.get('videoId')} of user {owner.pk} does not exist")
+        selected = data.get("selectedClips")
+        try:
+            export_id = export_create(
+                video=video,
+                owner=owner,
+                aspect_ratio=str(data.get("aspectRatio") or ""),
+                target_language=data.get("targetLanguage"),
+                from_event=event_id,
+                **export_selection(
+                    video=video, selected_clips=selected if isinstance(selected, list) else []
+                ),
+            ).pk
+        except ValidationError as err:
+            raise JobError.invalid(err) from None
+        except ConflictError as err:
+            raise JobError(err.message) from None
+    return job_start(
+        model=Export,
+        job_id=str(export_id),
+        run_id=run_id,
+        step="create-export-record",
+        attempt=attempt,
+    )
+
+
+def export_fail(*, export_id: str, run_id: str, event_id: str, error: str) -> Export | None:
+    """Finish the export with the error after its run gave up: `partial` if some of its clips
+    were rendered (they stay stored), else `failed`. Ignored when a newer run or a rerun's
+    event took over, or when it already finished (`jobs.records.job_fail`)."""
+    return job_fail(
+        model=Export,
+        job_id=export_id,
+        run_id=run_id,
+        event_id=event_id,
+        error=error,
+        failed=_failed_status,
+    )
+
+
+def _failed_status(export: Export) -> str:
+    rendered = ExportedClip.objects.filter(export=export).exclude(s3_key="").exists()
+    return Export.Status.PARTIAL if rendered else Export.Status.FAILED
 
 
 # How the reruns (`resend_events`, the admin) treat exports: a partial one failed for some

@@ -1,15 +1,21 @@
-"""Bookkeeping shared by the durable jobs (a video's identification, an export): the fields of
-`jobs.models.TrackedJob` that the Inngest steps write, so an operator can follow a job."""
+"""What every durable job (a video's identification, an export) does the same way: start a run,
+note its steps, fail, run again, cancel. These write the fields of `jobs.models.TrackedJob`, so
+an operator can follow a job; the apps' services call them with what differs (the model, the
+status a failure ends in, the event a rerun or a cancel records, the refusal's words)."""
 
 import uuid
 from collections.abc import Callable
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from core.exceptions import ConflictError
 from jobs import lifecycle
-from jobs.lifecycle import timeline_entry
+from jobs.lifecycle import TransitionRefused, timeline_entry
 from jobs.models import TrackedJob
+from outbox.selectors import event_superseded
 
 # Error texts are shown in the admin and the API: long enough to act on, bounded in size.
 ERROR_MAX_CHARS = 2000
@@ -18,6 +24,17 @@ ERROR_MAX_CHARS = 2000
 class JobError(Exception):
     """A job's data makes it impossible to run (unknown video, bad event payload): retrying
     cannot help, the function turns it into a non-retriable failure."""
+
+    @classmethod
+    def invalid(cls, error: ValidationError) -> "JobError":
+        """The services' validation error, in the API's words: "field: message"."""
+        if not hasattr(error, "error_dict"):
+            return cls(" ".join(error.messages))
+        return cls(
+            "; ".join(
+                f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items()
+            )
+        )
 
 
 class JobStopped(JobError):
@@ -52,6 +69,19 @@ def job_begin_run(job: TrackedJob, *, run_id: str, step: str, attempt: int) -> N
     job.finished_at = None
 
 
+@transaction.atomic
+def job_start(*, model: type[TrackedJob], job_id: str, run_id: str, step: str, attempt: int):
+    """Mark the job `processing` by run `run_id`. A job that is already `completed` or
+    `cancelled` is left as it is (a duplicate event, or the event of a job cancelled before its
+    run started): the caller returns at once, without calling the API."""
+    job = lock(model, job_id)
+    if job.status in (lifecycle.COMPLETED, lifecycle.CANCELLED):
+        return job
+    job_begin_run(job, run_id=run_id, step=step, attempt=attempt)
+    job.save()
+    return job
+
+
 def job_step_failed(
     *, model: type[TrackedJob], job_id: str, step: str, attempt: int, error: str
 ) -> None:
@@ -71,15 +101,15 @@ def job_fail(
     model: type[TrackedJob],
     job_id: str,
     run_id: str,
-    superseded: Callable[[], bool],
+    event_id: str,
     error: str,
     failed: str | Callable[[TrackedJob], str],
 ) -> TrackedJob | None:
     """Mark the job failed after its run gave up (`failed`: the status, or a function of the
-    locked job that returns it). A failure report from an older run, or of an event that a
-    rerun superseded (`superseded()`, asked under the job's lock; the rerun keeps the old run
-    id until its own run starts), or for a job that already finished is ignored: the newer
-    outcome wins."""
+    locked job that returns it). A failure report from an older run, or of an event (`event_id`)
+    that a rerun superseded (asked under the job's lock; the rerun keeps the old run id until
+    its own run starts), or for a job that already finished is ignored: the newer outcome
+    wins."""
     with transaction.atomic():
         job = model.objects.select_for_update().filter(pk=as_uuid(job_id)).first()
         if job is None:
@@ -87,7 +117,7 @@ def job_fail(
         if job.inngest_run_id not in ("", run_id) or job.status in lifecycle.FINAL:
             return job
         # Checked under the job's lock: a rerun writes its event while holding it.
-        if superseded():
+        if event_id and event_superseded(event_id=event_id):
             return job
         job.last_error = truncate_error(error)
         lifecycle.transition(
@@ -100,12 +130,54 @@ def job_fail(
         return job
 
 
-def user_pk(owner_id: str) -> int:
-    """An event's `userId` as a user's primary key; JobError if it is not one."""
+@transaction.atomic
+def job_rerun(
+    job: TrackedJob,
+    *,
+    record_event: Callable[[TrackedJob], object],
+    refused: Callable[[TrackedJob], ConflictError],
+) -> TrackedJob:
+    """Back to `pending` with a new event (`record_event`, a new event id, so a new Inngest
+    run); `refused(job)` is raised when the job's status does not allow it (completed)."""
+    return _job_move(job, lifecycle.PENDING, "run-again", record_event, refused)
+
+
+@transaction.atomic
+def job_cancel(
+    job: TrackedJob,
+    *,
+    record_event: Callable[[TrackedJob], object],
+    refused: Callable[[TrackedJob], ConflictError],
+) -> TrackedJob:
+    """`cancelled` now, and the event that cancels its Inngest run (`record_event`, sent
+    after commit); a step still in flight finds the job cancelled and writes nothing.
+    `refused(job)` is raised when the job is already final."""
+    return _job_move(job, lifecycle.CANCELLED, "cancel", record_event, refused)
+
+
+def _job_move(job, new: str, step: str, record_event, refused) -> TrackedJob:
+    """Lock, move through the lifecycle, or refuse in the app's words; then record the event
+    in the same transaction."""
+    job = type(job).objects.select_for_update().get(pk=job.pk)
     try:
-        return int(owner_id)
-    except (TypeError, ValueError):
-        raise JobError(f"userId {owner_id!r} is not a user id") from None
+        lifecycle.transition(job, new, step=step)
+    except TransitionRefused:
+        raise refused(job) from None
+    job.save()
+    record_event(job)
+    return job
+
+
+def user_for_event(user_id: object):
+    """An event's `userId` (the user's primary key, as a string): the user, or JobError."""
+    try:
+        pk = int(str(user_id))
+    except ValueError:
+        raise JobError(f"userId {user_id!r} is not a user id") from None
+    user = get_user_model().objects.filter(pk=pk).first()
+    if user is None:
+        raise JobError(f"user {user_id!r} does not exist")
+    return user
 
 
 def truncate_error(error: str) -> str:

@@ -69,7 +69,7 @@ class ExportedClipFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def count_on_video(clip, create, extracted, **kwargs):
-        # As exports.jobs does when it stores a rendered clip.
+        # As exports.services does when it stores a rendered clip.
         if create and clip.s3_key:
             Video.objects.filter(pk=clip.video_id).update(
                 exported_clip_count=models.F("exported_clip_count") + 1

@@ -16,15 +16,14 @@ from core.inngest import concurrency_limits, failed_run, failure_message, innges
 from integrations import clips_api
 from jobs.steps import run_step
 from videos.deletion import video_cleanup_gave_up, video_objects_delete
-from videos.jobs import (
+from videos.models import Video
+from videos.services import (
     identify_answer_store,
     video_complete_from_answer,
-    video_create_for_event,
     video_fail,
     video_id_for_event,
-    video_start,
+    video_start_for_event,
 )
-from videos.models import Video
 
 # In a cancel rule, `event` is the run's own event and `async` the cancelling one.
 SAME_VIDEO = "event.data.videoId == async.data.videoId"
@@ -58,19 +57,9 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
     data = ctx.event.data
 
     def create_video_record() -> dict:
-        if data.get("videoId"):
-            video = video_start(
-                video_id=str(data["videoId"]), run_id=ctx.run_id, attempt=ctx.attempt
-            )
-        else:
-            video = video_create_for_event(
-                event_id=ctx.event.id or ctx.run_id,
-                owner_id=str(data.get("userId") or ""),
-                youtube_url=str(data.get("youtubeUrl") or ""),
-                prompt=str(data.get("prompt") or ""),
-                run_id=ctx.run_id,
-                attempt=ctx.attempt,
-            )
+        video = video_start_for_event(
+            event_id=ctx.event.id or ctx.run_id, data=data, run_id=ctx.run_id, attempt=ctx.attempt
+        )
         return {
             "videoId": str(video.id),
             "s3Key": video.s3_key,

@@ -34,7 +34,7 @@ class Video(TrackedJob):
         max_length=16, choices=VideoStatus.choices, default=VideoStatus.PENDING
     )
     total_clips = models.PositiveIntegerField(default=0)
-    # Rendered clips of all its exports, kept by exports.jobs when a clip is rendered: the
+    # Rendered clips of all its exports, kept by exports.services when a clip is rendered: the
     # polling endpoint reads it instead of counting rows on every poll.
     exported_clip_count = models.PositiveIntegerField(default=0)
     duration_seconds = models.FloatField(null=True, blank=True)

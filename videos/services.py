@@ -1,4 +1,8 @@
-"""Writes for videos that the API and the operators start: submitting one, running it again."""
+"""Writes for videos: what the API and the operators start (submit, run again, cancel) and what
+the steps of the `identify-clips` function call (start, keep the answer, complete, fail).
+
+Each step-side service is safe to run twice: Inngest may deliver a step again after its writes
+committed."""
 
 import uuid
 
@@ -6,33 +10,66 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from clips.services import clips_replace
 from core.events import IDENTIFY_CANCELLED_EVENT, IDENTIFY_EVENT
 from core.exceptions import ConflictError
+from integrations.identify_answer import dropped_summary
 from jobs import lifecycle
-from jobs.lifecycle import TransitionRefused
+from jobs.records import (
+    JobError,
+    JobStopped,
+    as_uuid,
+    job_cancel,
+    job_fail,
+    job_note,
+    job_of_run,
+    job_rerun,
+    job_start,
+    lock,
+    user_for_event,
+)
 from jobs.reruns import JobKind
 from outbox.services import event_record
-from videos.models import Video
+from videos.models import IdentifyAnswer, Video
 from videos.selectors import videos_stuck
 from videos.youtube import normalize_youtube_url
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
+# Fixed namespace: the video created for an event in the original Next.js app's shape (no
+# videoId) gets the same id every time the event is delivered, so a second delivery finds it
+# instead of creating a twin.
+_EVENT_VIDEO_NAMESPACE = uuid.UUID("7d6f4c1e-2b8a-4f0e-9a51-3c2d8e9b6a10")
 
-def video_submit(*, owner, youtube_url: str, prompt: str = "", idempotency_key: str = "") -> Video:
+
+def video_id_for_event(event_id: str) -> uuid.UUID:
+    return uuid.uuid5(_EVENT_VIDEO_NAMESPACE, f"video/identify.clips:{event_id}")
+
+
+def video_submit(
+    *, owner, youtube_url: str, prompt: str = "", idempotency_key: str = "", from_event: str = ""
+) -> Video:
     """Record a video and its `video/identify.clips` event in one transaction; the event is sent
     after commit. With an `idempotency_key` already used by this owner, the video that key
-    created is returned (a repeat of the same request), nothing new is written."""
+    created is returned (a repeat of the same request), nothing new is written.
+
+    `from_event` is the id of an event in the original Next.js app's shape (no videoId) whose
+    run is creating this video: the video's id is derived from it, so every delivery of that
+    event finds the same video, and no event is recorded (that run is already under way)."""
     url, youtube_id = _clean_url(youtube_url)
     prompt = _clean_prompt(prompt)
     idempotency_key = _clean_idempotency_key(idempotency_key)
 
+    if from_event:
+        existing = Video.objects.filter(pk=video_id_for_event(from_event)).first()
+        if existing is not None:
+            return existing
     if idempotency_key:
         existing = _video_for_key(owner=owner, key=idempotency_key)
         if existing is not None:
             return _same_request_or_conflict(existing, url=url, prompt=prompt)
     try:
-        # A savepoint, so that losing a race on the key leaves a caller's transaction usable.
+        # A savepoint, so that losing a race leaves a caller's transaction usable.
         with transaction.atomic():
             return _video_create(
                 owner=owner,
@@ -40,17 +77,20 @@ def video_submit(*, owner, youtube_url: str, prompt: str = "", idempotency_key: 
                 youtube_id=youtube_id,
                 prompt=prompt,
                 idempotency_key=idempotency_key,
+                from_event=from_event,
             )
     except IntegrityError:
-        # Another process committed the same key between our lookup and our insert.
+        # Another process committed the same key (or event) between our lookup and our insert.
+        if from_event:
+            return Video.objects.get(pk=video_id_for_event(from_event))
         existing = _video_for_key(owner=owner, key=idempotency_key) if idempotency_key else None
         if existing is None:
             raise
         return _same_request_or_conflict(existing, url=url, prompt=prompt)
 
 
-def _video_create(*, owner, url, youtube_id, prompt, idempotency_key) -> Video:
-    video_id = uuid.uuid4()
+def _video_create(*, owner, url, youtube_id, prompt, idempotency_key, from_event) -> Video:
+    video_id = video_id_for_event(from_event) if from_event else uuid.uuid4()
     video = Video.objects.create(
         id=video_id,
         owner=owner,
@@ -60,44 +100,145 @@ def _video_create(*, owner, url, youtube_id, prompt, idempotency_key) -> Video:
         s3_key=Video.s3_key_for(video_id),
         idempotency_key=idempotency_key,
     )
-    _record_identify_event(video)
+    if not from_event:
+        _record_identify_event(video)
     return video
 
 
-@transaction.atomic
 def video_rerun(*, video: Video) -> Video:
     """Run a failed, cancelled or stuck video's identification again: back to `pending` with a
     new event (a new event id, so a new Inngest run). A completed video has nothing to run
     again."""
-    video = Video.objects.select_for_update().get(pk=video.pk)
-    try:
-        lifecycle.transition(video, Video.Status.PENDING, step="run-again")
-    except TransitionRefused:
-        raise ConflictError(
+    return job_rerun(
+        video,
+        record_event=_record_identify_event,
+        refused=lambda video: ConflictError(
             "This video's clips are already identified; there is nothing to run again.",
             code="video_completed",
-        ) from None
-    video.save()
-    _record_identify_event(video)
-    return video
+        ),
+    )
 
 
-@transaction.atomic
 def video_cancel(*, video: Video) -> Video:
     """Cancel a pending or processing video: `cancelled` now, and a `video/identify.cancelled`
     event (sent after commit) that cancels its Inngest run. A step still in flight finds the
     video cancelled and writes nothing. ConflictError if the video is already final."""
-    video = Video.objects.select_for_update().get(pk=video.pk)
-    try:
-        lifecycle.transition(video, Video.Status.CANCELLED, step="cancel")
-    except TransitionRefused:
-        raise ConflictError(
+    return job_cancel(
+        video,
+        record_event=lambda video: event_record(
+            name=IDENTIFY_CANCELLED_EVENT, data={"videoId": str(video.pk)}, job=video
+        ),
+        refused=lambda video: ConflictError(
             f"This video is {video.status}: only a pending or processing video can be cancelled.",
             code="video_final",
-        ) from None
-    video.save()
-    event_record(name=IDENTIFY_CANCELLED_EVENT, data={"videoId": str(video.pk)}, job=video)
+        ),
+    )
+
+
+# --- What the steps of identify-clips call ------------------------------------------------------
+
+
+def video_start_for_event(*, event_id: str, data: dict, run_id: str, attempt: int) -> Video:
+    """Start the video of a `video/identify.clips` event for run `run_id`. An event in the
+    original Next.js app's shape (`{youtubeUrl, prompt, userId}`, no videoId) first becomes a
+    video through `video_submit`, with the API's validation and its messages."""
+    video_id = data.get("videoId")
+    if not video_id:
+        owner = user_for_event(data.get("userId"))
+        try:
+            video_id = video_submit(
+                owner=owner,
+                youtube_url=str(data.get("youtubeUrl") or ""),
+                prompt=str(data.get("prompt") or ""),
+                from_event=event_id,
+            ).pk
+        except ValidationError as err:
+            raise JobError.invalid(err) from None
+    return job_start(
+        model=Video,
+        job_id=str(video_id),
+        run_id=run_id,
+        step="create-video-record",
+        attempt=attempt,
+    )
+
+
+def identify_answer_store(*, video_id: str, run_id: str, answer: dict) -> dict:
+    """Keep an identification answer (`read_identify_answer`'s dict, integrations) for
+    the step that saves its clips, and return what the fetching step hands on: counts only, so
+    the function's step state stays a few hundred bytes whatever the answer's size. An answer
+    that arrives after the video was cancelled (or deleted) is not kept: JobStopped/JobError."""
+    with transaction.atomic():
+        job_of_run(Video, video_id, run_id)
+        IdentifyAnswer.objects.update_or_create(
+            video_id=as_uuid(video_id), defaults={"inngest_run_id": run_id, "answer": answer}
+        )
+    return {"clips": len(answer["identified_clips"]), "dropped": len(answer["dropped"])}
+
+
+@transaction.atomic
+def video_complete_from_answer(*, video_id: str, attempt: int) -> Video:
+    """`video_complete` with the answer `identify_answer_store` kept, which is then forgotten.
+    A second delivery of the step finds the video completed and the answer gone: nothing to do.
+    A video cancelled since, or taken over by a newer run, is left alone (JobStopped)."""
+    video = lock(Video, video_id)
+    kept = IdentifyAnswer.objects.filter(video=video).first()
+    if kept is None:
+        if video.status == Video.Status.COMPLETED:
+            return video
+        raise JobError(f"video {video_id} has no identification answer to save")
+    if video.status != Video.Status.PROCESSING or video.inngest_run_id != kept.inngest_run_id:
+        raise JobStopped(f"video {video_id} is {video.status}: its answer is not saved")
+    video = video_complete(video_id=video_id, identified=kept.answer, attempt=attempt)
+    kept.delete()
     return video
+
+
+@transaction.atomic
+def video_complete(*, video_id: str, identified: dict, attempt: int) -> Video:
+    """Store an identification answer (`read_identify_answer`'s dict, integrations): the
+    video's metadata and exactly its clips, then mark the video `completed`. The clips the
+    reader dropped are named on the video's timeline. Safe to run twice."""
+    video = lock(Video, video_id)
+    clips = identified["identified_clips"]
+    clips_replace(video=video, clips=clips)
+    # The clips kept: the service's own count includes the broken clips it sent.
+    video.total_clips = len(clips)
+    video.duration_seconds = identified["video_duration"] or None  # 0: unknown
+    video.detected_language = identified["detected_language"]
+    video.s3_path = identified["s3_path"]
+    video.last_error = ""
+    if dropped := identified.get("dropped"):
+        job_note(
+            video,
+            step="save-clips-to-database",
+            attempt=attempt,
+            detail=f"dropped {len(dropped)} of the answer's {len(clips) + len(dropped)} clips: "
+            + dropped_summary(dropped),
+        )
+    if video.status != Video.Status.COMPLETED:  # else a second delivery of the step
+        lifecycle.transition(
+            video,
+            Video.Status.COMPLETED,
+            step="save-clips-to-database",
+            attempt=attempt,
+            detail=f"{len(clips)} clips",
+        )
+    video.save()
+    return video
+
+
+def video_fail(*, video_id: str, run_id: str, event_id: str, error: str) -> Video | None:
+    """`failed` with the error and finish time, unless a newer run or a rerun's event took over,
+    or it completed (`jobs.records.job_fail`)."""
+    return job_fail(
+        model=Video,
+        job_id=video_id,
+        run_id=run_id,
+        event_id=event_id,
+        error=error,
+        failed=Video.Status.FAILED,
+    )
 
 
 def _record_identify_event(video: Video) -> None:

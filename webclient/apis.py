@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from api.authentication import CachedTokenAuthentication, ClerkSessionAuthentication
 from api.parsers import JSONParser
 from api.throttling import ExportCreateThrottle, VideoSubmitThrottle
+from exports.selection import export_selection
 from exports.selectors import exported_clips_for_video
 from exports.services import export_create
 from integrations import storage
@@ -21,7 +22,6 @@ from videos.selectors import video_for_user, video_get, videos_for_user
 from videos.services import video_submit
 from webclient import shapes
 from webclient.errors import webclient_exception_handler
-from webclient.selection import export_selection
 from webclient.serializers import (
     DownloadInputSerializer,
     IdentifyInputSerializer,

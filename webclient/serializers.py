@@ -20,7 +20,7 @@ class ProcessInputSerializer(serializers.Serializer):
     videoId = serializers.CharField()
     s3Key = serializers.CharField()
     # [{start, end}] as the detail page sends them (the clips' strings); each item is checked
-    # by webclient.selection and the export service.
+    # by exports.selection and the export service.
     # Bounded before any item is looked at (a 400,000-item list is refused at once); the export
     # service's own, smaller limit then names the problem in its words.
     selectedClips = BoundedListField(

@@ -9,8 +9,8 @@ from django.utils import timezone
 from core.exceptions import ConflictError
 from exports.models import Export
 from exports.selectors import exports_stuck
-from exports.services import SUBTITLE_STYLE_RULES, export_create, export_rerun
-from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+from exports.services import export_create, export_rerun
+from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION, SUBTITLE_STYLE_RULES
 from outbox.models import OutboxEvent
 from tests.factories import ExportedClipFactory, ExportFactory, VideoFactory
 from videos.models import Video

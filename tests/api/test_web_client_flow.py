@@ -11,10 +11,12 @@ import requests
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from exports.jobs import export_finish, export_start
 from exports.models import Export
+from exports.rendering import export_finish
+from jobs.records import job_start
 from tests.factories import ExportedClipFactory, UserFactory
-from videos.jobs import video_complete, video_start
+from videos.models import Video
+from videos.services import video_complete
 
 IDENTIFIED = {
     "total_clips": 3,
@@ -113,7 +115,9 @@ def test_submit_poll_browse_export_and_poll_the_export(web_client, fake_inngest)
     # Poll while the identification runs.
     status = web_client.get(video["status_url"], timeout=5).json()
     assert (status["processing_status"], status["total_clips"]) == ("pending", 0)
-    video_start(video_id=video["id"], run_id="run-1", attempt=0)
+    job_start(
+        model=Video, job_id=video["id"], run_id="run-1", step="create-video-record", attempt=0
+    )
     assert web_client.get(video["status_url"], timeout=5).json()["processing_status"] == (
         "processing"
     )
@@ -161,7 +165,9 @@ def test_submit_poll_browse_export_and_poll_the_export(web_client, fake_inngest)
 
     # Poll the export while it renders; one clip fails.
     assert web_client.get(export["url"], timeout=5).json()["status"] == "pending"
-    export_start(export_id=export["id"], run_id="run-2", attempt=0)
+    job_start(
+        model=Export, job_id=export["id"], run_id="run-2", step="create-export-record", attempt=0
+    )
     assert web_client.get(export["url"], timeout=5).json()["status"] == "processing"
     # As the render step leaves them (tests/functions/test_process_clips.py renders for real).
     rendering = Export.objects.get(pk=export["id"])

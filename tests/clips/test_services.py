@@ -7,8 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from integrations.clips_api import parse_identify_response
 from tests.factories import VideoFactory
-from videos.jobs import video_complete
 from videos.models import Video
+from videos.services import video_complete
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from exports.jobs import export_render
 from exports.models import Export
+from exports.rendering import export_render
 from tests.factories import ExportFactory, VideoFactory
 from videos.models import Video
 

@@ -8,8 +8,8 @@ from clips.models import Clip
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
 from videos import functions
-from videos.jobs import video_id_for_event
 from videos.models import IdentifyAnswer, Video
+from videos.services import video_id_for_event
 
 STEPS = ["create-video-record", "call-identify-clips-api", "save-clips-to-database"]
 

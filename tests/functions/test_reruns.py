@@ -4,14 +4,13 @@ replaced must not turn it back to `failed` (the failure names the superseded eve
 import pytest
 
 from devtools.executor import Run
-from exports.jobs import export_start
 from exports.models import Export
 from exports.services import export_create, export_rerun
+from jobs.records import job_start
 from outbox.models import OutboxEvent
 from outbox.selectors import event_superseded
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
-from videos.jobs import video_start
 from videos.models import Video
 from videos.services import video_rerun, video_submit
 
@@ -31,7 +30,9 @@ def test_late_failure_of_a_replaced_video_run_leaves_the_rerun_pending(
 ):
     video = video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ")
     first = OutboxEvent.objects.get(job_id=video.pk)
-    video_start(video_id=str(video.id), run_id="run-1", attempt=0)  # then it hung: stuck
+    job_start(
+        model=Video, job_id=str(video.id), run_id="run-1", step="create-video-record", attempt=0
+    )  # then it hung: stuck
     video_rerun(video=video)
     second = OutboxEvent.objects.exclude(pk=first.pk).get(job_id=video.pk)
 
@@ -58,7 +59,9 @@ def test_late_failure_of_a_replaced_export_run_leaves_the_rerun_pending(
         video=video, owner=user, aspect_ratio="9:16", clips=[{"start": 0, "end": 30}]
     )
     first = OutboxEvent.objects.get(job_id=export.pk)
-    export_start(export_id=str(export.id), run_id="run-1", attempt=0)  # then it hung: stuck
+    job_start(
+        model=Export, job_id=str(export.id), run_id="run-1", step="create-export-record", attempt=0
+    )  # then it hung: stuck
     export_rerun(export=export)
     second = OutboxEvent.objects.exclude(pk=first.pk).get(job_id=export.pk)
 

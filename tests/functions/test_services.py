@@ -8,20 +8,15 @@ import pytest
 from django.utils import timezone
 from inngest.experimental import mocked
 
-from exports.jobs import (
-    export_create_for_event,
-    export_fail,
-    export_finish,
-    export_render,
-    export_render_failed,
-)
 from exports.models import Export
+from exports.rendering import export_finish, export_render, export_render_failed
 from exports.selectors import exports_stuck
-from jobs.records import JobError
+from exports.services import export_fail, export_id_for_event, export_start_for_event
+from jobs.records import JobError, job_start
 from tests.factories import ClipFactory, ExportedClipFactory, ExportFactory, VideoFactory
 from videos.functions import identify_clips
-from videos.jobs import identify_answer_store, video_complete, video_fail, video_start
 from videos.models import Video
+from videos.services import identify_answer_store, video_complete, video_fail
 
 # Read by the fake_clips_api fixture: a render call writes each output to the local S3 server
 # before it answers, which on a loaded machine can outlast the default 0.5 s (then retried).
@@ -77,11 +72,17 @@ def test_clips_save_twice_leaves_exactly_the_answers_clips():
 
 
 @pytest.mark.django_db
-def test_video_start_counts_runs_not_deliveries():
+def test_job_start_counts_runs_not_deliveries():
     video = VideoFactory()
-    video_start(video_id=str(video.id), run_id="run-1", attempt=0)
-    video_start(video_id=str(video.id), run_id="run-1", attempt=0)
-    video_start(video_id=str(video.id), run_id="run-2", attempt=0)
+    job_start(
+        model=Video, job_id=str(video.id), run_id="run-1", step="create-video-record", attempt=0
+    )
+    job_start(
+        model=Video, job_id=str(video.id), run_id="run-1", step="create-video-record", attempt=0
+    )
+    job_start(
+        model=Video, job_id=str(video.id), run_id="run-2", step="create-video-record", attempt=0
+    )
 
     video.refresh_from_db()
     assert (video.attempts, video.inngest_run_id) == (2, "run-2")
@@ -91,7 +92,9 @@ def test_video_start_counts_runs_not_deliveries():
 @pytest.mark.django_db
 def test_failure_of_an_older_run_does_not_touch_a_rerun():
     video = VideoFactory()
-    video_start(video_id=str(video.id), run_id="run-2", attempt=0)
+    job_start(
+        model=Video, job_id=str(video.id), run_id="run-2", step="create-video-record", attempt=0
+    )
 
     video_fail(video_id=str(video.id), run_id="run-1", event_id="", error="late news")
     video.refresh_from_db()
@@ -151,47 +154,54 @@ def test_render_failure_and_finish_are_idempotent():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"aspect_ratio": "4:3"}, "aspectRatio"),
-        ({"target_language": "spanish"}, "targetLanguage"),
-        ({"target_language": "es"}, "es-ES, ja-JP"),
-        ({"selected_clips": []}, "selectedClips"),
-        ({"selected_clips": [{"start": "a", "end": 2}]}, "selectedClips[0]"),
-        ({"selected_clips": [{"start": 5, "end": 2}]}, "selectedClips[0]"),
-        ({"owner_id": "999"}, "does not exist"),
+        ({"aspectRatio": "4:3"}, "aspect_ratio: Must be one of: 9:16, 1:1, 16:9."),
+        ({"targetLanguage": "spanish"}, "target_language: "),
+        ({"targetLanguage": "es"}, "es-ES, ja-JP"),
+        ({"selectedClips": []}, "clips: Choose at least one clip."),
+        (
+            {"selectedClips": [{"start": "a", "end": 2}]},
+            "clips: Clip 1: start and end must be numbers of seconds.",
+        ),
+        (
+            {"selectedClips": [{"start": 5, "end": 2}]},
+            "clips: Clip 1: start must be at least 0 and before end.",
+        ),
+        ({"userId": "999"}, "does not exist"),
     ],
 )
-def test_seed_shaped_export_with_bad_data_writes_nothing(changes, message):
-    video = VideoFactory()
-    arguments = {
-        "event_id": "e1",
-        "owner_id": str(video.owner_id),
-        "video_id": str(video.id),
-        "selected_clips": [{"start": 0, "end": 10}],
-        "aspect_ratio": "9:16",
-        "target_language": None,
-        "run_id": "r1",
-        "attempt": 0,
+def test_export_event_in_the_original_shape_with_bad_data_writes_nothing(changes, message):
+    """The event becomes an export through `export_create`: the API's rules and words."""
+    video = VideoFactory(status=Video.Status.COMPLETED)
+    data = {
+        "userId": str(video.owner_id),
+        "videoId": str(video.id),
+        "s3Key": video.s3_key,
+        "selectedClips": [{"start": "0", "end": "10"}],
+        "aspectRatio": "9:16",
+        "targetLanguage": None,
         **changes,
     }
     with pytest.raises(JobError, match=re.escape(message)):
-        export_create_for_event(**arguments)
+        export_start_for_event(event_id="e1", data=data, run_id="r1", attempt=0)
     assert not Export.objects.exists()
 
 
 @pytest.mark.django_db
-def test_seed_shaped_export_gets_the_canonical_language_tag():
-    video = VideoFactory()
-    export = export_create_for_event(
-        event_id="e1",
-        owner_id=str(video.owner_id),
-        video_id=str(video.id),
-        selected_clips=[{"start": 0, "end": 10}],
-        aspect_ratio="9:16",
-        target_language="hi-in",
-        run_id="r1",
-        attempt=0,
-    )
-    assert export.target_language == "hi-IN"
+def test_export_event_in_the_original_shape_becomes_one_export_for_every_delivery():
+    video = VideoFactory(status=Video.Status.COMPLETED)
+    data = {
+        "userId": str(video.owner_id),
+        "videoId": str(video.id),
+        "selectedClips": [{"start": "0", "end": "10"}],
+        "aspectRatio": "9:16",
+        "targetLanguage": "hi-in",
+    }
+    export = export_start_for_event(event_id="e1", data=data, run_id="r1", attempt=0)
+    again = export_start_for_event(event_id="e1", data=data, run_id="r1", attempt=1)
+    assert again.pk == export.pk == export_id_for_event("e1")
+    assert (export.target_language, export.status) == ("hi-IN", Export.Status.PROCESSING)
+    assert export.selected_ranges == [{"start": 0.0, "end": 10.0, "clip_id": None}]
+    assert not export.events.exists()  # its run is the event's own: nothing more to send
 
 
 @pytest.mark.django_db

@@ -10,8 +10,9 @@ from rest_framework.test import APIClient
 
 from clips.models import Clip
 from devtools.executor import InngestExecutor
-from exports import jobs as export_jobs
+from exports import rendering
 from exports.models import Export, ExportedClip
+from exports.rendering import export_render
 from outbox.models import OutboxEvent
 from tests.factories import ClipFactory, ExportedClipFactory, ExportFactory, VideoFactory
 from videos.models import Video, VideoDeletion
@@ -45,7 +46,7 @@ def export_of(video, ranges):
 
 
 def render(export):
-    export_jobs.export_render(
+    export_render(
         export_id=str(export.pk), run_id="run-1", step="call-process-clips-api", attempt=0
     )
 
@@ -234,7 +235,7 @@ def test_a_render_in_flight_when_its_video_is_deleted_writes_nothing_that_stays(
 ):
     export = export_of(video, [(0, 30), (60, 90)])
     deleted, first_sweep_done = threading.Event(), threading.Event()
-    real_call = export_jobs.clips_api.process_clips
+    real_call = rendering.clips_api.process_clips
 
     def deleted_while_rendering(**kwargs):
         client_for(user).delete(f"/api/videos/{video.pk}/")
@@ -242,7 +243,7 @@ def test_a_render_in_flight_when_its_video_is_deleted_writes_nothing_that_stays(
         first_sweep_done.wait(30)  # the render ends after the clean-up's first sweep
         return real_call(**kwargs)
 
-    monkeypatch.setattr(export_jobs.clips_api, "process_clips", deleted_while_rendering)
+    monkeypatch.setattr(rendering.clips_api, "process_clips", deleted_while_rendering)
     runs = {}
     event = {
         "name": "clips/process",

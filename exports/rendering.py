@@ -1,96 +1,21 @@
-"""Step-side services of an export (the `process-clips` function): start it, render its clips,
-finish it, fail it.
+"""The services of the render steps of `process-clips`: render what is missing of an export in
+ONE call of the processing API, keep each output under a key of the export, record a render
+that failed for good, finish the export from its clips.
 
 Each is safe to run twice: Inngest may deliver a step again after its writes committed, and a
 rerun of a partial export must not render again the clips that already succeeded."""
 
-import math
-import uuid
-
-from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 
 from clips.models import Clip
-from exports.languages import target_language_normalized
-from exports.models import AspectRatio, Export, ExportedClip
+from exports.models import Export, ExportedClip
 from exports.subtitles import subtitle_customization
 from integrations import clips_api, storage
 from integrations.storage import StorageError, StorageUnavailable
 from jobs import lifecycle
-from jobs.records import (
-    JobError,
-    as_uuid,
-    ensure_run,
-    job_begin_run,
-    job_fail,
-    job_note,
-    lock,
-    truncate_error,
-    user_pk,
-)
-from outbox.selectors import event_superseded
+from jobs.records import JobError, as_uuid, ensure_run, job_note, lock, truncate_error
 from videos.models import Video
-
-_EVENT_EXPORT_NAMESPACE = uuid.UUID("3f0b8e52-91c4-4d7a-8a3e-6b5d2c1f0e94")
-
-
-def export_id_for_event(event_id: str) -> uuid.UUID:
-    return uuid.uuid5(_EVENT_EXPORT_NAMESPACE, f"clips/process:{event_id}")
-
-
-@transaction.atomic
-def export_start(*, export_id: str, run_id: str, attempt: int) -> Export:
-    """Mark the export `processing` by run `run_id`; a `completed` or `cancelled` export is left
-    as it is (the caller returns at once, rendering nothing)."""
-    export = lock(Export, export_id)
-    if export.status in (Export.Status.COMPLETED, Export.Status.CANCELLED):
-        return export
-    job_begin_run(export, run_id=run_id, step="create-export-record", attempt=attempt)
-    export.save()
-    return export
-
-
-@transaction.atomic
-def export_create_for_event(
-    *,
-    event_id: str,
-    owner_id: str,
-    video_id: str,
-    selected_clips: object,
-    aspect_ratio: object,
-    target_language: object,
-    run_id: str,
-    attempt: int,
-) -> Export:
-    """The seed's event shape carries no exportId: create the export (id derived from the event
-    id), or find the one an earlier delivery created, and start it. Ranges may be numeric
-    strings, as the seed's web client sent them."""
-    export_id = export_id_for_event(event_id)
-    if not Export.objects.filter(pk=export_id).exists():
-        owner = get_user_model().objects.filter(pk=user_pk(owner_id)).first()
-        video = Video.objects.filter(pk=as_uuid(video_id), owner=owner).first()
-        if owner is None or video is None:
-            raise JobError(f"video {video_id} of user {owner_id!r} does not exist")
-        if aspect_ratio not in AspectRatio.values:
-            raise JobError(f"aspectRatio {aspect_ratio!r} is not one of {AspectRatio.values}")
-        try:
-            target_language = target_language_normalized(target_language)
-        except ValidationError as err:
-            problem = " ".join(err.messages)
-            raise JobError(f"targetLanguage {target_language!r}: {problem}") from None
-        Export.objects.get_or_create(
-            pk=export_id,
-            defaults={
-                "video": video,
-                "owner": owner,
-                "selected_ranges": _ranges(selected_clips),
-                "aspect_ratio": aspect_ratio,
-                "target_language": target_language,
-            },
-        )
-    return export_start(export_id=str(export_id), run_id=run_id, attempt=attempt)
 
 
 def export_render(*, export_id: str, run_id: str, step: str, attempt: int) -> dict:
@@ -246,25 +171,6 @@ def export_finish(*, export_id: str, attempt: int) -> Export:
     return export
 
 
-def export_fail(*, export_id: str, run_id: str, event_id: str, error: str) -> Export | None:
-    """Finish the export with the error after its run gave up: `partial` if some of its clips
-    were rendered (they stay stored), else `failed`. Ignored when a newer run or a rerun's
-    event (see `jobs.records.job_fail`) took over, or when it already finished."""
-    return job_fail(
-        model=Export,
-        job_id=export_id,
-        run_id=run_id,
-        superseded=lambda: bool(event_id) and event_superseded(event_id=event_id),
-        error=error,
-        failed=_failed_status,
-    )
-
-
-def _failed_status(export: Export) -> str:
-    rendered = ExportedClip.objects.filter(export=export).exclude(s3_key="").exists()
-    return Export.Status.PARTIAL if rendered else Export.Status.FAILED
-
-
 def _store(export: Export, selected: dict, *, s3_key: str, error: str) -> ExportedClip:
     """Write one clip's outcome. The caller holds a transaction with the export locked (so
     two writers of one clip take turns)."""
@@ -296,20 +202,3 @@ def _store(export: Export, selected: dict, *, s3_key: str, error: str) -> Export
             exported_clip_count=F("exported_clip_count") + 1
         )
     return row
-
-
-def _ranges(selected_clips: object) -> list[dict]:
-    if not isinstance(selected_clips, list) or not selected_clips:
-        raise JobError("selectedClips must be a non-empty list of {start, end}")
-    ranges = []
-    for i, clip in enumerate(selected_clips):
-        try:
-            start, end = float(clip["start"]), float(clip["end"])
-        except (TypeError, KeyError, ValueError):
-            raise JobError(f"selectedClips[{i}] must have numeric start and end") from None
-        if not (math.isfinite(end) and 0 <= start < end):
-            raise JobError(f"selectedClips[{i}]: start must be >= 0 and before end")
-        if any(r["start"] == start and r["end"] == end for r in ranges):
-            raise JobError(f"selectedClips[{i}] repeats the range {start:g}-{end:g}s")
-        ranges.append({"start": start, "end": end, "clip_id": None})
-    return ranges

@@ -1,6 +1,6 @@
-"""Which clips an export of the web client renders.
-
-The detail page sends the chosen clips as `{start, end}` pairs (the strings it was given). A
+"""Which clips an export renders when they are chosen as the original Next.js app chooses them:
+`{start, end}` pairs (numbers, or the strings its client was given), from its client's
+process route or in its `clips/process` event. A
 pair that is one of the video's clips is exported as that clip; when any pair is not, they are
 all exported as custom ranges (the export service takes one kind or the other), and the service
 checks them as it checks any custom range."""
