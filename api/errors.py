@@ -14,12 +14,15 @@ Answers that never reach a DRF view (an unknown path or malformed id, a method a
 view refuses, an unexpected error, the database down) get the same shape from `json_error`,
 through `api.middleware.ApiErrorMiddleware` and `server_error` (the project's handler500)."""
 
+import functools
 import logging
 import sys
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
+from django.utils.module_loading import import_string
 from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.views import exception_handler
@@ -101,14 +104,15 @@ def _nested(fields: dict) -> dict:
     return nested
 
 
-def _validation_message(fields: dict) -> str:
-    """A one-line summary naming the first problem, for clients that show only `message`."""
+def first_problem(fields: dict, *, name=str) -> tuple[str, str]:
+    """The path (`name` applied to each key) and message of the first problem in a field error
+    tree, nested dicts and lists followed down to their first message."""
     path, node = [], fields
     while not isinstance(node, str):
         if isinstance(node, dict) and node:
             key, node = next(iter(node.items()))
             if key != "non_field_errors":
-                path.append(str(key))
+                path.append(name(key))
         elif isinstance(node, list) and any(node):
             # A list of items' errors has an empty entry for each valid item.
             index, node = next((i, item) for i, item in enumerate(node) if item)
@@ -116,8 +120,13 @@ def _validation_message(fields: dict) -> str:
                 path.append(str(index))
         else:
             node = "invalid"
-    where = ".".join(path)
-    return f"The request is not valid: {where}: {node}" if where else f"{node}"
+    return ".".join(path), node
+
+
+def _validation_message(fields: dict) -> str:
+    """A one-line summary naming the first problem, for clients that show only `message`."""
+    where, problem = first_problem(fields)
+    return f"The request is not valid: {where}: {problem}" if where else problem
 
 
 def _default_code(status_code: int) -> str:
@@ -132,18 +141,42 @@ def is_api_path(path: str) -> bool:
 
 
 def json_error(
-    status_code: int, message: str, *, code: str | None = None, headers: dict | None = None
+    status_code: int,
+    message: str,
+    *,
+    code: str | None = None,
+    headers: dict | None = None,
+    request: HttpRequest | None = None,
 ) -> JsonResponse:
-    """An answer in the API's error shape, for code outside DRF's exception handler."""
+    """An answer in the API's error shape, for code outside DRF's exception handler (the
+    middleware, request limits, handler500, the Inngest endpoint's guard, /metrics). Under a
+    path of settings.KORAI_API_ERROR_SHAPES the same error is rendered in that client's shape."""
     error = {"code": code or ERROR_CODES.get(status_code, "error"), "message": message}
-    return JsonResponse({"error": error}, status=status_code, headers=headers)
+    body = error_body_for(request.path_info if request else "", error)
+    return JsonResponse(body, status=status_code, headers=headers)
 
 
-def database_unavailable() -> JsonResponse:
+def error_body_for(path: str, error: dict) -> dict:
+    """`{"error": error}`, or the rendering of `error` that settings.KORAI_API_ERROR_SHAPES
+    names for the longest prefix of `path` (a dotted path to a function of the error)."""
+    shapes = settings.KORAI_API_ERROR_SHAPES
+    prefix = max((p for p in shapes if path.startswith(p)), key=len, default=None)
+    if prefix is None:
+        return {"error": error}
+    return _shape(shapes[prefix])(error)
+
+
+@functools.cache
+def _shape(dotted_path: str):
+    return import_string(dotted_path)
+
+
+def database_unavailable(request: HttpRequest | None = None) -> JsonResponse:
     return json_error(
         status.HTTP_503_SERVICE_UNAVAILABLE,
         "The database is unavailable. Try again in a few seconds.",
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        request=request,
     )
 
 
@@ -154,10 +187,11 @@ def server_error(request: HttpRequest, *args, **kwargs):
         return defaults.server_error(request, *args, **kwargs)
     # Django calls this while handling the exception, so it is still the current one.
     if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
-        return database_unavailable()
+        return database_unavailable(request)
     return json_error(
         status.HTTP_500_INTERNAL_SERVER_ERROR,
         "Internal server error. It was logged; try again later.",
+        request=request,
     )
 
 

@@ -16,8 +16,6 @@ from api.errors import (
 
 logger = logging.getLogger(__name__)
 
-# The original Next.js client's routes (the webclient app): errors as `{"error": "<sentence>"}`.
-WEB_CLIENT_PREFIX = "/api/clips/"
 # Headers of an error answer that a client needs; kept when the body is rewritten as JSON.
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
@@ -72,7 +70,7 @@ class ApiErrorMiddleware:
                 request.path,
                 exc_info=exception,
             )
-            return database_unavailable()
+            return database_unavailable(request)
         return None  # Django logs it and calls handler500 (api.errors.server_error)
 
 
@@ -90,7 +88,4 @@ def _as_json_error(request, response):
     else:
         message = response.reason_phrase
     headers = {name: response[name] for name in _KEPT_HEADERS if response.has_header(name)}
-    if request.path_info.startswith(WEB_CLIENT_PREFIX):
-        # The original web client's routes answer errors in its own shape (webclient.errors).
-        return JsonResponse({"error": message}, status=code, headers=headers)
-    return json_error(code, message, headers=headers)
+    return json_error(code, message, headers=headers, request=request)

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 
+from api.errors import json_error
+
 
 def body_limit(path: str) -> int:
     limits = settings.KORAI_MAX_BODY_BYTES
@@ -20,15 +22,12 @@ def body_limit(path: str) -> int:
     return getattr(settings, limit) if isinstance(limit, str) else limit
 
 
-def too_large(limit: int) -> JsonResponse:
-    return JsonResponse(
-        {
-            "error": {
-                "code": "request_too_large",
-                "message": f"The request body is larger than {limit} bytes, the limit here.",
-            }
-        },
-        status=413,
+def too_large(limit: int, request: HttpRequest) -> JsonResponse:
+    return json_error(
+        413,
+        f"The request body is larger than {limit} bytes, the limit here.",
+        code="request_too_large",
+        request=request,
     )
 
 
@@ -43,10 +42,10 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0  # Django reads no body at all for an unreadable Content-Length
         if length > limit:
-            return too_large(limit)
+            return too_large(limit, request)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception):
         if isinstance(exception, RequestDataTooBig):
-            return too_large(body_limit(request.path_info))
+            return too_large(body_limit(request.path_info), request)
         return None

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from inngest._internal import net, server_lib
 
+from api.errors import json_error
 from api.request_limits import body_limit
 from inngest_endpoint.models import SeenSignature
 
@@ -159,4 +160,4 @@ def _run_request_problem(request: HttpRequest, function_ids: set[str]) -> HttpRe
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    return json_error(status, message, code=code)

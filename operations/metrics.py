@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from api.errors import json_error
 from exports.models import Export
 from outbox.models import OutboxEvent
 from videos.models import Video
@@ -86,32 +87,20 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
         given = request.headers.get("Authorization", "")
         if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             return None
-        response = JsonResponse(
-            {
-                "error": {
-                    "code": "not_authenticated",
-                    "message": "A valid bearer token is required.",
-                }
-            },
-            status=401,
+        return json_error(
+            401,
+            "A valid bearer token is required.",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response
     try:
         loopback = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
     except ValueError:
         loopback = False
     if loopback:
         return None
-    return JsonResponse(
-        {
-            "error": {
-                "code": "permission_denied",
-                "message": "Metrics answer loopback clients only; set METRICS_TOKEN to scrape "
-                "from elsewhere.",
-            }
-        },
-        status=403,
+    return json_error(
+        403,
+        "Metrics answer loopback clients only; set METRICS_TOKEN to scrape from elsewhere.",
     )
 
 

@@ -1,6 +1,6 @@
 """Errors as the web client reads them: `{"error": "<one sentence>"}` with the status code.
 
-Korai's own handler (korai.errors) classifies the exception and picks the status; this only
+Korai's own handler (api.errors) classifies the exception and picks the status; this only
 flattens its answer to the client's shape, naming fields as the client sends them. An
 unexpected error is logged and answered like the original did, so the client can still parse
 the body."""
@@ -10,7 +10,7 @@ import logging
 from rest_framework import status
 from rest_framework.response import Response
 
-from api.errors import api_exception_handler
+from api.errors import api_exception_handler, first_problem
 
 logger = logging.getLogger("webclient")
 
@@ -24,6 +24,17 @@ CLIENT_FIELD_NAMES = {
 }
 
 
+def client_error_body(error: dict) -> dict:
+    """Korai's error (`{"code", "message", "fields"?}`) as the client reads it: one sentence,
+    naming the first wrong field as the client sends it. Also rendered for the answers built
+    outside DRF (settings.KORAI_API_ERROR_SHAPES)."""
+    fields = error.get("fields")
+    if not fields:
+        return {"error": error["message"]}
+    where, problem = first_problem(fields, name=lambda key: CLIENT_FIELD_NAMES.get(key, key))
+    return {"error": f"{where}: {problem}" if where else problem}
+
+
 def webclient_exception_handler(exc, context):
     response = api_exception_handler(exc, context)
     if response is None:
@@ -31,25 +42,5 @@ def webclient_exception_handler(exc, context):
         return Response(
             {"error": "Internal server error"}, status=status.HTTP_500_INTERNAL_SERVER_ERROR
         )
-    error = response.data["error"]
-    fields = error.get("fields")
-    response.data = {"error": _first_problem(fields) if fields else error["message"]}
+    response.data = client_error_body(response.data["error"])
     return response
-
-
-def _first_problem(fields: dict) -> str:
-    """ "selectedClips: Clip 2: start must be at least 0 and before end." for the first field
-    with an error, nested lists and objects followed down to their first message."""
-    path, node = [], fields
-    while not isinstance(node, str):
-        if isinstance(node, dict) and node:
-            key, node = next(iter(node.items()))
-            if key != "non_field_errors":
-                path.append(CLIENT_FIELD_NAMES.get(key, key))
-        elif isinstance(node, list) and any(node):
-            index, node = next((i, item) for i, item in enumerate(node) if item)
-            if not isinstance(node, str):
-                path.append(str(index))
-        else:
-            node = "The request is not valid."
-    return f"{'.'.join(path)}: {node}" if path else node
