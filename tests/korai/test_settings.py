@@ -21,7 +21,7 @@ def manage(*args, **env_overrides):
     # Only what these tests set: nothing from the developer's shell or .env leaks in.
     env = {
         "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "korai.settings",
+        "DJANGO_SETTINGS_MODULE": "korai.settings.production",
         "DJANGO_READ_DOT_ENV": "0",
         **env_overrides,
     }
