@@ -1,5 +1,11 @@
 #!/usr/bin/env python
-"""Django's command-line utility for administrative tasks."""
+"""Django's command-line utility for administrative tasks.
+
+Its settings default to korai.settings.development (DEBUG on, devtools installed), for local
+development and `make run`. Production names its own:
+
+    DJANGO_SETTINGS_MODULE=korai.settings.production python manage.py migrate
+"""
 
 import os
 import sys
@@ -7,7 +13,7 @@ import sys
 
 def main():
     """Run administrative tasks."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "korai.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "korai.settings.development")
     try:
         from django.core.management import execute_from_command_line
     except ImportError as exc:

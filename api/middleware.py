@@ -3,7 +3,6 @@ without the trailing slash, and every answer is JSON in the API's error shape (a
 
 import logging
 
-from django.http import JsonResponse
 from django.urls import is_valid_path
 from rest_framework import status
 

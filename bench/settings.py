@@ -17,7 +17,7 @@ os.environ.setdefault("INNGEST_SIGNING_KEY", "signkey-bench-" + "ef" * 32)
 os.environ.setdefault("KORAI_THROTTLE_VIDEO_SUBMIT", "1000000/hour")
 os.environ.setdefault("KORAI_THROTTLE_EXPORT_CREATE", "1000000/hour")
 
-from korai.settings import *  # noqa: F403
+from korai.settings.production import *  # noqa: F403
 
 ROOT_URLCONF = "bench.urls" if KORAI_ROLE != "steps" else ROOT_URLCONF  # noqa: F405
 MIDDLEWARE = ["bench.middleware.ServerTimingMiddleware", *MIDDLEWARE]  # noqa: F405

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from core.configuration import ConfigurationError
 
+# Local development keeps its settings here (`make run` creates it from .env.example).
+DOT_ENV = Path(__file__).resolve().parent.parent / ".env"
 DATABASE_FORM = "a URL like postgres://user@host/db or sqlite:///path"
 CACHE_FORM = "a URL like redis://host:6379/0 or locmemcache://name"
 BOOL_FORM = "1 or 0 (also true/false, yes/no, on/off)"
@@ -88,6 +91,13 @@ class Env(environ.Env):
             return parse(raw.strip())
         except ValueError:
             raise ConfigurationError(f"{var}: expected {form}, got {raw!r}") from None
+
+
+def read_dot_env() -> None:
+    """Reads `.env` into the environment unless DJANGO_READ_DOT_ENV=0. Variables already set in
+    the environment win over the file's, so reading it again changes nothing."""
+    if Env().bool("DJANGO_READ_DOT_ENV", default=True):
+        environ.Env.read_env(DOT_ENV)
 
 
 def _without_password(url: str) -> str:

@@ -6,7 +6,8 @@
 # npx can start it, the Inngest Dev Server pointed at that steps server (else the development
 # executor, which stands in for it); then the API server (KORAI_ROLE=api). Every child is stopped
 # on exit (Ctrl-C, kill, or the API server ending). When Korai (or anything) already answers at
-# either address it says so and exits before touching anything.
+# either address it says so and exits before touching anything. Every command runs manage.py
+# with its default settings, korai.settings.development (devtools installed).
 #
 #   scripts/run.sh                 prepare and run
 #   scripts/run.sh --prepare-only  prepare (idempotent) and exit

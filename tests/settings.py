@@ -1,4 +1,6 @@
-"""Settings for the test suite: production settings with test-only secrets and fast hashing."""
+"""Settings for the test suite: production settings (korai.settings.production) with devtools
+installed (the suite tests it, and its executor drives the Inngest functions), test-only secrets
+and fast hashing."""
 
 import os
 import tempfile
@@ -25,8 +27,10 @@ os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ.pop("AWS_SESSION_TOKEN", None)
 os.environ.pop("AWS_PROFILE", None)
 
-from korai.settings import *  # noqa: F403
-from korai.settings import BASE_DIR, DATABASES  # noqa: F401  (named: edited below)
+from korai.settings.production import *  # noqa: F403
+from korai.settings.production import BASE_DIR, DATABASES, INSTALLED_APPS  # noqa: F401  (named)
+
+INSTALLED_APPS = [*INSTALLED_APPS, "devtools"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # No collectstatic here: whitenoise would warn about the missing STATIC_ROOT on every start.

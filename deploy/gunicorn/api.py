@@ -2,6 +2,8 @@
 
     KORAI_ROLE=api gunicorn korai.wsgi -c deploy/gunicorn/api.py
 
+korai.wsgi loads korai.settings.production unless DJANGO_SETTINGS_MODULE names another module.
+
 Requests here are short (a status poll is one query), so a few threads per worker go far.
 /api/inngest is not served here: the proxy routes it to the steps pool (deploy/gunicorn/steps.py).
 """

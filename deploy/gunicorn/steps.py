@@ -2,10 +2,14 @@
 
     KORAI_ROLE=steps gunicorn korai.wsgi -c deploy/gunicorn/steps.py
 
+korai.wsgi loads korai.settings.production unless DJANGO_SETTINGS_MODULE names another module;
+KORAI_ROLE=steps (set here) gives it the steps role's URLconf, middleware and pooled database
+connections (korai/settings/roles.py).
+
 A step that calls a clips API holds its thread until the API answers (minutes for a GPU
 render), so this pool has many threads, mostly asleep on a socket, and none of them is a
 thread the REST API needs. Threads waiting on a clips API hold no database connection either
-(core/clips_api.py releases it first), so the pool's size is not bounded by PostgreSQL's
+(integrations/clips_api.py releases it first), so the pool's size is not bounded by PostgreSQL's
 max_connections. With gthread, --timeout watches the worker's heartbeat, not the request.
 
 It runs at a lower CPU priority than the api pool (KORAI_STEPS_NICE, 10).
@@ -36,7 +40,7 @@ def on_starting(server):
     # anyway, loses a few milliseconds (bench/inflight.py). Workers inherit it. 0: no change.
     os.nice(int(os.environ.get("KORAI_STEPS_NICE", "10")))
     os.environ["KORAI_ROLE"] = "steps"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "korai.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "korai.settings.production")
     os.environ.setdefault("DJANGO_READ_DOT_ENV", "0")
     import django
 

@@ -1,4 +1,4 @@
-"""The clips sandbox honours the contract: the real client (`core/clips_api.py`) accepts its
+"""The clips sandbox honours the contract: the real client (`integrations/clips_api.py`) accepts its
 answers, its clips depend only on the URL, and its latency/failure switches and bearer token
 behave as documented."""
 

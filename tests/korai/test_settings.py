@@ -1,7 +1,9 @@
-"""Settings behaviour, checked in fresh processes so the environment is exactly what we set."""
+"""Settings behaviour, checked in fresh processes so the environment is exactly what we set:
+production's (korai.settings.production) unless a test names another module."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +23,7 @@ def manage(*args, **env_overrides):
     # Only what these tests set: nothing from the developer's shell or .env leaks in.
     env = {
         "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "korai.settings",
+        "DJANGO_SETTINGS_MODULE": "korai.settings.production",
         "DJANGO_READ_DOT_ENV": "0",
         **env_overrides,
     }
@@ -224,3 +226,274 @@ def test_an_empty_value_means_the_default():
         **{**PRODUCTION_ENV, "INNGEST_RETRIES": "", "DJANGO_SECURE_SSL_REDIRECT": " "},
     )
     assert result.stdout.split() == ["3", "True"], result.stderr
+
+
+# --- One settings module per environment, the role orthogonal to it ------------------------------
+
+# The middleware of the roles that serve browsers (all, api), in order.
+BROWSER_MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "api.middleware.ApiErrorMiddleware",
+    "api.middleware.ApiPathMiddleware",
+    "api.request_limits.RequestSizeLimitMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+# The steps role's: the same order, without static files, CORS, sessions, authentication,
+# messages, CSP and axes.
+STEPS_MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "api.middleware.ApiErrorMiddleware",
+    "api.middleware.ApiPathMiddleware",
+    "api.request_limits.RequestSizeLimitMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+MODULES = ["korai.settings.production", "korai.settings.development", "tests.settings"]
+PRINT_SETTINGS = (
+    "import json; from django.conf import settings;"
+    "print(json.dumps({{name: getattr(settings, name) for name in {names!r}}}, default=str))"
+)
+
+
+def settings_of(module, *names, **env_overrides):
+    """The named settings of `module`, loaded by a fresh process without django.setup()."""
+    code = PRINT_SETTINGS.format(names=list(names))
+    result = python(code, DJANGO_SETTINGS_MODULE=module, **env_overrides)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize(
+    ("role", "urlconf", "middleware", "silenced"),
+    [
+        ("all", "korai.urls", BROWSER_MIDDLEWARE, []),
+        ("api", "korai.urls", BROWSER_MIDDLEWARE, []),
+        (
+            "steps",
+            "korai.urls_steps",
+            STEPS_MIDDLEWARE,
+            ["admin.E408", "admin.E409", "admin.E410", "axes.W002"],
+        ),
+    ],
+)
+def test_each_role_has_its_urlconf_and_middleware_in_every_module(
+    module, role, urlconf, middleware, silenced
+):
+    values = settings_of(
+        module,
+        "KORAI_ROLE",
+        "ROOT_URLCONF",
+        "MIDDLEWARE",
+        "SILENCED_SYSTEM_CHECKS",
+        KORAI_ROLE=role,
+        **PRODUCTION_ENV,
+    )
+    assert values == {
+        "KORAI_ROLE": role,
+        "ROOT_URLCONF": urlconf,
+        "MIDDLEWARE": middleware,
+        "SILENCED_SYSTEM_CHECKS": silenced,
+    }
+
+
+def test_the_role_defaults_to_all_and_a_bad_one_is_named_in_one_line():
+    assert settings_of("korai.settings.production", "KORAI_ROLE", **PRODUCTION_ENV) == {
+        "KORAI_ROLE": "all"
+    }
+    result = manage("check", KORAI_ROLE="web", **PRODUCTION_ENV)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: KORAI_ROLE: expected 'all' or 'api' or 'steps', got 'web'"
+    ]
+
+
+@pytest.mark.parametrize(("role", "pooled"), [("all", False), ("api", False), ("steps", True)])
+def test_only_the_steps_role_pools_its_postgresql_connections(role, pooled):
+    values = settings_of(
+        "korai.settings.production",
+        "DATABASES",
+        KORAI_ROLE=role,
+        DATABASE_URL="postgres://u@db.internal:5432/korai",
+        KORAI_STEPS_DB_POOL_SIZE="3",
+        **PRODUCTION_ENV,
+    )
+    database = values["DATABASES"]["default"]
+    assert database["ENGINE"] == "django_prometheus.db.backends.postgresql"
+    if pooled:
+        assert database["CONN_MAX_AGE"] == 0
+        assert database["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 3, "timeout": 30}
+    else:
+        assert database["CONN_MAX_AGE"] == 60
+        assert "pool" not in database.get("OPTIONS", {})
+
+
+@pytest.mark.parametrize(
+    ("module", "installed"),
+    [
+        ("korai.settings.production", False),
+        ("korai.settings.development", True),
+        ("tests.settings", True),  # the suite tests devtools and drives functions with it
+    ],
+)
+def test_devtools_is_installed_outside_production_only(module, installed):
+    apps = settings_of(module, "INSTALLED_APPS", **PRODUCTION_ENV)["INSTALLED_APPS"]
+    assert ("devtools" in apps) is installed
+    # Everything else is the same in every module.
+    assert [app for app in apps if app != "devtools"] == settings_of(
+        "korai.settings.production", "INSTALLED_APPS", **PRODUCTION_ENV
+    )["INSTALLED_APPS"]
+
+
+@pytest.mark.parametrize("command", ["dev_executor", "clips_sandbox", "local_s3"])
+def test_the_development_commands_are_unknown_under_production_settings(command):
+    result = manage(command, "--help", **PRODUCTION_ENV)
+    assert result.returncode == 1
+    assert f"Unknown command: '{command}'" in result.stderr
+
+    development = manage(command, "--help", DJANGO_SETTINGS_MODULE="korai.settings.development")
+    assert development.returncode == 0, development.stderr
+    assert f"manage.py {command}" in development.stdout
+
+
+def manage_by_default(*args, **env_overrides):
+    """manage.py as a developer runs it: no DJANGO_SETTINGS_MODULE."""
+    env = {"PATH": os.environ["PATH"], "DJANGO_READ_DOT_ENV": "0", **env_overrides}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_manage_py_defaults_to_the_development_settings():
+    code = (
+        "from django.conf import settings;"
+        "print(settings.SETTINGS_MODULE, settings.DEBUG, 'devtools' in settings.INSTALLED_APPS)"
+    )
+    # Neither DJANGO_DEBUG nor DJANGO_SECRET_KEY: development needs neither.
+    result = manage_by_default("shell", "--no-imports", "-c", code)
+    assert result.stdout.split() == ["korai.settings.development", "True", "True"], result.stderr
+    # An empty value means the default there too, as a copied .env.example may leave it.
+    result = manage_by_default("shell", "--no-imports", "-c", code, DJANGO_DEBUG="")
+    assert result.stdout.split()[1] == "True", result.stderr
+
+
+def test_development_settings_with_debug_off_require_a_secret_key_in_one_line():
+    result = manage_by_default("check", DJANGO_DEBUG="0")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: DJANGO_SECRET_KEY: not set; expected 50+ random characters "
+        "(or set DJANGO_DEBUG=1 for local development)"
+    ]
+
+
+def test_a_malformed_variable_is_named_in_one_line_under_development_settings():
+    result = manage_by_default("check", INNGEST_DEV="1", DATABASE_URL="nonsense")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: DATABASE_URL: expected a URL like postgres://user@host/db or "
+        "sqlite:///path, got 'nonsense'"
+    ]
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory) -> Path:
+    """The working tree without its .env, for tests that write one."""
+    copy = tmp_path_factory.mktemp("project") / "korai"
+    shutil.copytree(
+        ROOT,
+        copy,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", ".env", "db.sqlite3*", "artifacts", "staticfiles", "bench",
+            "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules",
+        ),
+    )  # fmt: skip
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("dot_env", "environment", "debug"),
+    [
+        ("", {}, "True"),
+        ("DJANGO_DEBUG=\n", {}, "True"),
+        ("DJANGO_DEBUG=0\nDJANGO_SECRET_KEY=" + "s" * 50 + "\n", {}, "False"),
+        # The environment wins over .env, which wins over the module's default.
+        ("DJANGO_DEBUG=0\n", {"DJANGO_DEBUG": "1"}, "True"),
+    ],
+)
+def test_development_debug_follows_dot_env_then_the_environment(
+    project_copy, dot_env, environment, debug
+):
+    (project_copy / ".env").write_text(dot_env)
+    code = "from django.conf import settings; print(settings.DEBUG)"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+        cwd=project_copy,
+        env={"PATH": os.environ["PATH"], **environment},  # .env read: DJANGO_READ_DOT_ENV unset
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == debug, result.stderr
+
+
+def test_the_settings_package_itself_is_refused_in_one_line():
+    # Its modules are: a deployment that still names the package is told which one to use.
+    result = manage("check", DJANGO_SETTINGS_MODULE="korai.settings", **PRODUCTION_ENV)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: DJANGO_SETTINGS_MODULE: expected korai.settings.production "
+        "(servers, and management commands in production) or korai.settings.development "
+        "(local development), got 'korai.settings'"
+    ]
+
+
+@pytest.mark.parametrize("entry_point", ["korai.wsgi", "korai.asgi"])
+def test_the_server_entry_points_default_to_the_production_settings(entry_point):
+    code = (
+        f"import {entry_point}; from django.conf import settings;"
+        "print(settings.SETTINGS_MODULE, 'devtools' in settings.INSTALLED_APPS)"
+    )
+    result = python(code, **PRODUCTION_ENV)
+    assert result.stdout.split() == ["korai.settings.production", "False"], result.stderr
+
+
+def test_the_steps_pools_gunicorn_config_loads_production_settings_in_the_steps_role(tmp_path):
+    code = (
+        "import sys; sys.argv = ['gunicorn', 'korai.wsgi', '-c', 'deploy/gunicorn/steps.py', "
+        "'--check-config']\n"
+        "from gunicorn.app.wsgiapp import WSGIApplication\n"
+        "app = WSGIApplication()\n"
+        "from types import SimpleNamespace\n"
+        "app.cfg.on_starting(SimpleNamespace(cfg=app.cfg))\n"
+        "from django.conf import settings\n"
+        "print(settings.SETTINGS_MODULE, settings.KORAI_ROLE, settings.ROOT_URLCONF)\n"
+    )
+    result = python(
+        code, KORAI_STEPS_NICE="0", PROMETHEUS_MULTIPROC_DIR=str(tmp_path), **PRODUCTION_ENV
+    )
+    assert result.stdout.split()[-3:] == [
+        "korai.settings.production",
+        "steps",
+        "korai.urls_steps",
+    ], result.stderr

@@ -42,7 +42,7 @@ def gunicorn(tmp_path):
     port = free_port()
     env = {
         "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "korai.settings",
+        "DJANGO_SETTINGS_MODULE": "korai.settings.production",
         "DJANGO_SECRET_KEY": "tests-only-" + "x" * 50,
         "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",

@@ -1,29 +1,31 @@
-"""Korai settings, read from the environment (see `.env.example` for every variable).
+"""The settings every module of this package shares, read from the environment (see
+`.env.example` for every variable). Django loads one of the modules built on them, never this
+one: production.py (the servers), development.py (manage.py's default) or tests/settings.py.
 
-Production is the default: without `DJANGO_DEBUG=1` the service refuses to start unless
-`DJANGO_SECRET_KEY` is set, and it runs with HTTPS-only cookies and HSTS behind a proxy.
+Without `DJANGO_DEBUG=1` the service refuses to start unless `DJANGO_SECRET_KEY` is set, and it
+runs with HTTPS-only cookies and HSTS behind a proxy. Which requests a process serves is its
+role, `KORAI_ROLE` (roles.py), in any of the modules.
 """
 
 import logging
 from datetime import timedelta
 from pathlib import Path
 
-import environ
 from corsheaders.defaults import default_headers as cors_default_headers
 from csp.constants import NONCE, NONE, SELF
 
 from core.configuration import ConfigurationError
 from core.logging import logging_config
-from korai.env import Env
+from korai.env import Env, read_dot_env
+from korai.settings import roles
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 env = Env()  # a malformed value stops the start with one line naming it
 # Local development keeps its settings in .env (`make run` creates it); variables set in the
 # environment win over the file. korai/wsgi.py and asgi.py (production servers), the test suite
 # and the benchmarks set DJANGO_READ_DOT_ENV=0, so they never read it.
-if env.bool("DJANGO_READ_DOT_ENV", default=True):
-    environ.Env.read_env(BASE_DIR / ".env")
+read_dot_env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
@@ -63,66 +65,22 @@ INSTALLED_APPS = [
     "outbox",
     "webclient",
     "operations",
-    "devtools",
     "inngest_endpoint",
     "axes",
     "csp",
 ]
+# devtools (the development executor, the clips sandbox, the local S3 store) is not here: only
+# development.py and the test settings install it.
 
-MIDDLEWARE = [
-    # Outermost, so the HTTP metrics time the whole stack.
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    # Every /api/ answer JSON (also those of the middleware below), and /api/ paths with or
-    # without the trailing slash (before CommonMiddleware's APPEND_SLASH redirect).
-    "api.middleware.ApiErrorMiddleware",
-    "api.middleware.ApiPathMiddleware",
-    # Before anything reads a body: a body over its path's limit is a JSON 413.
-    "api.request_limits.RequestSizeLimitMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Before CommonMiddleware, so that preflights and redirects carry the CORS headers.
-    "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # After authentication, so request lines name the user; binds request_id for every line.
-    "django_structlog.middlewares.RequestMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
-    "csp.middleware.CSPMiddleware",
-    # Last, as django-axes requires: answers a locked-out login with 429.
-    "axes.middleware.AxesMiddleware",
-]
+# Which requests this process serves (roles.py): "api" (REST API, admin), "steps"
+# (/api/inngest only) or "all" (both, the default). Each role declares its own URLconf and
+# middleware.
+KORAI_ROLE = env.choice("KORAI_ROLE", choices=tuple(roles.ROLES), default="all")
+_role = roles.ROLES[KORAI_ROLE]
+ROOT_URLCONF = _role.urlconf
+MIDDLEWARE = list(_role.middleware)
+SILENCED_SYSTEM_CHECKS = list(_role.silenced_system_checks)
 
-# Which requests this process serves. Waiting on a clips API holds a thread for as long as the
-# GPU works, so production runs two pools of the same code (deploy/gunicorn/): "api" for the
-# REST API and the admin, "steps" for /api/inngest only; "all" (the default) serves both, for
-# runserver and simple deployments.
-KORAI_ROLE = env.choice("KORAI_ROLE", choices=("all", "api", "steps"), default="all")
-ROOT_URLCONF = "korai.urls_steps" if KORAI_ROLE == "steps" else "korai.urls"
-if KORAI_ROLE == "steps":
-    # Signed requests from Inngest only: no browser, session, user, form or page. Their
-    # middleware cost every step about a sixth of its time (bench/inflight.py) for nothing.
-    MIDDLEWARE = [
-        name
-        for name in MIDDLEWARE
-        if name
-        not in {
-            "whitenoise.middleware.WhiteNoiseMiddleware",
-            "corsheaders.middleware.CorsMiddleware",
-            "django.contrib.sessions.middleware.SessionMiddleware",
-            "django.contrib.auth.middleware.AuthenticationMiddleware",
-            "django.contrib.messages.middleware.MessageMiddleware",
-            "csp.middleware.CSPMiddleware",
-            "axes.middleware.AxesMiddleware",
-        }
-    ]
-    # The admin's and axes' checks want the middleware above; the steps pool serves no admin
-    # and no login. (CSRF and X-Frame-Options stay: `check --deploy` wants them, and they are
-    # cheap.)
-    SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "axes.W002"]
 WSGI_APPLICATION = "korai.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -148,7 +106,7 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if KORAI_ROLE == "steps" and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if _role.pooled_database and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The steps pool has many threads, most of them asleep on a clips API: they share a few
     # pooled connections per process (psycopg_pool) instead of keeping one each, which would
     # exhaust PostgreSQL's max_connections.
@@ -227,7 +185,7 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
 
 # --- Logging: one JSON object per line on stdout in production (core/logging.py) -------------
-# --- Request body limits (core/request_limits.py): path prefix -> bytes, longest prefix wins ---
+# --- Request body limits (api/request_limits.py): path prefix -> bytes, longest prefix wins ---
 # The API's largest legitimate body (an export of 20 clips with a subtitle style) is about 3 KB.
 KORAI_MAX_BODY_BYTES = {
     "/": env.int("KORAI_MAX_BODY_BYTES", default=2_621_440),  # the admin's forms: Django's
@@ -235,6 +193,11 @@ KORAI_MAX_BODY_BYTES = {
     # A function run carries its event and every memoized step: see INNGEST_MAX_BODY_BYTES.
     "/api/inngest": "INNGEST_MAX_BODY_BYTES",
 }
+
+# --- Error shapes (api/errors.py): path prefix -> how an error is rendered there ----------------
+# Korai's shape is {"error": {"code", "message", "fields"?}}; the original Next.js client's
+# routes read {"error": "<sentence>"}.
+KORAI_API_ERROR_SHAPES = {"/api/clips/": "webclient.errors.client_error_body"}
 
 # --- Content-Security-Policy (django-csp) on every answer -----------------------------------------
 # Only this origin's scripts and styles; the admin's one inline <style> carries the per-request
@@ -279,7 +242,7 @@ REST_FRAMEWORK = {
         "api.authentication.ClerkSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # Hardened JSON only (core/parsers.py, core/renderers.py): no form posts to half-parse.
+    # Hardened JSON only (api/parsers.py, api/renderers.py): no form posts to half-parse.
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["api.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
@@ -376,7 +339,7 @@ CLIPS_API_CONNECT_TIMEOUT_SECONDS = env.float("CLIPS_API_CONNECT_TIMEOUT_SECONDS
 # Identifying clips downloads and analyses the whole video: allow it real time.
 CLIPS_API_READ_TIMEOUT_SECONDS = env.float("CLIPS_API_READ_TIMEOUT_SECONDS", default=900.0)
 
-# --- Object storage (core/storage.py) -----------------------------------------------------------
+# --- Object storage (integrations/storage.py) -----------------------------------------------------------
 # The bucket the clips service writes to; empty: no storage (answers carry no download URLs).
 # Credentials: the standard AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, a profile
 # or an instance role), read by boto3 itself.
