@@ -339,7 +339,7 @@ CLIPS_API_CONNECT_TIMEOUT_SECONDS = env.float("CLIPS_API_CONNECT_TIMEOUT_SECONDS
 # Identifying clips downloads and analyses the whole video: allow it real time.
 CLIPS_API_READ_TIMEOUT_SECONDS = env.float("CLIPS_API_READ_TIMEOUT_SECONDS", default=900.0)
 
-# --- Object storage (integrations/storage.py) -----------------------------------------------------------
+# --- Object storage (integrations/storage.py) -----------------------------------------------------
 # The bucket the clips service writes to; empty: no storage (answers carry no download URLs).
 # Credentials: the standard AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, a profile
 # or an instance role), read by boto3 itself.
