@@ -6,7 +6,7 @@ the real service does, writes them to a local S3 server (moto, over HTTP), and t
 `LATENCY` per call: calls are what the GPU bills. Korai copies each output to the export's own
 key in the same step.
 
-Side by side, the same clips rendered the way round one did it, one processing call per clip
+Side by side, the same clips rendered one processing call per clip (the naive way)
 (here: one single-clip export per clip, in sequence). Target: 1 call per export, whatever its
 size."""
 

@@ -6,7 +6,7 @@ concurrency limit of 100), while a poller (a process of its own) reads one video
 endpoint over and over.
 
 Measured side by side, on PostgreSQL, for two deployments of the same code:
-- one pool: gunicorn gthread 4 workers x 8 threads serving everything (round one's design),
+- one pool: gunicorn gthread 4 workers x 8 threads serving everything (the single-pool design),
   with 64 runs (see main);
 - split pools: the api pool (4 x 8, KORAI_ROLE=api) and the steps pool (2 x 160,
   KORAI_ROLE=steps, pooled DB connections, niced below the API; 320 threads hold the

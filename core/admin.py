@@ -126,7 +126,9 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInlineMixin:
+    """An inline of rows the functions write: listed, linked, never added, edited or deleted."""
+
     extra = 0
     can_delete = False
     show_change_link = True
@@ -139,3 +141,7 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyInline(ReadOnlyInlineMixin, admin.TabularInline):
+    pass

@@ -154,8 +154,9 @@ class FailedRun:
 
 def failed_run(ctx: inngest.ContextSync, *, id_field: str, id_for_event) -> FailedRun:
     """What an `inngest/function.failed` event says about the run that failed: the job it
-    worked on (the original event's `id_field`, or for the seed's event shape the id derived
-    from that event's id), the run id, the original event's id and a readable error."""
+    worked on (the original event's `id_field`, or for the original Next.js app's event shape
+    the id derived from that event's id), the run id, the original event's id and a readable
+    error."""
     data = ctx.event.data
     original = data.get("event") or {}
     run_id = str(data.get("run_id") or "")

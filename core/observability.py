@@ -63,7 +63,8 @@ class ObservedSteps:
                 elapsed = time.perf_counter() - started
                 STEP_DURATION.labels(self._function, step_label(step_id), "ok").observe(elapsed)
                 logger.info("step_finished", duration_seconds=round(elapsed, 3))
-            # A seed-shaped event names no job: the first step creates it and says which.
+            # An event in the original Next.js app's shape names no job: the first step creates
+            # it and says which.
             if "job_id" not in structlog.contextvars.get_contextvars():
                 job_id = job_id_of(result)
                 if job_id:

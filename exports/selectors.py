@@ -5,10 +5,9 @@ from datetime import timedelta
 
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
-from django.utils import timezone
 
 from exports.models import Export, ExportedClip
-from jobs import lifecycle
+from jobs.selectors import jobs_stuck
 from outbox.selectors import undelivered_event_error
 from videos.models import Video
 
@@ -52,10 +51,7 @@ def exported_clips_for_video(*, video: Video, s3_key: str | None = None) -> Quer
 
 
 def exports_stuck(*, older_than: timedelta) -> QuerySet[Export]:
-    """Exports pending or processing with no progress (no write) for longer than `older_than`:
-    their event was lost or their run died. Oldest first."""
-    cutoff = timezone.now() - older_than
-    return Export.objects.filter(
-        status__in=lifecycle.ACTIVE,
-        updated_at__lt=cutoff,
-    ).order_by("updated_at", "pk")
+    """Exports that made no progress for `older_than` (the rule every job shares:
+    `jobs.selectors.jobs_stuck`): what the admin's filter, the dashboard and
+    `resend_events --stuck` select."""
+    return jobs_stuck(Export.objects.all(), older_than=older_than)

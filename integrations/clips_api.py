@@ -10,7 +10,7 @@ and its kinds); `jobs.steps` turns them into what Inngest does next:
   offending field: retrying cannot help.
 
 When the primary URL fails in a retriable way and a fallback URL is configured, the fallback is
-tried once before giving up on the attempt (the seed's "custom error handling").
+tried once before giving up on the attempt.
 
 A call that runs past 150 s is answered `303 See Other` to a result URL, maybe again and again
 until the result is ready (the real service runs on Modal): redirects are followed within the

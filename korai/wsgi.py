@@ -1,22 +1,8 @@
-"""The WSGI entry point that production servers load (`gunicorn korai.wsgi`).
+"""The WSGI entry point that production servers load (`gunicorn korai.wsgi`); see
+korai/startup.py for how it differs from `manage.py`."""
 
-Its settings default to korai.settings.production. Two more things differ from `manage.py`: a
-`.env` file is never read here, so a leftover local development file (DEBUG, Inngest dev mode)
-cannot leak into production; and the URLconf is loaded at once, so a bad Inngest configuration
-stops the server at start-up instead of failing every request later."""
-
-import os
-from importlib import import_module
-
-from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
-from core.configuration import exit_on_configuration_error
+from korai.startup import production_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "korai.settings.production")
-os.environ.setdefault("DJANGO_READ_DOT_ENV", "0")
-
-with exit_on_configuration_error():
-    application = get_wsgi_application()
-    # Building /api/inngest checks the Inngest keys.
-    import_module(settings.ROOT_URLCONF)
+application = production_application(get_wsgi_application)

@@ -5,7 +5,7 @@ from django.contrib.contenttypes.admin import GenericTabularInline
 from django.db.models import Q
 from django.utils.html import format_html
 
-from core.admin import ReadOnlyModelAdmin, admin_link, badge, error_details
+from core.admin import ReadOnlyInlineMixin, ReadOnlyModelAdmin, admin_link, badge, error_details
 from core.events import EVENT_NAMES
 from outbox.delivery import RESEND_BATCH_SIZE, DeliveryReport, events_deliver
 from outbox.models import OutboxEvent
@@ -157,7 +157,7 @@ class OutboxEventAdmin(ReadOnlyModelAdmin):
         report_delivery(self, request, deliver_in_batches(queryset.order_by("created_at")))
 
 
-class JobEventInline(GenericTabularInline):
+class JobEventInline(ReadOnlyInlineMixin, GenericTabularInline):
     """A job's events with their delivery state: an undelivered one explains a job that never
     started, and the `resend` action delivers it. For any job model (its `events` relation)."""
 
@@ -168,18 +168,6 @@ class JobEventInline(GenericTabularInline):
     readonly_fields = fields
     ordering = ("created_at",)
     verbose_name = "outbox event"
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="delivery")
     def delivery(self, obj):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare and start Korai for local development on SQLite (called by `make run`), split as
-# production is (README, "Deploying"): .env from .env.example when missing, migrate, demo user +
+# production is (docs/deploying.md): .env from .env.example when missing, migrate, demo user +
 # token, a local S3 store (moto), the clips sandbox, a steps server (KORAI_ROLE=steps: only
 # /api/inngest, so a step waiting on a clips API never holds a thread the API needs) and, when
 # npx can start it, the Inngest Dev Server pointed at that steps server (else the development

@@ -7,10 +7,9 @@ from datetime import timedelta
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
-from django.utils import timezone
 
 from clips.models import Clip
-from jobs import lifecycle
+from jobs.selectors import jobs_stuck
 from outbox.selectors import job_undelivered_event_error, pending_reason
 from videos.models import Video
 
@@ -55,7 +54,7 @@ def video_status_get(*, user, video_id) -> dict:
         raise Http404("No video with this id.")
     row = {name: getattr(video, name) for name in STATUS_FIELDS}
     row["exported_clips"] = row.pop("exported_clip_count")
-    row["processing_status"] = row.pop("status")  # the seed's name, kept by the API
+    row["processing_status"] = row.pop("status")  # the API's name
     row["pending_reason"] = (
         pending_reason(job_undelivered_event_error(video))
         if row["processing_status"] == Video.Status.PENDING
@@ -98,10 +97,7 @@ def _get_or_404(queryset: QuerySet[Video], video_id) -> Video:
 
 
 def videos_stuck(*, older_than: timedelta) -> QuerySet[Video]:
-    """Videos pending or processing with no progress (no write) for longer than `older_than`:
-    their event was lost or their run died. Oldest first."""
-    cutoff = timezone.now() - older_than
-    return Video.objects.filter(
-        status__in=lifecycle.ACTIVE,
-        updated_at__lt=cutoff,
-    ).order_by("updated_at", "pk")
+    """Videos that made no progress for `older_than` (the rule every job shares:
+    `jobs.selectors.jobs_stuck`): what the admin's filter, the dashboard and
+    `resend_events --stuck` select."""
+    return jobs_stuck(Video.objects.all(), older_than=older_than)

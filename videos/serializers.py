@@ -56,7 +56,7 @@ class ClipOutputSerializer(serializers.ModelSerializer):
 
 
 class VideoOutputSerializer(serializers.ModelSerializer):
-    # The seed's name for the job's status, kept by the API.
+    # The API's name for the job's status (the contract's; the model says `status`).
     processing_status = serializers.ChoiceField(
         source="status", choices=Video.Status.choices, read_only=True
     )

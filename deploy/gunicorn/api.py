@@ -20,7 +20,7 @@ raw_env = [f"KORAI_ROLE={os.environ.get('KORAI_ROLE', 'api')}"]
 
 
 def on_starting(server):
-    # Prometheus multiprocess mode (README, "Monitoring"): before any worker starts.
+    # Prometheus multiprocess mode (docs/monitoring.md): before any worker starts.
     from korai.gunicorn import prepare_metrics_directory
 
     prepare_metrics_directory(os.environ.get("KORAI_ROLE", "api"))

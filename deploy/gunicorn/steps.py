@@ -30,7 +30,7 @@ raw_env = ["KORAI_ROLE=steps"]
 
 
 def on_starting(server):
-    # Prometheus multiprocess mode (README, "Monitoring"): before django.setup() imports
+    # Prometheus multiprocess mode (docs/monitoring.md): before django.setup() imports
     # prometheus_client, and before any worker starts.
     from korai.gunicorn import prepare_metrics_directory
 

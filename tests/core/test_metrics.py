@@ -49,5 +49,5 @@ def test_a_final_status_observes_the_jobs_duration_by_function():
 
 
 def test_steps_repeated_per_item_share_a_label():
-    assert step_label("process-clip-12") == "process-clip-n"
+    assert step_label("copy-clip-12") == "copy-clip-n"
     assert step_label("call-identify-clips-api") == "call-identify-clips-api"

@@ -1,4 +1,4 @@
-"""D8 and D9 of issue 15: admin login throttling (django-axes), Content-Security-Policy
+"""Admin login throttling (django-axes), Content-Security-Policy
 (django-csp), and the API docs/schema behind a setting."""
 
 import re

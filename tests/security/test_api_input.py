@@ -1,4 +1,4 @@
-"""D1-D3 and D5 of issue 15: hostile JSON bodies get a clear 400 (or 413), never a 500, and
+"""Hostile JSON bodies get a clear 400 (or 413), never a 500, and
 change nothing."""
 
 import json

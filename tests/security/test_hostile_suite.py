@@ -1,4 +1,4 @@
-"""The hostile-input suite (issue 15): generated requests against the live server, over real
+"""The hostile-input suite: generated requests against the live server, over real
 HTTP, across every endpoint. No answer may be a 5xx; every error of the JSON API (and of
 `/api/inngest`) is JSON in the documented error shape; afterwards every row in the database
 passes `full_clean`.

@@ -1,4 +1,4 @@
-"""D4, D6 and D7 of issue 15: `/api/inngest` answers 4xx to anything malformed, in the API's
+"""`/api/inngest` answers 4xx to anything malformed, in the API's
 error shape, and never runs a step for it; a replayed signature is refused."""
 
 import hashlib
