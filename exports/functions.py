@@ -15,26 +15,14 @@ import inngest
 from django.conf import settings
 
 from core.events import PROCESS_CANCELLED_EVENT, VIDEO_DELETED_EVENT
-from core.inngest import failed_run, inngest_client
+from core.inngest import inngest_client
 from exports.models import Export
 from exports.rendering import export_finish, export_render, export_render_failed
-from exports.services import export_fail, export_id_for_event, export_start_for_event
-from jobs.steps import run_step
+from exports.services import export_failed_status, export_id_for_event, export_start_for_event
+from jobs.steps import failure_handler, run_step
 
 # The step that calls the processing API (its name is part of the contract).
 RENDER_STEP = "call-process-clips-api"
-
-
-def _process_clips_failed(ctx: inngest.ContextSync) -> None:
-    """Retries are exhausted (or the failure was permanent): the export is `failed`, or
-    `partial` if clips were rendered before the failure (they stay stored)."""
-    failed = failed_run(ctx, id_field="exportId", id_for_event=export_id_for_event)
-    export_fail(
-        export_id=failed.job_id,
-        run_id=failed.run_id,
-        event_id=failed.event_id,
-        error=failed.error,
-    )
 
 
 @inngest_client.create_function(
@@ -62,7 +50,13 @@ def _process_clips_failed(ctx: inngest.ContextSync) -> None:
             event=VIDEO_DELETED_EVENT, if_exp="event.data.videoId == async.data.videoId"
         ),
     ],
-    on_failure=_process_clips_failed,
+    # Its retries exhausted (or a permanent failure): the job ends failed.
+    on_failure=failure_handler(
+        model=Export,
+        failed=export_failed_status,
+        id_field="exportId",
+        id_for_event=export_id_for_event,
+    ),
 )
 def process_clips(ctx: inngest.ContextSync) -> dict:
     data = ctx.event.data

@@ -25,7 +25,6 @@ from jobs.records import (
     JobError,
     as_uuid,
     job_cancel,
-    job_fail,
     job_rerun,
     job_start,
     user_for_event,
@@ -265,21 +264,9 @@ def export_start_for_event(*, event_id: str, data: dict, run_id: str, attempt: i
     )
 
 
-def export_fail(*, export_id: str, run_id: str, event_id: str, error: str) -> Export | None:
-    """Finish the export with the error after its run gave up: `partial` if some of its clips
-    were rendered (they stay stored), else `failed`. Ignored when a newer run or a rerun's
-    event took over, or when it already finished (`jobs.records.job_fail`)."""
-    return job_fail(
-        model=Export,
-        job_id=export_id,
-        run_id=run_id,
-        event_id=event_id,
-        error=error,
-        failed=_failed_status,
-    )
-
-
-def _failed_status(export: Export) -> str:
+def export_failed_status(export: Export) -> str:
+    """How an export whose run gave up ends: `partial` if some of its clips were rendered (they
+    stay stored), else `failed`."""
     rendered = ExportedClip.objects.filter(export=export).exclude(s3_key="").exists()
     return Export.Status.PARTIAL if rendered else Export.Status.FAILED
 

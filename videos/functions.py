@@ -12,32 +12,20 @@ import inngest
 from django.conf import settings
 
 from core.events import IDENTIFY_CANCELLED_EVENT, VIDEO_DELETED_EVENT
-from core.inngest import concurrency_limits, failed_run, failure_message, inngest_client
+from core.inngest import concurrency_limits, failure_message, inngest_client
 from integrations import clips_api
-from jobs.steps import run_step
+from jobs.steps import failure_handler, run_step
 from videos.deletion import video_cleanup_gave_up, video_objects_delete
 from videos.models import Video
 from videos.services import (
     identify_answer_store,
     video_complete_from_answer,
-    video_fail,
     video_id_for_event,
     video_start_for_event,
 )
 
 # In a cancel rule, `event` is the run's own event and `async` the cancelling one.
 SAME_VIDEO = "event.data.videoId == async.data.videoId"
-
-
-def _identify_clips_failed(ctx: inngest.ContextSync) -> None:
-    """Retries are exhausted (or the failure was permanent): the video is `failed`."""
-    failed = failed_run(ctx, id_field="videoId", id_for_event=video_id_for_event)
-    video_fail(
-        video_id=failed.job_id,
-        run_id=failed.run_id,
-        event_id=failed.event_id,
-        error=failed.error,
-    )
 
 
 @inngest_client.create_function(
@@ -51,7 +39,10 @@ def _identify_clips_failed(ctx: inngest.ContextSync) -> None:
         inngest.Cancel(event=IDENTIFY_CANCELLED_EVENT, if_exp=SAME_VIDEO),
         inngest.Cancel(event=VIDEO_DELETED_EVENT, if_exp=SAME_VIDEO),
     ],
-    on_failure=_identify_clips_failed,
+    # Its retries exhausted (or a permanent failure): the job ends failed.
+    on_failure=failure_handler(
+        model=Video, failed=Video.Status.FAILED, id_field="videoId", id_for_event=video_id_for_event
+    ),
 )
 def identify_clips(ctx: inngest.ContextSync) -> dict:
     data = ctx.event.data

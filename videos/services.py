@@ -20,7 +20,6 @@ from jobs.records import (
     JobStopped,
     as_uuid,
     job_cancel,
-    job_fail,
     job_note,
     job_of_run,
     job_rerun,
@@ -226,19 +225,6 @@ def video_complete(*, video_id: str, identified: dict, attempt: int) -> Video:
         )
     video.save()
     return video
-
-
-def video_fail(*, video_id: str, run_id: str, event_id: str, error: str) -> Video | None:
-    """`failed` with the error and finish time, unless a newer run or a rerun's event took over,
-    or it completed (`jobs.records.job_fail`)."""
-    return job_fail(
-        model=Video,
-        job_id=video_id,
-        run_id=run_id,
-        event_id=event_id,
-        error=error,
-        failed=Video.Status.FAILED,
-    )
 
 
 def _record_identify_event(video: Video) -> None:

@@ -11,12 +11,12 @@ from inngest.experimental import mocked
 from exports.models import Export
 from exports.rendering import export_finish, export_render, export_render_failed
 from exports.selectors import exports_stuck
-from exports.services import export_fail, export_id_for_event, export_start_for_event
-from jobs.records import JobError, job_start
+from exports.services import export_failed_status, export_id_for_event, export_start_for_event
+from jobs.records import JobError, job_fail, job_start
 from tests.factories import ClipFactory, ExportedClipFactory, ExportFactory, VideoFactory
 from videos.functions import identify_clips
 from videos.models import Video
-from videos.services import identify_answer_store, video_complete, video_fail
+from videos.services import identify_answer_store, video_complete
 
 # Read by the fake_clips_api fixture: a render call writes each output to the local S3 server
 # before it answers, which on a loaded machine can outlast the default 0.5 s (then retried).
@@ -96,11 +96,25 @@ def test_failure_of_an_older_run_does_not_touch_a_rerun():
         model=Video, job_id=str(video.id), run_id="run-2", step="create-video-record", attempt=0
     )
 
-    video_fail(video_id=str(video.id), run_id="run-1", event_id="", error="late news")
+    job_fail(
+        model=Video,
+        failed=Video.Status.FAILED,
+        job_id=str(video.id),
+        run_id="run-1",
+        event_id="",
+        error="late news",
+    )
     video.refresh_from_db()
     assert video.status == Video.Status.PROCESSING
 
-    video_fail(video_id=str(video.id), run_id="run-2", event_id="", error="API down")
+    job_fail(
+        model=Video,
+        failed=Video.Status.FAILED,
+        job_id=str(video.id),
+        run_id="run-2",
+        event_id="",
+        error="API down",
+    )
     video.refresh_from_db()
     assert (video.status, video.last_error) == (Video.Status.FAILED, "API down")
     assert video.finished_at is not None
@@ -109,7 +123,14 @@ def test_failure_of_an_older_run_does_not_touch_a_rerun():
 @pytest.mark.django_db
 def test_failure_never_overrides_a_finished_export():
     export = ExportFactory(status=Export.Status.PARTIAL, inngest_run_id="run-1")
-    export_fail(export_id=str(export.id), run_id="run-1", event_id="", error="boom")
+    job_fail(
+        model=Export,
+        failed=export_failed_status,
+        job_id=str(export.id),
+        run_id="run-1",
+        event_id="",
+        error="boom",
+    )
     export.refresh_from_db()
     assert export.status == Export.Status.PARTIAL
 
@@ -227,15 +248,29 @@ def test_identify_clips_with_the_sdk_mocked_harness(settings):
 
 
 @pytest.mark.django_db
-def test_export_fail_is_partial_when_some_clips_were_rendered():
+def test_a_failed_export_is_partial_when_some_clips_were_rendered():
     rendered = ExportFactory(status=Export.Status.PROCESSING, inngest_run_id="run-1")
     ExportedClipFactory(export=rendered, start=0.0, end=30.0, s3_key="exports/a.mp4")
     ExportedClipFactory(export=rendered, start=40.0, end=50.0, s3_key="", error="refused")
     nothing = ExportFactory(status=Export.Status.PROCESSING, inngest_run_id="run-1")
     ExportedClipFactory(export=nothing, start=0.0, end=30.0, s3_key="", error="refused")
 
-    export_fail(export_id=str(rendered.id), run_id="run-1", event_id="", error="database down")
-    export_fail(export_id=str(nothing.id), run_id="run-1", event_id="", error="database down")
+    job_fail(
+        model=Export,
+        failed=export_failed_status,
+        job_id=str(rendered.id),
+        run_id="run-1",
+        event_id="",
+        error="database down",
+    )
+    job_fail(
+        model=Export,
+        failed=export_failed_status,
+        job_id=str(nothing.id),
+        run_id="run-1",
+        event_id="",
+        error="database down",
+    )
 
     rendered.refresh_from_db()
     nothing.refresh_from_db()
