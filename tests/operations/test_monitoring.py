@@ -6,12 +6,12 @@ import requests
 
 from outbox.models import OutboxEvent
 from outbox.services import events_resend_undelivered
+from tests.exports.test_functions import event_for as process_event
+from tests.exports.test_functions import export, video  # noqa: F401 - fixtures
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
-from tests.functions.test_identify_clips import event_for as identify_event
-from tests.functions.test_process_clips import event_for as process_event
-from tests.functions.test_process_clips import export, video  # noqa: F401 - fixtures
 from tests.metrics import samples, value
+from tests.videos.test_functions import event_for as identify_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ work under it, and the browser reports no violation."""
 import pytest
 from drf_spectacular.settings import spectacular_settings
 
-from tests.admin.test_browser import CHROMIUM, LAUNCH_ARGS, pytestmark  # noqa: F401
+from tests.end_to_end.test_admin_browser import CHROMIUM, LAUNCH_ARGS, pytestmark  # noqa: F401
 from tests.factories import ExportFactory, UserFactory, VideoFactory
 from videos.models import Video
 

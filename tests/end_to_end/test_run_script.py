@@ -22,7 +22,7 @@ import requests
 
 from tests.fakes.s3 import LocalS3
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN_LINE = re.compile(r"API token: ([0-9a-f]{40})")
 # Migrating, then two Django servers, the sandbox, the S3 store and the executor starting at once
 # on a shared 2-core machine can take minutes: the suite's 120 s would cut a slow start short.

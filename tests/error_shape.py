@@ -1,14 +1,4 @@
-import pytest
-
-from tests.factories import ClipFactory, VideoFactory
-from videos.models import Video
-
-
-@pytest.fixture
-def completed_video(user):
-    video = VideoFactory(owner=user, status=Video.Status.COMPLETED, duration_seconds=600.0)
-    ClipFactory(video=video, start=0.0, end=30.0)
-    return video
+"""The API's one error shape, as the tests check it."""
 
 
 def assert_error_shape(response, status: int, code: str | None = None) -> dict:

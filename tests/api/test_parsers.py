@@ -8,7 +8,7 @@ import pytest
 from api.parsers import json_value_problem
 from api.renderers import JSONRenderer
 from exports.models import Export
-from tests.security.conftest import assert_error_shape
+from tests.error_shape import assert_error_shape
 from videos.models import Video
 
 NESTED = ("[" * 1000 + "]" * 1000).encode()

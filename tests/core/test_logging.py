@@ -10,7 +10,7 @@ import pytest
 from core.logging import json_formatter
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
-from tests.functions.test_identify_clips import event_for
+from tests.videos.test_functions import event_for
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ STEP = "call-identify-clips-api"
 
 def fake_ctx(attempt: int = 0) -> SimpleNamespace:
     """What `run_step` uses of Inngest's context: the attempt, and `step.run` running the
-    handler (the SDK's own step machinery is exercised end to end in tests/functions)."""
+    handler (the SDK's own step machinery is exercised end to end in tests/videos/ and
+    tests/exports/)."""
     return SimpleNamespace(
         attempt=attempt, step=SimpleNamespace(run=lambda _id, handler: handler())
     )

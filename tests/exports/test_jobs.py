@@ -157,7 +157,7 @@ def test_render_failure_and_finish_are_idempotent():
         ({"selected_clips": []}, "selectedClips"),
         ({"selected_clips": [{"start": "a", "end": 2}]}, "selectedClips[0]"),
         ({"selected_clips": [{"start": 5, "end": 2}]}, "selectedClips[0]"),
-        ({"owner_id": "999"}, "does not exist"),
+        ({"owner_id": "0"}, "does not exist"),  # no user has id 0
     ],
 )
 def test_seed_shaped_export_with_bad_data_writes_nothing(changes, message):

@@ -13,7 +13,7 @@ from inngest._internal.net import sign_request
 
 from devtools.executor import InngestExecutor
 from inngest_endpoint.models import SeenSignature
-from tests.security.conftest import assert_error_shape
+from tests.error_shape import assert_error_shape
 
 
 def run_body(video_id: str = "x") -> dict:

@@ -163,7 +163,7 @@ def test_submit_poll_browse_export_and_poll_the_export(web_client, fake_inngest)
     assert web_client.get(export["url"], timeout=5).json()["status"] == "pending"
     export_start(export_id=export["id"], run_id="run-2", attempt=0)
     assert web_client.get(export["url"], timeout=5).json()["status"] == "processing"
-    # As the render step leaves them (tests/functions/test_process_clips.py renders for real).
+    # As the render step leaves them (tests/exports/test_functions.py renders for real).
     rendering = Export.objects.get(pk=export["id"])
     ExportedClipFactory(export=rendering, start=300.0, end=350.5, s3_key="exports/peak.mp4")
     ExportedClipFactory(export=rendering, start=10.0, end=45.0, s3_key="", error="Render timed out")
