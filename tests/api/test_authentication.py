@@ -11,6 +11,7 @@ from tests.factories import VideoFactory
 from videos.models import Video
 
 pytestmark = pytest.mark.django_db
+VIDEOS = "/api/videos/"
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +92,24 @@ def test_the_cache_can_be_turned_off(client, user, settings, django_assert_num_q
     client.get(status_url(video))
     with django_assert_num_queries(2):
         assert client.get(status_url(video)).status_code == 200
+
+
+def test_token_authentication_works(user):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get(VIDEOS).status_code == 200
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert client.get(VIDEOS).status_code == 401
+
+
+def test_drf_create_token_command_makes_a_working_token(user):
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    call_command("drf_create_token", user.username)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}")
+    assert client.get(VIDEOS).status_code == 200

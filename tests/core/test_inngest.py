@@ -1,118 +1,23 @@
-"""/api/inngest: configuration at start-up, signatures and replay protection, dev mode."""
+"""The Inngest client (`core.inngest`): its configuration checked at start-up, dev mode only when
+asked, the Dev Server sync of the served functions, the event API's URL."""
 
 import json
 import os
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
-from inngest._internal.net import sign_request
 
 from core import inngest as korai_inngest
-from devtools.executor import InngestExecutor
 from exports.functions import process_clips
 from videos.functions import identify_clips
 
 FUNCTIONS = [identify_clips, process_clips]
-FALLBACK_KEY = "signkey-test-" + "cd" * 32
-
-
-def probe_body():
-    """A run request for a video that does not exist: any correctly signed request reaches the
-    function, which answers 500 (no retry); a refused one never gets there."""
-    event = {"name": "video/identify.clips", "data": {"videoId": "x"}, "id": "e1", "ts": 1}
-    return {
-        "event": event,
-        "events": [event],
-        "steps": {},
-        "ctx": {
-            "run_id": "r1",
-            "attempt": 0,
-            "disable_immediate_execution": False,
-            "stack": {"stack": []},
-        },
-        "use_api": False,
-    }
-
-
-PARAMS = {"fnId": "korai-app-identify-clips", "stepId": "step"}
-
-
-@pytest.fixture
-def prober(live_server):
-    return InngestExecutor(base_url=live_server.url)
-
-
-def test_correctly_signed_request_reaches_the_function(prober):
-    response = prober.post(probe_body(), params=PARAMS)
-    assert response.status_code == 500
-    assert "is not a valid id" in response.json()["message"]
-    assert response.headers["x-inngest-no-retry"] == "true"
-
-
-def test_unsigned_request_is_refused(prober):
-    assert prober.post(probe_body(), params=PARAMS, key="").status_code == 401
-
-
-def test_request_signed_with_another_key_is_refused(prober):
-    other = "signkey-test-" + "ef" * 32
-    assert prober.post(probe_body(), params=PARAMS, key=other).status_code == 401
-
-
-@pytest.mark.parametrize("offset", [-301, -3600, 301])
-def test_stale_or_future_signature_is_refused(prober, offset):
-    signed_at = int(time.time()) + offset
-    response = prober.post(probe_body(), params=PARAMS, signed_at=signed_at)
-    assert response.status_code == 401
-    assert "window" in response.json()["error"]["message"]
-
-
-def test_signature_within_the_window_is_accepted(prober):
-    response = prober.post(probe_body(), params=PARAMS, signed_at=int(time.time()) - 250)
-    assert response.status_code == 500  # reached the function
-
-
-def test_garbled_signature_timestamp_is_refused(live_server):
-    raw = json.dumps(probe_body()).encode()
-    signature = sign_request(raw, "signkey-test-" + "ab" * 32).replace("t=", "t=x")
-    import requests
-
-    response = requests.post(
-        f"{live_server.url}/api/inngest",
-        data=raw,
-        params=PARAMS,
-        timeout=5,
-        headers={"X-Inngest-Signature": signature, "Content-Type": "application/json"},
-    )
-    assert response.status_code == 401
-
-
-def test_unsigned_inspection_is_refused_in_production(client):
-    assert client.get("/api/inngest").status_code == 401
-
-
-def test_fallback_signing_key_is_accepted_during_rotation(db, settings):
-    settings.INNGEST_SIGNING_KEY_FALLBACK = FALLBACK_KEY
-    view = korai_inngest.serve(client=korai_inngest.create_client(), functions=FUNCTIONS).callback
-    raw = json.dumps(probe_body()).encode()
-
-    def post(key):
-        request = RequestFactory().post(
-            "/api/inngest?fnId=korai-app-identify-clips&stepId=step",
-            data=raw,
-            content_type="application/json",
-            HTTP_X_INNGEST_SIGNATURE=sign_request(raw, key),
-        )
-        return view(request)
-
-    assert post(FALLBACK_KEY).status_code == 500  # reached the function
-    assert post("signkey-test-" + "ef" * 32).status_code == 401
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
-"""D4, D6 and D7 of issue 15: `/api/inngest` answers 4xx to anything malformed, in the API's
-error shape, and never runs a step for it; a replayed signature is refused."""
+"""The guard of `/api/inngest` (`inngest_endpoint.guard`): only a request signed with the signing
+key (or its fallback during a rotation) inside the time window reaches a function; anything
+malformed is answered 4xx in the API's error shape and never runs a step; a replayed signature
+is refused."""
 
 import hashlib
 import hmac
@@ -9,11 +11,15 @@ import time
 import pytest
 import requests
 from django.conf import settings
+from django.test import RequestFactory
 from inngest._internal.net import sign_request
 
+from core import inngest as korai_inngest
 from devtools.executor import InngestExecutor
+from exports.functions import process_clips
 from inngest_endpoint.models import SeenSignature
 from tests.error_shape import assert_error_shape
+from videos.functions import identify_clips
 
 
 def run_body(video_id: str = "x") -> dict:
@@ -35,6 +41,8 @@ def run_body(video_id: str = "x") -> dict:
 
 
 PARAMS = {"fnId": "korai-app-identify-clips", "stepId": "step"}
+FUNCTIONS = [identify_clips, process_clips]
+FALLBACK_KEY = "signkey-test-" + "cd" * 32
 
 
 class Answer:
@@ -231,3 +239,77 @@ def test_an_allowed_unsigned_sync_that_fails_does_not_leak_internal_urls(live_se
     answer = Answer(requests.put(f"{live_server.url}/api/inngest", timeout=30))
     assert_error_shape(answer, 502, "sync_failed")
     assert b"127.0.0.1" not in answer.content
+
+
+# --- signatures: the key, its rotation, the time window ------------------------------------
+
+
+@pytest.fixture
+def prober(live_server):
+    return InngestExecutor(base_url=live_server.url)
+
+
+def test_correctly_signed_request_reaches_the_function(prober):
+    response = prober.post(run_body(), params=PARAMS)
+    assert response.status_code == 500
+    assert "is not a valid id" in response.json()["message"]
+    assert response.headers["x-inngest-no-retry"] == "true"
+
+
+def test_unsigned_request_is_refused(prober):
+    assert prober.post(run_body(), params=PARAMS, key="").status_code == 401
+
+
+def test_request_signed_with_another_key_is_refused(prober):
+    other = "signkey-test-" + "ef" * 32
+    assert prober.post(run_body(), params=PARAMS, key=other).status_code == 401
+
+
+@pytest.mark.parametrize("offset", [-301, -3600, 301])
+def test_stale_or_future_signature_is_refused(prober, offset):
+    signed_at = int(time.time()) + offset
+    response = prober.post(run_body(), params=PARAMS, signed_at=signed_at)
+    assert response.status_code == 401
+    assert "window" in response.json()["error"]["message"]
+
+
+def test_signature_within_the_window_is_accepted(prober):
+    response = prober.post(run_body(), params=PARAMS, signed_at=int(time.time()) - 250)
+    assert response.status_code == 500  # reached the function
+
+
+def test_garbled_signature_timestamp_is_refused(live_server):
+    raw = json.dumps(run_body()).encode()
+    signature = sign_request(raw, "signkey-test-" + "ab" * 32).replace("t=", "t=x")
+    import requests
+
+    response = requests.post(
+        f"{live_server.url}/api/inngest",
+        data=raw,
+        params=PARAMS,
+        timeout=5,
+        headers={"X-Inngest-Signature": signature, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 401
+
+
+def test_unsigned_inspection_is_refused_in_production(client):
+    assert client.get("/api/inngest").status_code == 401
+
+
+def test_fallback_signing_key_is_accepted_during_rotation(db, settings):
+    settings.INNGEST_SIGNING_KEY_FALLBACK = FALLBACK_KEY
+    view = korai_inngest.serve(client=korai_inngest.create_client(), functions=FUNCTIONS).callback
+    raw = json.dumps(run_body()).encode()
+
+    def post(key):
+        request = RequestFactory().post(
+            "/api/inngest?fnId=korai-app-identify-clips&stepId=step",
+            data=raw,
+            content_type="application/json",
+            HTTP_X_INNGEST_SIGNATURE=sign_request(raw, key),
+        )
+        return view(request)
+
+    assert post(FALLBACK_KEY).status_code == 500  # reached the function
+    assert post("signkey-test-" + "ef" * 32).status_code == 401

@@ -1,11 +1,10 @@
-"""Korai's process counters: what one status change of the job lifecycle records."""
+"""The job counters (`jobs.metrics`): what one status change of the job lifecycle records."""
 
 from datetime import timedelta
 
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from core.metrics import step_label
 from exports.models import Export
 from jobs.metrics import record_status_change
 from videos.models import Video
@@ -46,8 +45,3 @@ def test_a_final_status_observes_the_jobs_duration_by_function():
     before = sample("korai_job_duration_seconds_count", **cancelled)
     record_status_change(Video, job=Video(), old="pending", new="cancelled")
     assert sample("korai_job_duration_seconds_count", **cancelled) == before
-
-
-def test_steps_repeated_per_item_share_a_label():
-    assert step_label("process-clip-12") == "process-clip-n"
-    assert step_label("call-identify-clips-api") == "call-identify-clips-api"

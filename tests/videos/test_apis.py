@@ -77,27 +77,6 @@ def test_another_users_video_or_export_is_not_found(api_client, other_user, meth
     assert Video.objects.filter(pk=video.pk).exists()
 
 
-def test_token_authentication_works(user):
-    from rest_framework.authtoken.models import Token
-
-    token = Token.objects.create(user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    assert client.get(VIDEOS).status_code == 200
-    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
-    assert client.get(VIDEOS).status_code == 401
-
-
-def test_drf_create_token_command_makes_a_working_token(user):
-    from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
-
-    call_command("drf_create_token", user.username)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}")
-    assert client.get(VIDEOS).status_code == 200
-
-
 # --- POST /api/videos/ -----------------------------------------------------------------------
 
 
