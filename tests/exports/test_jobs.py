@@ -1,12 +1,11 @@
-"""The step-side services: idempotent, transactional, and careful about which run wins."""
+"""The export's step-side services (`exports/jobs.py`): idempotent, transactional, and careful
+about which run wins."""
 
 import re
 from datetime import timedelta
 
-import inngest
 import pytest
 from django.utils import timezone
-from inngest.experimental import mocked
 
 from exports.jobs import (
     export_create_for_event,
@@ -18,10 +17,7 @@ from exports.jobs import (
 from exports.models import Export
 from exports.selectors import exports_stuck
 from jobs.records import JobError
-from tests.factories import ClipFactory, ExportedClipFactory, ExportFactory, VideoFactory
-from videos.functions import identify_clips
-from videos.jobs import identify_answer_store, video_complete, video_fail, video_start
-from videos.models import Video
+from tests.factories import ExportedClipFactory, ExportFactory, VideoFactory
 
 # Read by the fake_clips_api fixture: a render call writes each output to the local S3 server
 # before it answers, which on a loaded machine can outlast the default 0.5 s (then retried).
@@ -34,73 +30,6 @@ QUERIES_PER_RENDER = 7
 # For each clip of a custom range (no source clip to look up): lock and read its row, insert it
 # (update_or_create: a read, two savepoints with their releases), count it on the video.
 QUERIES_PER_RENDERED_CLIP = 8
-
-
-def answer(*ranges):
-    return {
-        "total_clips": len(ranges),
-        "video_duration": 300.0,
-        "detected_language": "en",
-        "s3_path": "youtube-videos/k/yt",
-        "identified_clips": [
-            {
-                "start": s,
-                "end": e,
-                "title": f"t{s}",
-                "summary": "",
-                "virality_score": 1,
-                "related_topics": [],
-                "transcript": "",
-            }
-            for s, e in ranges
-        ],
-        "dropped": [],
-    }
-
-
-@pytest.mark.django_db
-def test_clips_save_twice_leaves_exactly_the_answers_clips():
-    video = VideoFactory(status=Video.Status.PROCESSING)
-    ClipFactory(video=video, start=500, end=530)  # from an earlier identification
-
-    video_complete(video_id=str(video.id), identified=answer((1, 2), (3, 4)), attempt=0)
-    video_complete(video_id=str(video.id), identified=answer((1, 2), (3, 4)), attempt=1)
-
-    assert sorted(video.clips.values_list("start", "end")) == [(1, 2), (3, 4)]
-    video.refresh_from_db()
-    assert video.status == Video.Status.COMPLETED
-    assert (video.total_clips, video.duration_seconds, video.s3_path) == (
-        2,
-        300.0,
-        "youtube-videos/k/yt",
-    )
-
-
-@pytest.mark.django_db
-def test_video_start_counts_runs_not_deliveries():
-    video = VideoFactory()
-    video_start(video_id=str(video.id), run_id="run-1", attempt=0)
-    video_start(video_id=str(video.id), run_id="run-1", attempt=0)
-    video_start(video_id=str(video.id), run_id="run-2", attempt=0)
-
-    video.refresh_from_db()
-    assert (video.attempts, video.inngest_run_id) == (2, "run-2")
-    assert video.status == Video.Status.PROCESSING
-
-
-@pytest.mark.django_db
-def test_failure_of_an_older_run_does_not_touch_a_rerun():
-    video = VideoFactory()
-    video_start(video_id=str(video.id), run_id="run-2", attempt=0)
-
-    video_fail(video_id=str(video.id), run_id="run-1", event_id="", error="late news")
-    video.refresh_from_db()
-    assert video.status == Video.Status.PROCESSING
-
-    video_fail(video_id=str(video.id), run_id="run-2", event_id="", error="API down")
-    video.refresh_from_db()
-    assert (video.status, video.last_error) == (Video.Status.FAILED, "API down")
-    assert video.finished_at is not None
 
 
 @pytest.mark.django_db
@@ -192,28 +121,6 @@ def test_seed_shaped_export_gets_the_canonical_language_tag():
         attempt=0,
     )
     assert export.target_language == "hi-IN"
-
-
-@pytest.mark.django_db
-def test_identify_clips_with_the_sdk_mocked_harness(settings):
-    """The function's logic in-process (the HTTP tests cover what this harness hides)."""
-    # The harness's run id is "test": the video as its create step leaves it.
-    video = VideoFactory(status=Video.Status.PROCESSING, inngest_run_id="test")
-    # What the API step does besides calling the API: keep the answer for the saving step.
-    fetched = identify_answer_store(video_id=str(video.id), run_id="test", answer=answer((10, 20)))
-    result = mocked.trigger(
-        identify_clips,
-        inngest.Event(
-            name="video/identify.clips",
-            data={"videoId": str(video.id), "youtubeUrl": video.youtube_url, "userId": "1"},
-        ),
-        mocked.Inngest(app_id="korai-app"),
-        step_stubs={"call-identify-clips-api": fetched},
-    )
-
-    assert result.status is mocked.Status.COMPLETED
-    assert result.output == {"videoId": str(video.id), "s3Key": video.s3_key, "totalClips": 1}
-    assert list(video.clips.values_list("start", "end")) == [(10, 20)]
 
 
 @pytest.mark.django_db

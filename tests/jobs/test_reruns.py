@@ -1,19 +1,21 @@
-"""A rerun keeps the job's old run id until its own run starts: a late failure of the run it
-replaced must not turn it back to `failed` (the failure names the superseded event)."""
+"""Running jobs again (`jobs.reruns`): `jobs_rerun` runs exactly the jobs it is given; a rerun
+keeps the job's old run id until its own run starts, and a late failure of the run it replaced
+must not turn it back to `failed` (the failure names the superseded event)."""
 
 import pytest
 
 from devtools.executor import Run
 from exports.jobs import export_start
 from exports.models import Export
-from exports.services import export_create, export_rerun
+from exports.services import EXPORT_JOB, export_create, export_rerun
+from jobs.reruns import jobs_rerun
 from outbox.models import OutboxEvent
 from outbox.selectors import event_superseded
-from tests.factories import VideoFactory
+from tests.factories import ExportFactory, VideoFactory
 from tests.fakes.clips_api import Reply
 from videos.jobs import video_start
 from videos.models import Video
-from videos.services import video_rerun, video_submit
+from videos.services import VIDEO_JOB, video_rerun, video_submit
 
 
 def as_sent(event: OutboxEvent) -> dict:
@@ -89,3 +91,36 @@ def test_event_superseded_only_by_a_later_event_of_the_same_subject(fake_inngest
     latest = OutboxEvent.objects.filter(job_id=video.pk).order_by("-created_at").first()
     assert not event_superseded(event_id=latest.event_id)
     assert not event_superseded(event_id="01JSEEDSHAPEDEVENT")  # not one of Korai's events
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_rerun_by_ids_runs_exactly_the_given_jobs(fake_inngest):
+    chosen = VideoFactory(status=Video.Status.FAILED)
+    its_export = ExportFactory(video=chosen, status=Export.Status.FAILED)
+    other = VideoFactory(status=Video.Status.FAILED)
+    other_export = ExportFactory(video=other, status=Export.Status.FAILED)
+    finished = VideoFactory(status=Video.Status.COMPLETED)
+
+    # Exactly the given jobs of each kind, nothing else.
+    report = jobs_rerun(
+        candidates=[(VIDEO_JOB, Video.objects.filter(pk__in=[chosen.pk, finished.pk]))],
+        failed=True,
+        dry_run=True,
+    )
+    assert report.ran == {"video": [str(chosen.pk)]}
+
+    report = jobs_rerun(
+        candidates=[(EXPORT_JOB, Export.objects.filter(pk=other_export.pk))], failed=True
+    )
+    assert report.ran == {"export": [str(other_export.pk)]}
+
+    report = jobs_rerun(
+        candidates=[
+            (VIDEO_JOB, Video.objects.filter(pk=other.pk)),
+            (EXPORT_JOB, Export.objects.filter(pk=its_export.pk)),
+        ],
+        failed=True,
+    )
+    assert report.ran == {"video": [str(other.pk)], "export": [str(its_export.pk)]}
+    assert Video.objects.get(pk=chosen.pk).status == Video.Status.FAILED  # dry run
+    assert Export.objects.get(pk=its_export.pk).status == Export.Status.PENDING

@@ -1,14 +1,19 @@
-"""identify-clips end to end: the live server's /api/inngest driven over HTTP like Inngest."""
+"""identify-clips end to end: the live server's /api/inngest driven over HTTP like Inngest (and
+once in-process, with the SDK's mocked harness)."""
 
 import json
 
+import inngest
 import pytest
+from inngest.experimental import mocked
 
 from clips.models import Clip
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
+from tests.videos.test_jobs import answer
 from videos import functions
-from videos.jobs import video_id_for_event
+from videos.functions import identify_clips
+from videos.jobs import identify_answer_store, video_id_for_event
 from videos.models import IdentifyAnswer, Video
 
 STEPS = ["create-video-record", "call-identify-clips-api", "save-clips-to-database"]
@@ -286,3 +291,25 @@ def test_a_chain_of_303_redirects_is_followed(executor, fake_clips_api, video):
     video.refresh_from_db()
     assert video.status == Video.Status.COMPLETED
     assert video.clips.count() == 3
+
+
+@pytest.mark.django_db
+def test_identify_clips_with_the_sdk_mocked_harness(settings):
+    """The function's logic in-process (the HTTP tests cover what this harness hides)."""
+    # The harness's run id is "test": the video as its create step leaves it.
+    video = VideoFactory(status=Video.Status.PROCESSING, inngest_run_id="test")
+    # What the API step does besides calling the API: keep the answer for the saving step.
+    fetched = identify_answer_store(video_id=str(video.id), run_id="test", answer=answer((10, 20)))
+    result = mocked.trigger(
+        identify_clips,
+        inngest.Event(
+            name="video/identify.clips",
+            data={"videoId": str(video.id), "youtubeUrl": video.youtube_url, "userId": "1"},
+        ),
+        mocked.Inngest(app_id="korai-app"),
+        step_stubs={"call-identify-clips-api": fetched},
+    )
+
+    assert result.status is mocked.Status.COMPLETED
+    assert result.output == {"videoId": str(video.id), "s3Key": video.s3_key, "totalClips": 1}
+    assert list(video.clips.values_list("start", "end")) == [(10, 20)]
