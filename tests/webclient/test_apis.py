@@ -19,7 +19,7 @@ from tests.factories import (
     UserFactory,
     VideoFactory,
 )
-from tests.webclient.conftest import (
+from tests.webclient.pages import (
     CLIP_FIELDS,
     EXPORTED_CLIP_FIELDS,
     VIDEO_FIELDS,
