@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from devtools.dev_executor import DevExecutor
 from devtools.executor import InngestExecutor
 from exports.models import Export
 from outbox.services import event_record
@@ -23,8 +24,9 @@ from videos.models import Video
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttles():
-    # Throttle counters live in the cache, which outlives a test's database transaction.
+def _fresh_cache():
+    # Throttle counters and the users cached for tokens and Clerk sessions live in the cache,
+    # which outlives a test's database transaction.
     cache.clear()
     yield
     cache.clear()
@@ -38,6 +40,17 @@ def user(db):
 @pytest.fixture
 def other_user(db):
     return UserFactory()
+
+
+@pytest.fixture
+def operator(db):
+    """A superuser who signs in to the admin as "operator" with "operator-password-1"."""
+    return UserFactory(
+        username="operator",
+        password="operator-password-1",
+        is_staff=True,
+        is_superuser=True,
+    )
 
 
 @pytest.fixture
@@ -66,6 +79,15 @@ def completed_video(user):
 def executor(live_server, fake_clips_api):  # noqa: F811 - the fixture, by name
     """Drives the live server's /api/inngest as Inngest does (needs transactional_db)."""
     return InngestExecutor(base_url=live_server.url)
+
+
+@pytest.fixture
+def dev(live_server, fake_clips_api):  # noqa: F811 - the fixture, by name
+    """The development executor (`manage.py dev_executor`'s engine) taking the outbox's events to
+    the live server's /api/inngest, two runs at a time (needs transactional_db)."""
+    dev = DevExecutor(executor=InngestExecutor(base_url=live_server.url), workers=2)
+    yield dev
+    dev.close()
 
 
 @pytest.fixture

@@ -14,13 +14,6 @@ pytestmark = pytest.mark.django_db
 VIDEOS = "/api/videos/"
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    from django.core.cache import cache
-
-    cache.clear()
-
-
 @pytest.fixture
 def token(user):
     return Token.objects.create(user=user)

@@ -4,7 +4,6 @@ key rotation; a user per Clerk id; the session cookie kept safe from cross-site 
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests.factories import VideoFactory
@@ -13,13 +12,6 @@ from videos.models import Video
 
 pytestmark = pytest.mark.django_db
 SUBMIT = {"youtube_url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def bearer(token: str) -> APIClient:

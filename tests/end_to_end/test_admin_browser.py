@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from exports.models import Export
 from outbox.services import event_record
-from tests.factories import ExportFactory, UserFactory, VideoFactory
+from tests.factories import ExportFactory, VideoFactory
 from videos.models import Video
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -52,16 +52,6 @@ OVERFLOWS = """
   .filter((box) => box.scrollWidth > box.clientWidth)
   .map((box) => `${box.id || box.className || box.tagName}: ${box.scrollWidth}>${box.clientWidth}`)
 """
-
-
-@pytest.fixture
-def operator(transactional_db):
-    return UserFactory(
-        username="operator",
-        password="operator-password-1",
-        is_staff=True,
-        is_superuser=True,
-    )
 
 
 def failed_video(owner, youtube_id):

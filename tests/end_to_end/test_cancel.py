@@ -49,13 +49,6 @@ def api(live_server):
     session.close()
 
 
-@pytest.fixture
-def dev(live_server, fake_clips_api):
-    dev = DevExecutor(executor=InngestExecutor(base_url=live_server.url), workers=2)
-    yield dev
-    dev.close()
-
-
 def settle(dev: DevExecutor) -> None:
     wait_for(lambda: not dev.active)
 

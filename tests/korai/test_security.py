@@ -3,17 +3,9 @@ Content-Security-Policy (django-csp), on the admin, the API and the API docs."""
 
 import re
 
-import pytest
 from django.core.management import call_command
 
-from tests.factories import UserFactory
-
 PASSWORD = "operator-password-1"
-
-
-@pytest.fixture
-def operator(db):
-    return UserFactory(username="operator", password=PASSWORD, is_staff=True, is_superuser=True)
 
 
 def log_in(client, password: str):

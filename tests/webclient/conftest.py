@@ -1,16 +1,7 @@
 import pytest
-from django.core.cache import cache
 
 from tests.factories import UserFactory
 from tests.webclient.pages import Page
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    # Throttle counters and cached users live in the cache, which outlives a test's database.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
