@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from tests.factories import VideoFactory
+from tests.factories import UserFactory, VideoFactory
 from tests.fakes.clerk import APP_ORIGIN, FakeClerk, new_key, public_pem
 from videos.models import Video
 
@@ -40,7 +40,7 @@ def test_a_bearer_token_makes_the_clerk_user_a_korai_user_once(clerk):
 
 
 def test_the_session_cookie_authenticates_reads(clerk):
-    user_video = VideoFactory(owner=get_user_model().objects.create(username="u", clerk_id="u_1"))
+    user_video = VideoFactory(owner=UserFactory(username="u", clerk_id="u_1"))
 
     answer = cookie(clerk.session_token("u_1")).get(f"/api/videos/{user_video.pk}/")
 

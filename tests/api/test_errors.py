@@ -15,10 +15,8 @@ from django.urls import path
 from django.views import View
 from rest_framework.test import APIClient
 
+from tests.factories import VideoFactory
 from videos import selectors
-from videos.models import Video
-
-VIDEO_URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 
 
 def assert_error_shape(response, status_code, code):
@@ -62,7 +60,7 @@ def test_a_well_formed_id_of_nobody_is_a_json_404(api_client, debug):
 
 
 def test_a_method_an_endpoint_lacks_is_a_json_405_with_allow(api_client, debug, user):
-    video = Video.objects.create(owner=user, youtube_url=VIDEO_URL, youtube_id="dQw4w9WgXcQ")
+    video = VideoFactory(owner=user)
     response = api_client.delete(f"/api/videos/{video.pk}/status/")
     assert_error_shape(response, 405, "method_not_allowed")
     assert "GET" in response["Allow"]

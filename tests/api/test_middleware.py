@@ -4,6 +4,7 @@ served by their twin, not redirected."""
 import pytest
 from django.test import override_settings
 
+from tests.factories import VideoFactory
 from videos.models import Video
 
 VIDEO_URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
@@ -19,7 +20,7 @@ def test_post_without_the_trailing_slash_submits_the_video(api_client, debug_mod
 
 
 def test_every_endpoint_answers_with_and_without_the_trailing_slash(api_client, user):
-    video = Video.objects.create(owner=user, youtube_url=VIDEO_URL, youtube_id="dQw4w9WgXcQ")
+    video = VideoFactory(owner=user)
     for endpoint in (
         "/api/videos/",
         f"/api/videos/{video.pk}/",

@@ -11,6 +11,7 @@ from core.admin import duration_text, excerpt
 from exports.models import ExportedClip
 from outbox.models import OutboxEvent
 from tests.admin_pages import MAKERS, count_queries
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,8 +76,8 @@ def test_duration_and_excerpt():
     assert excerpt("") == ""
 
 
-def test_actions_need_the_change_permission(client, jobs, django_user_model):
-    viewer = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+def test_actions_need_the_change_permission(client, jobs):
+    viewer = UserFactory(username="viewer", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_video"))
     client.force_login(viewer)
     response = client.get(reverse("admin:videos_video_changelist"))

@@ -19,6 +19,7 @@ from devtools.executor import InngestExecutor
 from exports.functions import process_clips
 from inngest_endpoint.models import SeenSignature
 from tests.error_shape import assert_error_shape
+from tests.factories import SeenSignatureFactory
 from videos.functions import identify_clips
 
 
@@ -207,7 +208,7 @@ def test_expired_signatures_are_purged(live_server, raw, monkeypatch):
     from inngest_endpoint import guard
 
     monkeypatch.setattr(guard, "PURGE_EVERY", 1)
-    SeenSignature.objects.create(signature="0" * 64, expires_at="2020-01-01T00:00:00Z")
+    SeenSignatureFactory(signature="0" * 64, expires_at="2020-01-01T00:00:00Z")
     assert reached_the_function(
         post(live_server, raw, sign_request(raw, settings.INNGEST_SIGNING_KEY))
     )

@@ -4,9 +4,9 @@ its counts and links lead to the rows they count, in a fixed handful of queries.
 import pytest
 from django.urls import reverse
 
-from outbox.models import OutboxEvent
 from tests.admin_pages import MAKERS, count_queries
 from tests.factories import (
+    OutboxEventFactory,
     VideoFactory,
 )
 
@@ -62,12 +62,6 @@ def test_dashboard_makes_a_fixed_handful_of_queries(admin_client):
     for _ in range(30):
         MAKERS["videos_video"]()
         MAKERS["exports_export"]()
-        OutboxEvent.objects.create(
-            event_id=f"video/identify.clips:{(v := VideoFactory()).pk}:1",
-            name="video/identify.clips",
-            data={},
-            job=v,
-            attempts=1,
-        )
+        OutboxEventFactory(job=VideoFactory(), attempts=1)
     assert count_queries(admin_client, url) == one
     assert one == 2 + 9  # session and user, then the dashboard's nine

@@ -6,8 +6,7 @@ import pytest
 from django.utils import timezone
 
 from exports.models import Export
-from outbox.models import OutboxEvent
-from tests.factories import ExportFactory, VideoFactory
+from tests.factories import ExportFactory, OutboxEventFactory, VideoFactory
 from videos.models import Video
 
 VIDEO_URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
@@ -59,7 +58,7 @@ def test_a_video_delivered_at_once_has_no_pending_reason(
 
 def test_an_event_not_tried_yet_is_reported_as_not_sent(api_client, user):
     video = VideoFactory(owner=user)
-    OutboxEvent.objects.create(event_id="e:1", name="video/identify.clips", data={}, job=video)
+    OutboxEventFactory(job=video)
     reason = api_client.get(f"/api/videos/{video.pk}/status/").json()["pending_reason"]
     assert reason.startswith("event not delivered: not sent yet")
 
@@ -67,9 +66,7 @@ def test_an_event_not_tried_yet_is_reported_as_not_sent(api_client, user):
 def test_only_a_pending_video_has_a_pending_reason(api_client, user):
     # A failed job's old undelivered event does not explain anything about its failure.
     video = VideoFactory(owner=user, status=Video.Status.FAILED, last_error="boom")
-    OutboxEvent.objects.create(
-        event_id="e:1", name="video/identify.clips", data={}, job=video, last_error="down"
-    )
+    OutboxEventFactory(job=video, last_error="down")
     body = api_client.get(f"/api/videos/{video.pk}/status/").json()
     assert (body["error"], body["pending_reason"]) == ("boom", None)
 
@@ -77,13 +74,7 @@ def test_only_a_pending_video_has_a_pending_reason(api_client, user):
 def test_an_undelivered_export_event_does_not_make_its_video_pending(api_client, user):
     video = VideoFactory(owner=user)
     export = ExportFactory(video=video)
-    OutboxEvent.objects.create(
-        event_id="e:1",
-        name="clips/process",
-        data={},
-        job=export,
-        last_error="Inngest event API answered 500: oops",
-    )
+    OutboxEventFactory(job=export, last_error="Inngest event API answered 500: oops")
     assert api_client.get(f"/api/videos/{video.pk}/status/").json()["pending_reason"] is None
     export_body = api_client.get(f"/api/exports/{export.pk}/").json()
     assert export_body["pending_reason"].startswith(
@@ -93,14 +84,7 @@ def test_an_undelivered_export_event_does_not_make_its_video_pending(api_client,
 
 def _undelivered_events(video) -> None:
     for n, delivered in enumerate([timezone.now(), None, None]):
-        OutboxEvent.objects.create(
-            event_id=f"e:{n}",
-            name="video/identify.clips",
-            data={},
-            job=video,
-            delivered_at=delivered,
-            last_error=f"error {n}",
-        )
+        OutboxEventFactory(job=video, delivered_at=delivered, last_error=f"error {n}")
 
 
 def test_a_pending_video_s_status_reads_its_outbox_in_a_second_query(
@@ -133,13 +117,8 @@ def test_the_export_answers_cost_no_extra_query(
     video = VideoFactory(owner=user, status=Video.Status.COMPLETED)
     exports = ExportFactory.create_batch(3, video=video, owner=user)
     for export in exports:
-        OutboxEvent.objects.create(
-            event_id=f"clips/process:{export.pk}:1",
-            name="clips/process",
-            data={},
-            job=export,
-            attempts=1,
-            last_error="Inngest event API did not answer within 1s",
+        OutboxEventFactory(
+            job=export, attempts=1, last_error="Inngest event API did not answer within 1s"
         )
     with django_assert_num_queries(2):  # the export, its exported clips
         body = api_client.get(f"/api/exports/{exports[0].pk}/").json()

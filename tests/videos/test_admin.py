@@ -15,6 +15,7 @@ from tests.factories import (
     ClipFactory,
     ExportedClipFactory,
     ExportFactory,
+    OutboxEventFactory,
     UserFactory,
     VideoFactory,
 )
@@ -149,12 +150,7 @@ def test_video_change_page_queries_do_not_grow_with_children(admin_client):
             ClipFactory(video=video, start=n * 60.0, end=n * 60.0 + 30)
             export = ExportFactory(video=video)
             ExportedClipFactory(export=export)
-            OutboxEvent.objects.create(
-                event_id=f"clips/process:{export.pk}:1",
-                name="clips/process",
-                data={},
-                job=export,
-            )
+            OutboxEventFactory(job=export)
         return count_queries(admin_client, reverse("admin:videos_video_change", args=[video.pk]))
 
     page_with(0)  # warm the content-type cache that the first admin page fills
