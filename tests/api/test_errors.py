@@ -15,18 +15,9 @@ from django.urls import path
 from django.views import View
 from rest_framework.test import APIClient
 
+from tests.error_shape import assert_error_shape
 from tests.factories import VideoFactory
 from videos import selectors
-
-
-def assert_error_shape(response, status_code, code):
-    assert response.status_code == status_code, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
 
 
 @pytest.fixture(params=[False, True], ids=["production", "debug"])
