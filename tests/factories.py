@@ -1,12 +1,18 @@
 import uuid
+from datetime import timedelta
 
 import factory
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 
 from clips.models import Clip
 from exports.models import AspectRatio, Export, ExportedClip
-from videos.models import Video
+from inngest_endpoint.models import SeenSignature
+from outbox.models import OutboxEvent
+from videos.models import Video, VideoDeletion
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -74,3 +80,82 @@ class ExportedClipFactory(factory.django.DjangoModelFactory):
             Video.objects.filter(pk=clip.video_id).update(
                 exported_clip_count=models.F("exported_clip_count") + 1
             )
+
+
+class VideoDeletionFactory(factory.django.DjangoModelFactory):
+    """A deleted video's clean-up still to do, as `videos.deletion.video_delete` records it: the
+    video's storage folder to empty."""
+
+    class Meta:
+        model = VideoDeletion
+
+    id = factory.LazyFunction(uuid.uuid4)
+    owner = factory.SubFactory(UserFactory)
+    youtube_id = factory.Sequence(lambda n: f"del{n:08d}"[:11])
+    prefixes = factory.LazyAttribute(lambda d: [f"youtube-videos/{d.id}/"])
+
+
+def _event_name(event) -> str:
+    return "clips/process" if isinstance(event.job, Export) else "video/identify.clips"
+
+
+def _event_data(event) -> dict:
+    """The data the services record with the event (`videos.services`, `exports.services`)."""
+    job = event.job
+    if event.name == "video/identify.clips":
+        return {
+            "videoId": str(job.pk),
+            "youtubeUrl": job.youtube_url,
+            "prompt": job.prompt,
+            "userId": str(job.owner_id),
+        }
+    if event.name == "clips/process":
+        return {
+            "exportId": str(job.pk),
+            "videoId": str(job.video_id),
+            "s3Key": job.video.s3_key,
+            "selectedClips": [{"start": r["start"], "end": r["end"]} for r in job.selected_ranges],
+            "targetLanguage": job.target_language,
+            "aspectRatio": job.aspect_ratio,
+            "userId": str(job.owner_id),
+        }
+    if isinstance(job, Export):
+        return {"exportId": str(job.pk), "videoId": str(job.video_id)}
+    return {"videoId": str(job.pk)}
+
+
+def _event_id(event) -> str:
+    """`{name}:{job id}:{n}`, n one more than the job's earlier events of this name, as
+    `outbox.services.event_record` numbers them."""
+    earlier = OutboxEvent.objects.filter(
+        name=event.name, job_type=event.job_type, job_id=event.job_id
+    ).count()
+    return f"{event.name}:{event.job_id}:{earlier + 1}"
+
+
+class OutboxEventFactory(factory.django.DjangoModelFactory):
+    """An event of a job (a video by default, or `job=` an export), with the name, data and id
+    `outbox.services.event_record` writes; not sent (the row only, as after an outage)."""
+
+    class Meta:
+        model = OutboxEvent
+        exclude = ("job",)
+
+    job = factory.SubFactory(VideoFactory)
+    job_type = factory.LazyAttribute(lambda e: ContentType.objects.get_for_model(e.job))
+    job_id = factory.LazyAttribute(lambda e: e.job.pk)
+    name = factory.LazyAttribute(_event_name)
+    data = factory.LazyAttribute(_event_data)
+    event_id = factory.LazyAttribute(_event_id)
+
+
+class SeenSignatureFactory(factory.django.DjangoModelFactory):
+    """A signature `/api/inngest` accepted, kept until its timestamp leaves the window."""
+
+    class Meta:
+        model = SeenSignature
+
+    signature = factory.Sequence(lambda n: f"{n:064x}")
+    expires_at = factory.LazyFunction(
+        lambda: timezone.now() + timedelta(seconds=settings.INNGEST_SIGNATURE_MAX_AGE_SECONDS)
+    )

@@ -1,6 +1,5 @@
 """Every /api/ answer is JSON in the one error shape, whoever produced it (the URL resolver, a
-plain Django view, an unexpected exception, an unreachable database), and /api/ paths work with
-and without their trailing slash."""
+plain Django view, an unexpected exception, an unreachable database)."""
 
 import os
 import socket
@@ -12,25 +11,13 @@ import pytest
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
-from django.test import override_settings
 from django.urls import path
 from django.views import View
 from rest_framework.test import APIClient
 
+from tests.error_shape import assert_error_shape
+from tests.factories import VideoFactory
 from videos import selectors
-from videos.models import Video
-
-VIDEO_URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
-
-
-def assert_error_shape(response, status_code, code):
-    assert response.status_code == status_code, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
 
 
 @pytest.fixture(params=[False, True], ids=["production", "debug"])
@@ -64,7 +51,7 @@ def test_a_well_formed_id_of_nobody_is_a_json_404(api_client, debug):
 
 
 def test_a_method_an_endpoint_lacks_is_a_json_405_with_allow(api_client, debug, user):
-    video = Video.objects.create(owner=user, youtube_url=VIDEO_URL, youtube_id="dQw4w9WgXcQ")
+    video = VideoFactory(owner=user)
     response = api_client.delete(f"/api/videos/{video.pk}/status/")
     assert_error_shape(response, 405, "method_not_allowed")
     assert "GET" in response["Allow"]
@@ -165,35 +152,6 @@ def test_with_the_database_down_for_real_the_api_answers_503(tmp_path):
     status_code, retry_after, body = result.stdout.strip().split(" ", 2)
     assert (status_code, retry_after) == ("503", "5"), result.stderr
     assert '"code": "service_unavailable"' in body
-
-
-@pytest.mark.parametrize("debug_mode", [False, True])
-def test_post_without_the_trailing_slash_submits_the_video(api_client, debug_mode, fake_inngest):
-    with override_settings(DEBUG=debug_mode):
-        response = api_client.post("/api/videos", {"youtube_url": VIDEO_URL}, format="json")
-    assert response.status_code == 202, response.content
-    assert response.json()["processing_status"] == "pending"
-    assert Video.objects.count() == 1
-
-
-def test_every_endpoint_answers_with_and_without_the_trailing_slash(api_client, user):
-    video = Video.objects.create(owner=user, youtube_url=VIDEO_URL, youtube_id="dQw4w9WgXcQ")
-    for endpoint in (
-        "/api/videos/",
-        f"/api/videos/{video.pk}/",
-        f"/api/videos/{video.pk}/status/",
-        f"/api/videos/{video.pk}/clips/",
-        f"/api/videos/{video.pk}/exports/",
-    ):
-        with_slash = api_client.get(endpoint)
-        without_slash = api_client.get(endpoint.rstrip("/"))
-        assert with_slash.status_code == without_slash.status_code == 200, endpoint
-        assert with_slash.json() == without_slash.json()
-
-
-def test_the_inngest_endpoint_answers_with_a_trailing_slash_too(client):
-    # Its canonical path has none; an unsigned GET is refused by the SDK either way, not a 404.
-    assert client.get("/api/inngest").status_code == client.get("/api/inngest/").status_code == 401
 
 
 def test_the_web_clients_routes_keep_their_own_error_shape(client):

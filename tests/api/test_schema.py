@@ -1,3 +1,6 @@
+"""The OpenAPI schema documents every endpoint, its bodies and errors, and is valid; the docs
+pages load only local assets; both are for signed-in users unless a setting makes them public."""
+
 import re
 
 import pytest
@@ -75,3 +78,28 @@ def test_the_docs_pages_load_only_local_assets_that_are_served(db, path, bundle)
             assert b"".join(served.streaming_content if served.streaming else [served.content])
         # The page itself names no other origin to load from.
         assert not re.search(r"https?://|//cdn|@latest", html), html
+
+
+# --- the docs and the schema behind a setting ----------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/schema/"])
+def test_docs_and_schema_need_a_signed_in_user_by_default(client, db, url, settings):
+    assert settings.KORAI_API_DOCS_PUBLIC is False  # production settings
+    assert client.get(url).status_code == 401
+
+
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/schema/"])
+def test_docs_and_schema_for_signed_in_users(admin_client, api_client, url):
+    assert admin_client.get(url).status_code == 200
+    assert api_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/schema/"])
+def test_docs_and_schema_public_when_the_setting_says_so(client, db, url, settings):
+    settings.KORAI_API_DOCS_PUBLIC = True
+    assert client.get(url).status_code == 200
+
+
+def test_options_on_the_docs_is_a_405_not_a_500(admin_client):
+    assert admin_client.options("/api/docs/").status_code == 405

@@ -32,14 +32,6 @@ def _settle(dev: DevExecutor, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def dev(live_server, fake_clips_api):
-    dev = DevExecutor(executor=InngestExecutor(base_url=live_server.url), workers=2)
-    yield dev
-    dev.close()
-
-
-@pytest.mark.django_db(transaction=True)
 def test_runs_the_outbox_to_a_completed_video_and_export(dev, user):
     video = video_submit(owner=user, youtube_url=URL)
     event = OutboxEvent.objects.get(job_id=video.pk)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from exports.models import Export
 from outbox.models import OutboxEvent
-from tests.factories import ExportFactory, VideoFactory
+from tests.factories import ExportFactory, OutboxEventFactory, VideoFactory
 from tests.metrics import samples, value
 from videos.models import Video
 
@@ -60,14 +60,10 @@ def test_the_outbox_backlog_and_its_age(client):
     assert value(scrape(client), "korai_outbox_undelivered_events") == 0
     assert value(scrape(client), "korai_outbox_oldest_undelivered_age_seconds") == 0
     video = VideoFactory()
-    for n, age in enumerate((timedelta(minutes=5), timedelta(minutes=1))):
-        event = OutboxEvent.objects.create(
-            event_id=f"video/identify.clips:{video.pk}:{n}", name="x", data={}, job=video
-        )
+    for age in (timedelta(minutes=5), timedelta(minutes=1)):
+        event = OutboxEventFactory(job=video)
         OutboxEvent.objects.filter(pk=event.pk).update(created_at=timezone.now() - age)
-    OutboxEvent.objects.create(
-        event_id="delivered", name="x", data={}, job=video, delivered_at=timezone.now()
-    )
+    OutboxEventFactory(job=video, delivered_at=timezone.now())
 
     after = scrape(client)
     assert value(after, "korai_outbox_undelivered_events") == 2

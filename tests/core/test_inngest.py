@@ -1,0 +1,142 @@
+"""The Inngest client (`core.inngest`): its configuration checked at start-up, dev mode only when
+asked, the Dev Server sync of the served functions, the event API's URL."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.test import RequestFactory
+
+from core import inngest as korai_inngest
+from exports.functions import process_clips
+from videos.functions import identify_clips
+
+FUNCTIONS = [identify_clips, process_clips]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"INNGEST_SIGNING_KEY": ""}, "INNGEST_SIGNING_KEY is not set"),
+        ({"INNGEST_SIGNING_KEY": "abc123"}, "INNGEST_SIGNING_KEY is malformed"),
+        ({"INNGEST_SIGNING_KEY": "signkey-prod-nothex"}, "INNGEST_SIGNING_KEY is malformed"),
+        ({"INNGEST_EVENT_KEY": ""}, "INNGEST_EVENT_KEY is not set"),
+        (
+            {"INNGEST_SIGNING_KEY_FALLBACK": "signkey-x"},
+            "INNGEST_SIGNING_KEY_FALLBACK is malformed",
+        ),
+    ],
+)
+def test_production_without_usable_keys_refuses_to_start(settings, overrides, message):
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    with pytest.raises(ImproperlyConfigured, match=message):
+        korai_inngest.serve(client=korai_inngest.create_client(), functions=FUNCTIONS)
+
+
+def test_dev_mode_only_when_asked(settings):
+    settings.INNGEST_DEV = "1"
+    assert korai_inngest.is_dev_mode()
+    settings.INNGEST_DEV = "http://127.0.0.1:8288"
+    assert korai_inngest.is_dev_mode()
+    # DEBUG without keys is not dev mode: a stray DJANGO_DEBUG must not turn off signatures.
+    settings.DEBUG = True
+    settings.INNGEST_SIGNING_KEY = ""
+    for flag in ("", "0", "false"):
+        settings.INNGEST_DEV = flag
+        assert not korai_inngest.is_dev_mode()
+
+
+def test_dev_mode_needs_no_keys_and_reports_both_functions(settings):
+    settings.INNGEST_DEV = "1"
+    settings.INNGEST_EVENT_KEY = settings.INNGEST_SIGNING_KEY = ""
+    view = korai_inngest.serve(client=korai_inngest.create_client(), functions=FUNCTIONS).callback
+
+    response = view(RequestFactory().get("/api/inngest"))
+
+    assert response.status_code == 200
+    body = json.loads(response.content)
+    assert (body["mode"], body["function_count"]) == ("dev", 2)
+
+
+class _Registry(BaseHTTPRequestHandler):
+    received: list
+
+    def do_POST(self):
+        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        payload = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        return
+
+
+def test_dev_server_sync_registers_both_functions_with_flow_control(settings):
+    received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Registry,), {"received": received}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.INNGEST_DEV = f"http://127.0.0.1:{server.server_address[1]}"
+        settings.INNGEST_BASE_URL = ""
+        view = korai_inngest.serve(
+            client=korai_inngest.create_client(), functions=FUNCTIONS
+        ).callback
+        response = view(RequestFactory().put("/api/inngest"))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert response.status_code == 200
+    functions = {f["id"]: f for f in received[0]["functions"]}
+    assert set(functions) == {
+        "korai-app-identify-clips",
+        "korai-app-identify-clips-failure",
+        "korai-app-process-clips",
+        "korai-app-process-clips-failure",
+    }
+    identify = functions["korai-app-identify-clips"]
+    assert identify["triggers"] == [{"event": "video/identify.clips"}]
+    assert identify["concurrency"] == [
+        {"key": "event.data.userId", "limit": settings.INNGEST_CONCURRENCY_PER_USER},
+        {"limit": settings.INNGEST_CONCURRENCY_GLOBAL},
+    ]
+    assert identify["steps"]["step"]["retries"] == {"attempts": settings.INNGEST_RETRIES}
+    assert functions["korai-app-process-clips"]["triggers"] == [{"event": "clips/process"}]
+
+
+def test_event_api_url_follows_settings(settings):
+    settings.INNGEST_BASE_URL = "http://127.0.0.1:8288/"
+    settings.INNGEST_EVENT_KEY = "key/1"
+    assert korai_inngest.event_api_url() == "http://127.0.0.1:8288/e/key%2F1"
+    settings.INNGEST_BASE_URL = ""
+    assert korai_inngest.event_api_url() == "https://inn.gs/e/key%2F1"
+    settings.INNGEST_DEV = "1"
+    settings.INNGEST_EVENT_KEY = ""
+    assert korai_inngest.event_api_url() == "http://127.0.0.1:8288/e/NO_EVENT_KEY_SET"
+
+
+def test_missing_signing_key_stops_the_service_at_start_up():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "INNGEST_SIGNING_KEY": ""}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "Configuration error: Inngest production mode: INNGEST_SIGNING_KEY is not set" in (
+        result.stderr
+    )

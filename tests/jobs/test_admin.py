@@ -1,0 +1,139 @@
+"""The job admin base (`jobs/admin.py`), through the videos' and exports' pages: why a pending
+job waits, the run-again and cancel buttons and who may press them, attempts explained, the link
+to the Inngest run, the timeline."""
+
+import pytest
+from django.urls import reverse
+
+from jobs.admin import JobAdmin, inngest_run_url
+from videos.models import Video
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_pending_job_says_why_in_the_list_and_at_the_top_of_its_page(admin_client, jobs):
+    # The partial export's second event could not be sent (the fixture's Inngest was down).
+    export = jobs["export"]
+    export.status = "pending"
+    export.save(update_fields=["status"])
+    listing = admin_client.get(reverse("admin:exports_export_changelist")).content.decode()
+    assert "event not delivered: Inngest event API unreachable: connection refused" in listing
+
+    page = admin_client.get(reverse("admin:exports_export_change", args=[export.pk]))
+    html = page.content.decode()
+    notice = html.index('id="job-notice"')
+    assert notice < html.index("<fieldset")  # above everything else on the page
+    assert "event not delivered: Inngest event API unreachable" in html[notice : notice + 600]
+    assert "run `python manage.py resend_events`" in html[notice : notice + 600]
+    assert 'id="run-again"' not in html  # it did not fail: nothing to run again
+
+
+def test_a_failed_jobs_page_runs_it_again(admin_client, jobs, fake_inngest):
+    fake_inngest.up()  # the fixture left it down
+    failed = jobs["failed"]
+    url = reverse("admin:videos_video_change", args=[failed.pk])
+    html = admin_client.get(url).content.decode()
+    run_again = reverse("admin:videos_video_run_again", args=[failed.pk])
+    assert f'action="{run_again}"' in html and 'id="run-again"' in html
+
+    assert admin_client.get(run_again).status_code == 405  # a GET never runs anything
+    response = admin_client.post(run_again, follow=True)
+
+    assert response.redirect_chain == [(url, 302)]
+    assert "Ran 1 job(s) again." in response.content.decode()
+    failed.refresh_from_db()
+    assert failed.status == "pending"
+    assert f"video/identify.clips:{failed.pk}:2" in fake_inngest.event_ids()
+
+
+def test_run_again_needs_the_change_permission(client, jobs):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_video"))
+    client.force_login(viewer)
+    failed = jobs["failed"]
+    html = client.get(reverse("admin:videos_video_change", args=[failed.pk])).content.decode()
+    assert 'id="run-again"' not in html
+    client.post(reverse("admin:videos_video_run_again", args=[failed.pk]))
+    failed.refresh_from_db()
+    assert failed.status == "failed"
+
+
+def test_attempts_are_explained_where_they_are_shown(admin_client, jobs):
+    listing = admin_client.get(reverse("admin:videos_video_changelist")).content.decode()
+    assert 'title="Attempts: the Inngest runs started for this job' in listing
+    page = admin_client.get(
+        reverse("admin:videos_video_change", args=[jobs["failed"].pk])
+    ).content.decode()
+    assert "Within one run Inngest tries a failing step up to 4 times" in page
+
+
+def test_an_active_jobs_page_cancels_it(admin_client, jobs, fake_inngest):
+    fake_inngest.up()
+    stuck = jobs["stuck"]  # processing
+    url = reverse("admin:videos_video_change", args=[stuck.pk])
+    cancel = reverse("admin:videos_video_cancel", args=[stuck.pk])
+    html = admin_client.get(url).content.decode()
+    assert f'action="{cancel}"' in html and 'id="cancel-job"' in html
+
+    assert admin_client.get(cancel).status_code == 405  # a GET never cancels anything
+    response = admin_client.post(cancel, follow=True)
+
+    assert response.redirect_chain == [(url, 302)]
+    assert "Cancelled 1 job(s)." in response.content.decode()
+    stuck.refresh_from_db()
+    assert stuck.status == "cancelled"
+    assert f"video/identify.cancelled:{stuck.pk}:1" in fake_inngest.event_ids()
+    html = admin_client.get(url).content.decode()
+    assert 'id="cancel-job"' not in html and 'id="run-again"' in html  # now it can run again
+    assert (
+        'id="cancel-job"'
+        not in admin_client.get(
+            reverse("admin:videos_video_change", args=[jobs["completed"].pk])
+        ).content.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("dev", "dashboard", "expected"),
+    [
+        ("1", "http://127.0.0.1:8288", "http://127.0.0.1:8288/run?runID=01JABC"),
+        ("http://dev:8288", "http://dev:8288/", "http://dev:8288/run?runID=01JABC"),
+        ("", "https://app.inngest.com", "https://app.inngest.com/env/production/runs/01JABC"),
+        (
+            "0",
+            "https://app.inngest.com/env/staging/",
+            "https://app.inngest.com/env/staging/runs/01JABC",
+        ),
+        # No INNGEST_DASHBOARD_URL: follows INNGEST_DEV, read as everywhere else.
+        ("1", "", "http://127.0.0.1:8288/run?runID=01JABC"),
+        ("http://dev:8288/", "", "http://dev:8288/run?runID=01JABC"),
+        ("false", "", "https://app.inngest.com/env/production/runs/01JABC"),
+        ("", "", "https://app.inngest.com/env/production/runs/01JABC"),
+    ],
+)
+def test_inngest_run_url(settings, dev, dashboard, expected):
+    settings.INNGEST_DEV = dev
+    settings.INNGEST_DASHBOARD_URL = dashboard
+    assert inngest_run_url("01JABC") == expected
+
+
+def test_timeline_tolerates_what_it_does_not_expect():
+    admin = JobAdmin(Video, None)
+    html = admin.timeline_table(
+        Video(
+            timeline=[
+                {"step": "a", "at": "2025-01-01T10:00:00+00:00", "attempt": 1, "detail": "<b>"},
+                "a plain string",
+                {"step": "b", "at": "not a time"},
+                {"step": "c", "at": "2025-01-01T10:01:30+00:00"},
+            ]
+        )
+    )
+    assert "2025-01-01 10:00:00" in html
+    assert "&lt;b&gt;" in html  # escaped
+    assert "a plain string" in html and "not a time" in html
+    assert admin.timeline_table(Video(timeline=[])) == "— (nothing recorded yet)"
