@@ -10,7 +10,7 @@ from inngest.experimental import mocked
 from clips.models import Clip
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
-from tests.videos.test_jobs import answer
+from tests.videos.test_identify_steps import answer
 from videos import functions
 from videos.functions import identify_clips
 from videos.models import IdentifyAnswer, Video
