@@ -120,7 +120,7 @@ def test_export_service_refuses_huge_integers_it_is_called_with(completed_video,
             {"selectedClips": [{"start": 5, "end": 2}]},
             "clips: Clip 1: start must be at least 0 and before end.",
         ),
-        ({"userId": "999"}, "does not exist"),
+        ({"userId": "0"}, "does not exist"),  # no user has id 0; 999 may be the owner's
     ],
 )
 def test_export_event_in_the_original_shape_with_bad_data_writes_nothing(changes, message):
