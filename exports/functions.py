@@ -19,7 +19,8 @@ from core.inngest import inngest_client
 from exports.models import Export
 from exports.rendering import export_finish, export_render, export_render_failed
 from exports.services import export_failed_status, export_id_for_event, export_start_for_event
-from jobs.steps import failure_handler, run_step
+from jobs.endings import job_ending_functions
+from jobs.steps import run_step
 
 # The step that calls the processing API (its name is part of the contract).
 RENDER_STEP = "call-process-clips-api"
@@ -41,22 +42,16 @@ RENDER_STEP = "call-process-clips-api"
         inngest.Concurrency(key="event.data.videoId", limit=1),
         inngest.Concurrency(limit=settings.INNGEST_CONCURRENCY_GLOBAL),
     ],
-    # The export's cancel (POST /api/exports/{id}/cancel/) or its video's delete stops its run.
+    # The export's cancel (POST /api/exports/{id}/cancel/) stops the run it names (a late or
+    # repeated cancel never stops a later run of the export); its video's delete stops every
+    # run of the video's exports. How the export learns that its run failed or was cancelled:
+    # `process_clips_endings` below.
     cancel=[
-        inngest.Cancel(
-            event=PROCESS_CANCELLED_EVENT, if_exp="event.data.exportId == async.data.exportId"
-        ),
+        inngest.Cancel(event=PROCESS_CANCELLED_EVENT, if_exp="event.id == async.data.runEventId"),
         inngest.Cancel(
             event=VIDEO_DELETED_EVENT, if_exp="event.data.videoId == async.data.videoId"
         ),
     ],
-    # Its retries exhausted (or a permanent failure): the job ends failed.
-    on_failure=failure_handler(
-        model=Export,
-        failed=export_failed_status,
-        id_field="exportId",
-        id_for_event=export_id_for_event,
-    ),
 )
 def process_clips(ctx: inngest.ContextSync) -> dict:
     data = ctx.event.data
@@ -114,3 +109,14 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
         # Nothing was rendered: the run itself failed, so the Inngest dashboard shows it.
         raise inngest.NonRetriableError(saved["error"])
     return {"videoId": export["videoId"], "processedClips": saved["processedClips"]}
+
+
+# `process-clips-failed` and `process-clips-cancelled`: the export ends failed (or partial) or
+# cancelled.
+process_clips_endings = job_ending_functions(
+    process_clips,
+    model=Export,
+    failed=export_failed_status,
+    id_field="exportId",
+    id_for_event=export_id_for_event,
+)

@@ -27,6 +27,7 @@ from jobs.records import (
     job_cancel,
     job_rerun,
     job_start,
+    job_triggered,
     user_for_event,
 )
 from jobs.reruns import JobKind
@@ -94,6 +95,8 @@ def export_create(
         with transaction.atomic():  # a savepoint: a lost race leaves this transaction usable
             export = Export.objects.create(
                 id=export_id_for_event(from_event) if from_event else uuid.uuid4(),
+                # The event under way works on it; Korai's own exports get theirs below.
+                run_event_id=from_event,
                 video=video,
                 owner=owner,
                 selected_ranges=ranges,
@@ -135,7 +138,12 @@ def export_cancel(*, export: Export) -> Export:
         export,
         record_event=lambda export: event_record(
             name=PROCESS_CANCELLED_EVENT,
-            data={"exportId": str(export.pk), "videoId": str(export.video_id)},
+            # The run to cancel: its event's id (the function's cancel rule matches on it).
+            data={
+                "exportId": str(export.pk),
+                "videoId": str(export.video_id),
+                "runEventId": export.run_event_id,
+            },
             job=export,
         ),
         refused=lambda export: ConflictError(
@@ -148,7 +156,7 @@ def export_cancel(*, export: Export) -> Export:
 
 def _record_process_event(export: Export) -> None:
     video = export.video
-    event_record(
+    event = event_record(
         name=PROCESS_EVENT,
         data={
             "exportId": str(export.pk),
@@ -163,6 +171,7 @@ def _record_process_event(export: Export) -> None:
         },
         job=export,
     )
+    job_triggered(export, event)
 
 
 def _selected_ranges(*, video: Video, clip_ids, clips) -> tuple[list[dict], dict]:

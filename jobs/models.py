@@ -23,6 +23,10 @@ class TrackedJob(TimeStampedModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     inngest_run_id = models.CharField(max_length=64, blank=True)
+    # The id of the event whose run works on the job now (the latest it was started or run
+    # again with). Its cancel event names it, and the function's cancel rule matches on it, so
+    # a late or repeated cancel never stops a later run of the same job.
+    run_event_id = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveIntegerField(
         default=0, help_text="Times a function run started working on this job."
     )

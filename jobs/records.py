@@ -15,7 +15,6 @@ from core.exceptions import ConflictError
 from jobs import lifecycle
 from jobs.lifecycle import TransitionRefused, timeline_entry
 from jobs.models import TrackedJob
-from outbox.selectors import event_superseded
 
 # Error texts are shown in the admin and the API: long enough to act on, bounded in size.
 ERROR_MAX_CHARS = 2000
@@ -45,6 +44,23 @@ class JobStopped(JobError):
 def job_note(job: TrackedJob, *, step: str, attempt: int, detail: str = "") -> None:
     """Append to the job's timeline (the caller saves)."""
     job.timeline = [*job.timeline, timeline_entry(step=step, attempt=attempt, detail=detail)]
+
+
+def job_triggered(job: TrackedJob, event) -> None:
+    """From now on the run of `event` (an outbox row just recorded, or the id of an event that
+    someone else sent) is the one that works on the job; see `TrackedJob.run_event_id`."""
+    job.run_event_id = event if isinstance(event, str) else event.event_id
+    type(job).objects.filter(pk=job.pk).update(run_event_id=job.run_event_id)
+
+
+def run_is_current(job: TrackedJob, *, run_id: str, event_id: str) -> bool:
+    """Whether news of run `run_id`, started by event `event_id`, is about the job's current
+    run: not a run of an earlier event (a rerun superseded it), nor an older run of the same
+    event (a replay took over). A run of the current event that has not started a step yet
+    counts: the job is still `pending`, with the previous run's id."""
+    if event_id and job.run_event_id and event_id != job.run_event_id:
+        return False
+    return job.status == lifecycle.PENDING or job.inngest_run_id in ("", run_id)
 
 
 def job_begin_run(job: TrackedJob, *, run_id: str, step: str, attempt: int) -> None:
@@ -106,18 +122,17 @@ def job_fail(
     failed: str | Callable[[TrackedJob], str],
 ) -> TrackedJob | None:
     """Mark the job failed after its run gave up (`failed`: the status, or a function of the
-    locked job that returns it). A failure report from an older run, or of an event (`event_id`)
-    that a rerun superseded (asked under the job's lock; the rerun keeps the old run id until
-    its own run starts), or for a job that already finished is ignored: the newer outcome
-    wins."""
+    locked job that returns it). A failure report about a run that is not the job's current one
+    (`run_is_current`, asked under the job's lock, which a rerun holds while it records its
+    event), or for a job that already finished, is ignored: the newer outcome wins. Safe to
+    call twice: the second call finds the job final."""
     with transaction.atomic():
         job = model.objects.select_for_update().filter(pk=as_uuid(job_id)).first()
         if job is None:
             return None
-        if job.inngest_run_id not in ("", run_id) or job.status in lifecycle.FINAL:
-            return job
-        # Checked under the job's lock: a rerun writes its event while holding it.
-        if event_id and event_superseded(event_id=event_id):
+        if job.status in lifecycle.FINAL or not run_is_current(
+            job, run_id=run_id, event_id=event_id
+        ):
             return job
         job.last_error = truncate_error(error)
         lifecycle.transition(
@@ -127,6 +142,31 @@ def job_fail(
             detail=job.last_error,
         )
         job.save(update_fields=["status", "last_error", "finished_at", "timeline", "updated_at"])
+        return job
+
+
+def job_cancelled_in_engine(
+    *, model: type[TrackedJob], job_id: str, run_id: str, event_id: str
+) -> TrackedJob | None:
+    """The engine cancelled run `run_id` without Korai asking (from the Inngest dashboard, its
+    REST API, a bulk cancel): the job ends `cancelled`, so its steps write nothing more. Ignored
+    for a job that already finished (Korai's own cancel got there first) or that a newer run
+    works on; safe to call twice."""
+    with transaction.atomic():
+        job = model.objects.select_for_update().filter(pk=as_uuid(job_id)).first()
+        if job is None:
+            return None
+        if job.status in lifecycle.FINAL or not run_is_current(
+            job, run_id=run_id, event_id=event_id
+        ):
+            return job
+        lifecycle.transition(
+            job,
+            lifecycle.CANCELLED,
+            step="cancelled-in-inngest",
+            detail=f"run {run_id} was cancelled in Inngest",
+        )
+        job.save(update_fields=["status", "finished_at", "timeline", "updated_at"])
         return job
 
 

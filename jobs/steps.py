@@ -16,10 +16,9 @@ from typing import TypeVar
 import inngest
 from django.conf import settings
 
-from core.inngest import failed_run
 from integrations.clips_api import ClipsApiMalformed, ClipsApiRefused, ClipsApiRetryAfter
 from jobs.models import TrackedJob
-from jobs.records import JobError, job_fail, job_step_failed
+from jobs.records import JobError, job_step_failed
 
 T = TypeVar("T")
 
@@ -77,28 +76,3 @@ def for_inngest(step_id: str, err: Exception) -> Exception | None:
         # A delay, not a time: the SDK compares times with naive local time.
         return inngest.RetryAfterError(str(err), err.delay)
     return None
-
-
-def failure_handler(
-    *,
-    model: type[TrackedJob],
-    failed: str | Callable[[TrackedJob], str],
-    id_field: str,
-    id_for_event: Callable[[str], object],
-) -> Callable[[inngest.ContextSync], None]:
-    """A function's `on_failure`: its retries are exhausted (or the failure was permanent), so
-    the job of the failed run ends `failed` (`failed`: the status, or a function of the job
-    that returns it), unless a newer run took over (`jobs.records.job_fail`)."""
-
-    def on_failure(ctx: inngest.ContextSync) -> None:
-        run = failed_run(ctx, id_field=id_field, id_for_event=id_for_event)
-        job_fail(
-            model=model,
-            job_id=run.job_id,
-            run_id=run.run_id,
-            event_id=run.event_id,
-            error=run.error,
-            failed=failed,
-        )
-
-    return on_failure

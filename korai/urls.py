@@ -5,12 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from api.docs import SwaggerView, docs_csp
 from core.inngest import inngest_client, serve
-from exports.functions import process_clips
+from exports.functions import process_clips, process_clips_endings
 from inngest_endpoint.guard import guarded
 from operations.dashboard import dashboard
 from operations.metrics import metrics
 from outbox.functions import resend_undelivered_events
-from videos.functions import delete_video_objects, identify_clips
+from videos.functions import delete_video_objects, identify_clips, identify_clips_endings
 
 # The admin's app sidebar takes a fifth of a 1,400 px screen from the job lists; the index page
 # and the breadcrumbs lead to every model, the header to the dashboard.
@@ -35,7 +35,14 @@ async def readyz(request):
 
 
 # The functions Inngest runs, served at /api/inngest.
-FUNCTIONS = [identify_clips, process_clips, delete_video_objects, resend_undelivered_events]
+FUNCTIONS = [
+    identify_clips,
+    *identify_clips_endings,
+    process_clips,
+    *process_clips_endings,
+    delete_video_objects,
+    resend_undelivered_events,
+]
 inngest_endpoint = guarded(
     serve(client=inngest_client, functions=FUNCTIONS), client=inngest_client, functions=FUNCTIONS
 )

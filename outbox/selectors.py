@@ -29,25 +29,6 @@ def events_of(jobs: Iterable[QuerySet]) -> Q:
     return condition
 
 
-def event_superseded(*, event_id: str) -> bool:
-    """Whether a later event of the same name was written for the same job: a rerun superseded
-    this one, so news of its run is stale. False for an id Korai never wrote (an event in the
-    original Next.js app's shape, sent by someone else) and for an event naming no job."""
-    event = (
-        OutboxEvent.objects.filter(event_id=event_id)
-        .only("name", "job_type_id", "job_id", "created_at")
-        .first()
-    )
-    if event is None or event.job_id is None:
-        return False
-    return OutboxEvent.objects.filter(
-        name=event.name,
-        job_type_id=event.job_type_id,
-        job_id=event.job_id,
-        created_at__gt=event.created_at,
-    ).exists()
-
-
 def undelivered_event_error(model: type[models.Model]) -> Subquery:
     """For a queryset of `model` (a job): the `last_error` of the job's newest undelivered
     event, as a subquery of the same SELECT, so listing or polling jobs costs no extra query.

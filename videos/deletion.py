@@ -34,10 +34,13 @@ def video_delete(*, video: Video) -> VideoDeletion:
     deletion = VideoDeletion.objects.create(
         id=video.pk, owner_id=video.owner_id, youtube_id=video.youtube_id, prefixes=prefixes
     )
+    run_event_id = video.run_event_id
     video.delete()  # its clips, exports, exported clips and events go with it
     event_record(
         name=VIDEO_DELETED_EVENT,
-        data={"videoId": str(deletion.pk), "prefixes": prefixes},
+        # `runEventId`: cancels the video's run even when its event names no video (the
+        # original app's shape).
+        data={"videoId": str(deletion.pk), "prefixes": prefixes, "runEventId": run_event_id},
         deleted_subject_id=str(deletion.pk),
     )
     return deletion

@@ -14,7 +14,8 @@ from django.conf import settings
 from core.events import IDENTIFY_CANCELLED_EVENT, VIDEO_DELETED_EVENT
 from core.inngest import concurrency_limits, failure_message, inngest_client
 from integrations import clips_api
-from jobs.steps import failure_handler, run_step
+from jobs.endings import job_ending_functions
+from jobs.steps import run_step
 from videos.deletion import video_cleanup_gave_up, video_objects_delete
 from videos.models import Video
 from videos.services import (
@@ -24,7 +25,10 @@ from videos.services import (
     video_start_for_event,
 )
 
-# In a cancel rule, `event` is the run's own event and `async` the cancelling one.
+# In a cancel rule, `event` is the run's own event and `async` the cancelling one. A cancel
+# names the event of the run it is meant for (`runEventId`), so a late or repeated cancel never
+# stops a later run of the same video; a deleted video's runs stop whatever their event.
+THIS_RUN = "event.id == async.data.runEventId"
 SAME_VIDEO = "event.data.videoId == async.data.videoId"
 
 
@@ -34,15 +38,14 @@ SAME_VIDEO = "event.data.videoId == async.data.videoId"
     trigger=inngest.TriggerEvent(event="video/identify.clips"),
     retries=settings.INNGEST_RETRIES,
     concurrency=concurrency_limits(),
-    # The video's cancel (POST /api/videos/{id}/cancel/) or delete stops its run.
+    # The video's cancel (POST /api/videos/{id}/cancel/) or delete stops its run. How the
+    # video learns that its run failed or was cancelled: `identify_clips_endings` below.
     cancel=[
-        inngest.Cancel(event=IDENTIFY_CANCELLED_EVENT, if_exp=SAME_VIDEO),
+        inngest.Cancel(event=IDENTIFY_CANCELLED_EVENT, if_exp=THIS_RUN),
         inngest.Cancel(event=VIDEO_DELETED_EVENT, if_exp=SAME_VIDEO),
+        # A video created from the original app's event shape: its run's event has no videoId.
+        inngest.Cancel(event=VIDEO_DELETED_EVENT, if_exp=THIS_RUN),
     ],
-    # Its retries exhausted (or a permanent failure): the job ends failed.
-    on_failure=failure_handler(
-        model=Video, failed=Video.Status.FAILED, id_field="videoId", id_for_event=video_id_for_event
-    ),
 )
 def identify_clips(ctx: inngest.ContextSync) -> dict:
     data = ctx.event.data
@@ -86,6 +89,16 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
 
     total_clips = run_step(ctx, "save-clips-to-database", save_clips_to_database)
     return {"videoId": video["videoId"], "s3Key": video["s3Key"], "totalClips": total_clips}
+
+
+# `identify-clips-failed` and `identify-clips-cancelled`: the video ends failed or cancelled.
+identify_clips_endings = job_ending_functions(
+    identify_clips,
+    model=Video,
+    failed=Video.Status.FAILED,
+    id_field="videoId",
+    id_for_event=video_id_for_event,
+)
 
 
 def _delete_video_objects_failed(ctx: inngest.ContextSync) -> None:

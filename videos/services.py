@@ -24,6 +24,7 @@ from jobs.records import (
     job_of_run,
     job_rerun,
     job_start,
+    job_triggered,
     lock,
     user_for_event,
 )
@@ -98,6 +99,8 @@ def _video_create(*, owner, url, youtube_id, prompt, idempotency_key, from_event
         prompt=prompt,
         s3_key=Video.s3_key_for(video_id),
         idempotency_key=idempotency_key,
+        # The event under way works on it; Korai's own videos get theirs just below.
+        run_event_id=from_event,
     )
     if not from_event:
         _record_identify_event(video)
@@ -125,7 +128,10 @@ def video_cancel(*, video: Video) -> Video:
     return job_cancel(
         video,
         record_event=lambda video: event_record(
-            name=IDENTIFY_CANCELLED_EVENT, data={"videoId": str(video.pk)}, job=video
+            name=IDENTIFY_CANCELLED_EVENT,
+            # The run to cancel: its event's id (the function's cancel rule matches on it).
+            data={"videoId": str(video.pk), "runEventId": video.run_event_id},
+            job=video,
         ),
         refused=lambda video: ConflictError(
             f"This video is {video.status}: only a pending or processing video can be cancelled.",
@@ -228,7 +234,7 @@ def video_complete(*, video_id: str, identified: dict, attempt: int) -> Video:
 
 
 def _record_identify_event(video: Video) -> None:
-    event_record(
+    event = event_record(
         name=IDENTIFY_EVENT,
         data={
             "videoId": str(video.pk),
@@ -238,6 +244,7 @@ def _record_identify_event(video: Video) -> None:
         },
         job=video,
     )
+    job_triggered(video, event)
 
 
 def _video_for_key(*, owner, key: str) -> Video | None:

@@ -14,10 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
 from core import inngest as korai_inngest
-from exports.functions import process_clips
-from videos.functions import identify_clips
+from exports.functions import process_clips, process_clips_endings
+from videos.functions import identify_clips, identify_clips_endings
 
-FUNCTIONS = [identify_clips, process_clips]
+FUNCTIONS = [identify_clips, *identify_clips_endings, process_clips, *process_clips_endings]
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_dev_mode_needs_no_keys_and_reports_both_functions(settings):
 
     assert response.status_code == 200
     body = json.loads(response.content)
-    assert (body["mode"], body["function_count"]) == ("dev", 2)
+    assert (body["mode"], body["function_count"]) == ("dev", 6)
 
 
 class _Registry(BaseHTTPRequestHandler):
@@ -100,10 +100,27 @@ def test_dev_server_sync_registers_both_functions_with_flow_control(settings):
     functions = {f["id"]: f for f in received[0]["functions"]}
     assert set(functions) == {
         "korai-app-identify-clips",
-        "korai-app-identify-clips-failure",
+        "korai-app-identify-clips-failed",
+        "korai-app-identify-clips-cancelled",
         "korai-app-process-clips",
-        "korai-app-process-clips-failure",
+        "korai-app-process-clips-failed",
+        "korai-app-process-clips-cancelled",
     }
+    # The failure is recorded by a function with retries, not the SDK's one-attempt on_failure.
+    failed = functions["korai-app-process-clips-failed"]
+    assert failed["triggers"] == [
+        {
+            "event": "inngest/function.failed",
+            "expression": "event.data.function_id == 'korai-app-process-clips'",
+        }
+    ]
+    assert failed["steps"]["step"]["retries"] == {"attempts": settings.INNGEST_RETRIES}
+    assert functions["korai-app-identify-clips-cancelled"]["triggers"] == [
+        {
+            "event": "inngest/function.cancelled",
+            "expression": "event.data.function_id == 'korai-app-identify-clips'",
+        }
+    ]
     identify = functions["korai-app-identify-clips"]
     assert identify["triggers"] == [{"event": "video/identify.clips"}]
     assert identify["concurrency"] == [

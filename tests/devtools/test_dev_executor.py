@@ -87,6 +87,7 @@ def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user)
     assert [rule.event for rule in registry.get("identify-clips").cancel] == [
         "video/identify.cancelled",
         "video/deleted",
+        "video/deleted",
     ]
     # Every identify call fails, and the executor waits 30 s before each retry.
     fake_clips_api.queue("identify", Reply(status=502), times=10)
@@ -101,10 +102,12 @@ def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user)
         while fake_clips_api.count("identify") < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
 
-        dev.dispatch({"name": "video/identify.cancelled", "data": {"videoId": "someone-else"}})
+        # A cancel names the event of the run it is meant for: another run's is not this one's.
+        cancelled = {"name": "video/identify.cancelled"}
+        dev.dispatch({**cancelled, "data": {"videoId": str(video.pk), "runEventId": "e0"}})
         assert not active.cancel.is_set()
         started = time.monotonic()
-        dev.dispatch({"name": "video/identify.cancelled", "data": {"videoId": str(video.pk)}})
+        dev.dispatch({**cancelled, "data": {"videoId": str(video.pk), "runEventId": "e1"}})
         _settle(dev)
         assert time.monotonic() - started < 5  # not after the 30 s backoff
     finally:
@@ -147,7 +150,7 @@ def test_the_served_functions_and_their_failure_handlers_are_found():
         "name": "inngest/function.failed",
         "data": {"function_id": "korai-app-identify-clips"},
     }
-    assert [s.id for s in registry.triggered_by(failed)] == ["korai-app-identify-clips-failure"]
+    assert [s.id for s in registry.triggered_by(failed)] == ["korai-app-identify-clips-failed"]
     assert [s.id for s in registry.triggered_by({"name": "clips/process", "data": {}})] == [
         "korai-app-process-clips"
     ]

@@ -17,11 +17,12 @@ from devtools.executor import InngestExecutor
 from exports.models import Export, ExportedClip
 from exports.services import EXPORT_JOB
 from jobs.reruns import jobs_rerun
+from outbox.delivery import event_payload
 from outbox.models import OutboxEvent
 from tests.factories import ClipFactory, ExportFactory, UserFactory, VideoFactory
 from tests.fakes.clips_api import Reply
 from videos.models import IdentifyAnswer, Video
-from videos.services import VIDEO_JOB
+from videos.services import VIDEO_JOB, video_id_for_event, video_rerun
 
 URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 # The held calls answer only when the test lets them.
@@ -97,7 +98,7 @@ def test_a_cancel_during_the_identify_call_keeps_nothing_of_its_late_answer(
     status = api.get(f"{api.base}/videos/{video_id}/status/", timeout=10).json()
     assert (status["processing_status"], status["total_clips"]) == ("cancelled", 0)
     event = OutboxEvent.objects.get(name="video/identify.cancelled")
-    assert event.data == {"videoId": video_id}
+    assert event.data == {"videoId": video_id, "runEventId": video.run_event_id}
     assert metric(live_server, "korai_job_cancellations_total", kind="video") == cancellations + 1
 
 
@@ -261,3 +262,58 @@ def test_the_late_event_of_a_job_cancelled_before_its_run_started_does_nothing(
     assert fake_clips_api.count("identify") == 0
     video = Video.objects.get(pk=video_id)
     assert (video.status, video.attempts, video.timeline) == ("cancelled", 0, timeline)
+
+
+def test_a_late_cancel_event_never_stops_the_next_run_of_the_same_video(api, dev, fake_clips_api):
+    first_answer = threading.Event()
+    fake_clips_api.queue("identify", Reply(hold=first_answer))
+    video_id = submit(api)
+    assert dev.poll_once() == 1
+    wait_for(lambda: fake_clips_api.count("identify") == 1)
+    assert api.post(f"{api.base}/videos/{video_id}/cancel/", timeout=10).status_code == 202
+    assert dev.poll_once() == 1  # the cancel stops the first run
+    first_answer.set()
+    settle(dev)
+    cancel = OutboxEvent.objects.get(name="video/identify.cancelled")
+
+    video_rerun(video=Video.objects.get(pk=video_id))
+    second_answer = threading.Event()
+    fake_clips_api.queue("identify", Reply(hold=second_answer))
+    assert dev.poll_once() == 1  # the rerun's event starts a second run
+    wait_for(lambda: fake_clips_api.count("identify") == 2)
+    # Inngest receives the old cancel again (a resend of a send that timed out after Inngest
+    # had accepted it, a duplicate) and matches it against every run in progress.
+    dev.dispatch(event_payload(cancel))
+    second_answer.set()
+    settle(dev)
+
+    assert len([run for run in dev.finished if run.status == "cancelled"]) == 1
+    video = Video.objects.get(pk=video_id)
+    assert video.status == Video.Status.COMPLETED, video.timeline
+    assert video.clips.count() == video.total_clips > 0
+
+
+def test_a_video_made_from_the_original_apps_event_can_be_cancelled(api, dev, fake_clips_api):
+    answer = threading.Event()
+    fake_clips_api.queue("identify", Reply(hold=answer))
+    # The original Next.js app's event: no videoId, the run creates the video.
+    seed_event = {
+        "id": "01JSEEDSHAPEDEVENT",
+        "name": "video/identify.clips",
+        "data": {"youtubeUrl": URL, "prompt": "funny bits", "userId": str(api.user.pk)},
+    }
+    [active] = dev.dispatch(seed_event)
+    wait_for(lambda: fake_clips_api.count("identify") == 1)
+    video_id = str(video_id_for_event(seed_event["id"]))
+
+    assert api.post(f"{api.base}/videos/{video_id}/cancel/", timeout=10).status_code == 202
+    assert dev.poll_once() == 1  # the cancel event reaches the executor
+    assert active.cancel.is_set()  # its rule matched the run, whose event has no videoId
+    answer.set()
+    settle(dev)
+
+    assert [run.status for run in dev.finished] == ["cancelled"]
+    video = Video.objects.get(pk=video_id)
+    assert video.status == Video.Status.CANCELLED
+    assert not video.clips.exists()
+    assert not IdentifyAnswer.objects.filter(video=video).exists()

@@ -290,7 +290,7 @@ def test_hostile_requests_on_every_api_path_are_refused_cleanly(target):
 
 # --- /api/inngest ---------------------------------------------------------------------------------
 
-FUNCTION_IDS = ["korai-app-identify-clips", "korai-app-process-clips-failure"]
+FUNCTION_IDS = ["korai-app-identify-clips", "korai-app-process-clips-failed"]
 
 
 def signed(raw: bytes, signing_key: str, at: int | None = None) -> str | None:

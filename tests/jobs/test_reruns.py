@@ -10,7 +10,6 @@ from exports.services import EXPORT_JOB, export_create, export_rerun
 from jobs.records import job_start
 from jobs.reruns import jobs_rerun
 from outbox.models import OutboxEvent
-from outbox.selectors import event_superseded
 from tests.factories import ExportFactory, VideoFactory
 from tests.fakes.clips_api import Reply
 from videos.models import Video
@@ -79,21 +78,6 @@ def test_late_failure_of_a_replaced_export_run_leaves_the_rerun_pending(
     export.refresh_from_db()
     assert export.status == Export.Status.FAILED
     assert "no source video" in export.last_error
-
-
-@pytest.mark.django_db
-def test_event_superseded_only_by_a_later_event_of_the_same_subject(fake_inngest, user):
-    video = video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ")
-    other = video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=9bZkp7q19f0")
-    first = OutboxEvent.objects.get(job_id=video.pk)
-    video_rerun(video=other)  # another video's rerun supersedes nothing of this one
-
-    assert not event_superseded(event_id=first.event_id)
-    video_rerun(video=video)
-    assert event_superseded(event_id=first.event_id)
-    latest = OutboxEvent.objects.filter(job_id=video.pk).order_by("-created_at").first()
-    assert not event_superseded(event_id=latest.event_id)
-    assert not event_superseded(event_id="01JSEEDSHAPEDEVENT")  # not one of Korai's events
 
 
 @pytest.mark.django_db(transaction=True)

@@ -82,7 +82,11 @@ def test_delete_removes_the_video_and_everything_under_it(user, video):
     assert [deletion.prefixes[0], *sorted(deletion.prefixes[1:])] == prefixes
     event = OutboxEvent.objects.get(name="video/deleted")
     assert event.event_id == f"video/deleted:{video.pk}:1"
-    assert event.data == {"videoId": str(video.pk), "prefixes": deletion.prefixes}
+    assert event.data == {
+        "videoId": str(video.pk),
+        "prefixes": deletion.prefixes,
+        "runEventId": video.run_event_id,
+    }
     assert (event.job_type, event.job_id) == (None, None)  # outlives the video
 
 
