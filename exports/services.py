@@ -268,6 +268,7 @@ def export_start_for_event(*, event_id: str, data: dict, run_id: str, attempt: i
         model=Export,
         job_id=str(export_id),
         run_id=run_id,
+        event_id=event_id,
         step="create-export-record",
         attempt=attempt,
     )
@@ -287,4 +288,5 @@ EXPORT_JOB = JobKind(
     rerun=lambda export: export_rerun(export=export),
     stuck=exports_stuck,
     failed_statuses=frozenset({lifecycle.FAILED, lifecycle.PARTIAL}),
+    failed_status=export_failed_status,
 )

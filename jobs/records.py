@@ -86,13 +86,28 @@ def job_begin_run(job: TrackedJob, *, run_id: str, step: str, attempt: int) -> N
 
 
 @transaction.atomic
-def job_start(*, model: type[TrackedJob], job_id: str, run_id: str, step: str, attempt: int):
-    """Mark the job `processing` by run `run_id`. A job that is already `completed` or
-    `cancelled` is left as it is (a duplicate event, or the event of a job cancelled before its
-    run started): the caller returns at once, without calling the API."""
+def job_start(
+    *,
+    model: type[TrackedJob],
+    job_id: str,
+    run_id: str,
+    step: str,
+    attempt: int,
+    event_id: str = "",
+):
+    """Mark the job `processing` by run `run_id` of event `event_id`. A job that is already
+    `completed` or `cancelled` is left as it is (a duplicate event, or the event of a job
+    cancelled before its run started): the caller returns at once, without calling the API. A
+    run of an event that a later one superseded (its job was run again, by an operator or by
+    reconciliation, while it waited in Inngest's queue) does not start it: JobStopped."""
     job = lock(model, job_id)
     if job.status in (lifecycle.COMPLETED, lifecycle.CANCELLED):
         return job
+    if event_id and job.run_event_id and event_id != job.run_event_id:
+        raise JobStopped(
+            f"{job._meta.verbose_name} {job.pk} is run by event {job.run_event_id} now, "
+            f"not by {event_id}"
+        )
     job_begin_run(job, run_id=run_id, step=step, attempt=attempt)
     job.save()
     return job
@@ -120,6 +135,7 @@ def job_fail(
     event_id: str,
     error: str,
     failed: str | Callable[[TrackedJob], str],
+    step: str = "on-failure",
 ) -> TrackedJob | None:
     """Mark the job failed after its run gave up (`failed`: the status, or a function of the
     locked job that returns it). A failure report about a run that is not the job's current one
@@ -136,17 +152,19 @@ def job_fail(
             return job
         job.last_error = truncate_error(error)
         lifecycle.transition(
-            job,
-            failed(job) if callable(failed) else failed,
-            step="on-failure",
-            detail=job.last_error,
+            job, failed(job) if callable(failed) else failed, step=step, detail=job.last_error
         )
         job.save(update_fields=["status", "last_error", "finished_at", "timeline", "updated_at"])
         return job
 
 
 def job_cancelled_in_engine(
-    *, model: type[TrackedJob], job_id: str, run_id: str, event_id: str
+    *,
+    model: type[TrackedJob],
+    job_id: str,
+    run_id: str,
+    event_id: str,
+    step: str = "cancelled-in-inngest",
 ) -> TrackedJob | None:
     """The engine cancelled run `run_id` without Korai asking (from the Inngest dashboard, its
     REST API, a bulk cancel): the job ends `cancelled`, so its steps write nothing more. Ignored
@@ -161,10 +179,7 @@ def job_cancelled_in_engine(
         ):
             return job
         lifecycle.transition(
-            job,
-            lifecycle.CANCELLED,
-            step="cancelled-in-inngest",
-            detail=f"run {run_id} was cancelled in Inngest",
+            job, lifecycle.CANCELLED, step=step, detail=f"run {run_id} was cancelled in Inngest"
         )
         job.save(update_fields=["status", "finished_at", "timeline", "updated_at"])
         return job

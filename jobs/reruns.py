@@ -26,6 +26,8 @@ class JobKind:
     stuck: Callable[..., QuerySet]
     # What "failed" selects: a partial export failed for some clips and reruns only those.
     failed_statuses: frozenset[str] = frozenset({lifecycle.FAILED})
+    # The status a failed run ends the job in, or a function of the locked job returning it.
+    failed_status: str | Callable[[TrackedJob], str] = lifecycle.FAILED
 
     @property
     def name(self) -> str:

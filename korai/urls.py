@@ -8,6 +8,7 @@ from core.inngest import inngest_client, serve
 from exports.functions import process_clips, process_clips_endings
 from inngest_endpoint.guard import guarded
 from operations.dashboard import dashboard
+from operations.functions import reconcile_jobs
 from operations.metrics import metrics
 from outbox.functions import resend_undelivered_events
 from videos.functions import delete_video_objects, identify_clips, identify_clips_endings
@@ -42,6 +43,7 @@ FUNCTIONS = [
     *process_clips_endings,
     delete_video_objects,
     resend_undelivered_events,
+    reconcile_jobs,
 ]
 inngest_endpoint = guarded(
     serve(client=inngest_client, functions=FUNCTIONS), client=inngest_client, functions=FUNCTIONS

@@ -163,6 +163,7 @@ def video_start_for_event(*, event_id: str, data: dict, run_id: str, attempt: in
         model=Video,
         job_id=str(video_id),
         run_id=run_id,
+        event_id=event_id,
         step="create-video-record",
         attempt=attempt,
     )

@@ -372,3 +372,6 @@ KORAI_TARGET_LANGUAGES = env.list(
 # The admin counts a pending/processing job with no progress for this long as stuck (dashboard,
 # "stuck" filter, "run again" action).
 KORAI_STUCK_AFTER_MINUTES = env.int("KORAI_STUCK_AFTER_MINUTES", default=30)
+# Reconciliation (`reconcile-jobs`, every 5 minutes) looks at a pending/processing job with no
+# progress for this long and settles it if the engine has nothing running for it.
+KORAI_RECONCILE_AFTER_MINUTES = env.int("KORAI_RECONCILE_AFTER_MINUTES", default=10)

@@ -9,6 +9,12 @@
         api.delay = 0.1 # seconds to wait before answering (to make concurrent senders overlap)
         api.up()        # accept and record events again
         api.events      # every event received while up, in order, duplicates included
+        api.runs["01J..."] = "Failed"   # what `GET /v1/runs/{runId}` answers about a run
+
+It also serves Inngest's REST API for runs, `GET /v1/runs/{runId}`, at the same origin (as the
+Dev Server and self-hosted Inngest do), in the server's shape (`pkg/api/apiv1/runs.go`: the
+`cqrs.FunctionRun` under `data`), authenticated with `Bearer <signing key>`; a run it was not
+told about is `404`, as the development executor answers once it has forgotten a run.
 
 Or use the `fake_inngest` fixture, which also points `settings.INNGEST_BASE_URL` at it.
 It de-duplicates nothing, so a test can count exactly how often an event id arrived.
@@ -65,6 +71,33 @@ class _Handler(BaseHTTPRequestHandler):
                 api.events.append({**event, "event_key": key})
         self._answer(200, {"ids": [event.get("id") for event in events], "status": 200})
 
+    def do_GET(self):
+        api = self.api
+        if api.mode in (HANGING, FAILING, DOWN):
+            self._answer(api.fail_status, {"error": "fake failure", "status": api.fail_status})
+            return
+        api.run_requests.append(self.path)
+        if self.headers.get("Authorization") != f"Bearer {api.signing_key}":
+            self._answer(401, {"error": "No auth found", "status": 401})
+            return
+        run_id = self.path.removeprefix("/v1/runs/")
+        if not self.path.startswith("/v1/runs/") or run_id not in api.runs:
+            self._answer(404, {"error": f"Unable to load function run: {run_id}", "status": 404})
+            return
+        status = api.runs[run_id]
+        ended = None if status in ("Running", "Scheduled") else "2026-12-03T07:00:00Z"
+        run = {
+            "run_id": run_id,
+            "run_started_at": "2026-12-03T06:50:00Z",
+            "function_id": "0b5a1c9e-4f0e-4bb4-9d36-3c1f3f7f6d11",
+            "function_version": 1,
+            "environment_id": "5d0c7a3e-2c55-4a52-8d3e-51f0e1b5a0c2",
+            "event_id": "01JF0000000000000000000000",
+            "status": status,
+            "ended_at": ended,
+        }
+        self._answer(200, {"data": run, "metadata": {"fetched_at": "2026-12-03T07:00:01Z"}})
+
     def _answer(self, status: int, body: dict) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -83,6 +116,9 @@ class FakeInngestEventAPI:
 
     def __init__(self) -> None:
         self.events: list[dict] = []
+        self.runs: dict[str, str] = {}  # run id -> status, for GET /v1/runs/{runId}
+        self.run_requests: list[str] = []
+        self.signing_key = ""
         self.mode = UP
         self.fail_status = 500
         self.delay = 0.0
@@ -174,4 +210,5 @@ def fake_inngest(settings):
     """A running fake event API; `settings.INNGEST_BASE_URL` points at it for the test."""
     with FakeInngestEventAPI() as api:
         settings.INNGEST_BASE_URL = api.url
+        api.signing_key = settings.INNGEST_SIGNING_KEY
         yield api

@@ -1,0 +1,34 @@
+"""`reconcile-jobs`: every 5 minutes, settle the videos and exports that Korai believes pending or
+processing while the engine has nothing running for them (`jobs.reconcile`)."""
+
+from datetime import timedelta
+
+import inngest
+from django.conf import settings
+
+from core.inngest import inngest_client
+from exports.models import Export
+from exports.services import EXPORT_JOB
+from jobs.reconcile import jobs_reconcile
+from videos.models import Video
+from videos.services import VIDEO_JOB
+
+
+@inngest_client.create_function(
+    fn_id="reconcile-jobs",
+    name="Reconcile jobs with the engine",
+    trigger=inngest.TriggerCron(cron="*/5 * * * *"),
+    # The next tick is the retry; two ticks at once would settle the same jobs twice.
+    retries=0,
+    concurrency=[inngest.Concurrency(limit=1)],
+)
+def reconcile_jobs(ctx: inngest.ContextSync) -> dict:
+    return ctx.step.run("reconcile-jobs", reconcile_now)
+
+
+def reconcile_now() -> dict:
+    report = jobs_reconcile(
+        candidates=[(VIDEO_JOB, Video.objects.all()), (EXPORT_JOB, Export.objects.all())],
+        older_than=timedelta(minutes=settings.KORAI_RECONCILE_AFTER_MINUTES),
+    )
+    return report.as_dict()
