@@ -33,7 +33,7 @@ class EngineRun:
 
 
 def run_of(run_id: str) -> EngineRun | None:
-    """What the engine knows of run `run_id`; None when it knows no such run."""
+    """What the engine knows of run `run_id`; None when it cannot find such a run."""
     url = f"{api_base_url()}/v1/runs/{run_id}"
     headers = {"Accept": "application/json"}
     if settings.INNGEST_SIGNING_KEY:
@@ -42,7 +42,11 @@ def run_of(run_id: str) -> EngineRun | None:
         response = requests.get(url, headers=headers, timeout=TIMEOUT_SECONDS)
     except requests.RequestException as exc:
         raise EngineUnavailable(f"Inngest's API did not answer ({type(exc).__name__})") from exc
-    if response.status_code == 404:
+    if response.status_code == 404 or (
+        # What the server answers for a run it cannot load (pkg/api/apiv1/runs.go): unknown
+        # to it, or its own store failing; the caller tells the two apart by asking again.
+        response.status_code == 500 and "Unable to load function run" in response.text
+    ):
         return None
     if response.status_code != 200:
         raise EngineUnavailable(f"Inngest's API answered {response.status_code} for a run")

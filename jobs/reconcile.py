@@ -10,7 +10,7 @@ progress for `KORAI_RECONCILE_AFTER_MINUTES`, whose events were all delivered, i
 - `processing` by a run: the engine is asked about that run (`integrations.inngest_runs`).
   Still running or scheduled: left alone (a long render). Ended failed or completed without
   finishing the job: the job ends failed, saying so; cancelled: the job ends cancelled. Unknown
-  to the engine: its event is sent again (a new run).
+  to the engine on two passes in a row: its event is sent again (a new run).
 - `pending`, its event delivered long ago, and no run ever started: its event is sent again. If
   the first run was only waiting in Inngest's queue, it stops at its first step without calling
   any API when it starts (`jobs.records.job_start`: its event was superseded).
@@ -75,7 +75,16 @@ def _reconcile(kind: JobKind, job) -> str:
         return _send_again(kind, job, "its event was delivered but no run started")
     run = run_of(job.inngest_run_id) if job.inngest_run_id else None
     if run is None:
-        return _send_again(kind, job, f"Inngest knows no run {job.inngest_run_id or '-'}")
+        unknown = f"Inngest knows no run {job.inngest_run_id or '-'}"
+        # The server answers so for a run it forgot and for a blip of its own store: act on
+        # the second answer, a pass later, not on the first (the note delays the next look).
+        if job.timeline and job.timeline[-1]["detail"] == unknown:
+            return _send_again(kind, job, unknown)
+        with transaction.atomic():
+            job = type(job).objects.select_for_update().get(pk=job.pk)
+            job_note(job, step=STEP, attempt=0, detail=unknown)
+            job.save(update_fields=["timeline", "updated_at"])
+        return ""
     if not run.ended:
         return ""
     if run.status == "Cancelled":

@@ -131,6 +131,12 @@ def test_a_run_the_engine_forgot_is_started_again(
     video, run = failed_run_left_processing(engine_losing_endings, fake_clips_api, user)
     without_progress_for(video, 11)  # the engine knows no such run (a restarted dev executor)
 
+    # Asked once, the answer might be a blip of the engine's store: it is noted, not acted on.
+    assert reconcile(engine_losing_endings)["settled"] == []
+    video.refresh_from_db()
+    assert video.status == Video.Status.PROCESSING
+    assert video.timeline[-1]["detail"] == f"Inngest knows no run {run.run_id}"
+    without_progress_for(video, 11)
     report = reconcile(engine_losing_endings)
 
     assert report["settled"] == [f"video {video.pk}: Inngest knows no run {run.run_id}: sent again"]
