@@ -88,10 +88,10 @@ def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user)
         "video/identify.cancelled",
         "video/deleted",
     ]
-    # Every identify call fails, and the executor waits 30 s before each retry.
+    # Every identify call fails, and the executor waits 30 s before its first retry.
     fake_clips_api.queue("identify", Reply(status=502), times=10)
     executor = InngestExecutor(
-        base_url=live_server.url, registry=registry, backoff=Backoff(base=30, cap=30)
+        base_url=live_server.url, registry=registry, backoff=Backoff(scale=2, jitter=False)
     )
     dev = DevExecutor(executor=executor, workers=2)
     try:
@@ -159,11 +159,18 @@ def test_expressions_it_cannot_evaluate_are_refused(expression):
         compile_expression(expression)
 
 
-def test_backoff_doubles_up_to_its_cap_and_honours_retry_after():
-    backoff = Backoff(base=1, cap=5, honour_retry_after=True)
-    assert [backoff.delay(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
+def test_backoff_follows_the_servers_table_and_clips_retry_after():
+    backoff = Backoff(scale=1, jitter=False)
+    assert [backoff.delay(n) for n in range(1, 13)] == [
+        15, 30, 60, 120, 300, 600, 1200, 2400, 3600, 7200, 7200, 7200
+    ]  # fmt: skip
+    assert all(15 <= Backoff(scale=1).delay(1) < 45 for _ in range(20))  # up to 30 s of jitter
     assert backoff.delay(1, "3") == 3
-    assert backoff.delay(1, "2000-01-01T00:00:00Z") == 0
+    assert backoff.delay(1, "0") == 1  # at least 1 s
+    assert backoff.delay(1, "2000-01-01T00:00:00Z") == 1
+    assert backoff.delay(1, "Wed, 21 Oct 2099 07:28:00 GMT") == 24 * 3600  # at most 24 h
+    assert Backoff(scale=0.001, jitter=False).delay(2, "10") == 0.01
+    assert Backoff(scale=1, cap=60).delay(9) == 60
     assert Backoff().delay(3, "3") == 0  # the tests' executor never waits
 
 

@@ -33,13 +33,19 @@ class Command(BaseCommand):
             "--poll", type=float, default=0.5, help="seconds between looks at the outbox"
         )
         parser.add_argument(
-            "--backoff",
+            "--backoff-scale",
             type=float,
             default=1.0,
-            help="seconds before the first retry, doubled for each next one",
+            help="times Inngest's waits between attempts (15 s, 30 s, 1 m … 2 h; retry-after)",
         )
         parser.add_argument(
-            "--backoff-cap", type=float, default=30.0, help="longest wait between attempts"
+            "--backoff-cap", type=float, default=60.0, help="longest wait between attempts"
+        )
+        parser.add_argument(
+            "--abandon-after",
+            type=float,
+            default=15.0,
+            help="seconds a cancelled run's request in flight is still waited for",
         )
         parser.add_argument(
             "--wait", type=float, default=60.0, help="seconds to wait for Korai to answer"
@@ -55,9 +61,8 @@ class Command(BaseCommand):
         read_timeout = settings.CLIPS_API_READ_TIMEOUT_SECONDS + 60
         executor = InngestExecutor(
             base_url=base_url,
-            backoff=Backoff(
-                base=options["backoff"], cap=options["backoff_cap"], honour_retry_after=True
-            ),
+            backoff=Backoff(scale=options["backoff_scale"], cap=options["backoff_cap"]),
+            abandon_after=options["abandon_after"],
             registry=registry,
             # A step holds its request while a clips API works on it.
             timeout=(5, read_timeout),
