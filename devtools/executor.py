@@ -192,6 +192,11 @@ class InngestExecutor:
             self._registry = served_registry()
         return self._registry
 
+    def recorded_runs(self) -> list[Run]:
+        """Every run so far, those in progress included, in the order they started."""
+        with self._runs_lock:
+            return list(self.runs.values())
+
     # --- one run, start to end ------------------------------------------------------------
     def run(
         self,
