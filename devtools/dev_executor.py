@@ -3,9 +3,18 @@ machine without Node or network). It takes the outbox's undelivered events, star
 their names trigger (from the functions' own configs), drives each through `/api/inngest` with
 `devtools.executor` on a small thread pool, and marks the events delivered.
 
-Like Inngest it cancels: an event matching a function's cancel rule (`video/identify.cancelled`
-for a running identify-clips of that video) stops driving that run before its next request; the
-step under way finishes, as it would with Inngest.
+What it does as the server does (`pkg/execution/runner/runner.go`, `pkg/execution/executor/`):
+- every event it receives, a duplicate included, is matched against the cancel rules of the runs
+  in progress (`video/identify.cancelled` for a running identify-clips of that video): that run
+  stops, its request in flight is given up (the step under way still finishes on the Django
+  side); a cancel received before a run started has no effect on it;
+- an event whose `id` a function has already seen in the last 24 hours starts no new run of it
+  (`consts.FunctionIdempotencyPeriod`, keyed by function and event id: `idempotencyKey`);
+- every run's end is reported (`inngest/function.finished`, `.failed`, `.cancelled`) like any
+  received event, so a failure handler runs on the pool as a run of its own;
+- `cancel_run(run_id)` cancels a run as the dashboard or `DELETE /v1/runs/{id}` would;
+- each received event gets the engine's own id (a ULID, `received`), under which the engine's REST
+  API (`devtools.engine_api`) lists its runs.
 
 What it is not: durable. Runs live in this process; if it stops mid-run the job stays
 `processing` until `resend_events --stuck` runs it again. Cron functions are not run (the one
@@ -15,12 +24,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.db import close_old_connections
 
+from devtools.answers import new_ulid
 from devtools.executor import InngestExecutor, Run
 from devtools.registry import FunctionSpec
 from outbox.delivery import event_payload, events_mark_delivered
@@ -30,15 +40,24 @@ logger = logging.getLogger(__name__)
 
 # Events taken from the outbox per poll; the rest wait for the next poll.
 POLL_BATCH = 50
+# How long a function remembers an event id (`consts.FunctionIdempotencyPeriod`).
+DEDUPLICATION_SECONDS = 24 * 3600
 
 
 @dataclass
 class ActiveRun:
     spec: FunctionSpec
     event: dict
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    event_id: str = ""  # the engine's id of the event (`Received.id`)
+    run_id: str = field(default_factory=new_ulid)
     cancel: threading.Event = field(default_factory=threading.Event)
     future: Future | None = None
+
+
+@dataclass(frozen=True)
+class Received:
+    id: str  # the engine's id (a ULID), as the event API answers `{"ids": [...]}`
+    event: dict
 
 
 class DevExecutor:
@@ -48,6 +67,8 @@ class DevExecutor:
         self._lock = threading.Lock()
         self._active: dict[str, ActiveRun] = {}
         self.finished: list[Run] = []  # in the order they ended (tests and the summary read it)
+        self.received: list[Received] = []  # every event, in the order it arrived
+        self._seen: dict[tuple[str, str], float] = {}  # (function, event id) -> first seen
 
     @property
     def active(self) -> list[ActiveRun]:
@@ -68,8 +89,11 @@ class DevExecutor:
         return len(rows)
 
     def dispatch(self, event: dict) -> list[ActiveRun]:
-        """What Inngest does with an incoming event: cancel the runs it cancels, start the
-        runs it triggers."""
+        """What Inngest does with an incoming event: cancel the runs in progress it cancels,
+        then start the runs it triggers (not those a function already ran for its id)."""
+        received = Received(id=new_ulid(), event=event)
+        with self._lock:
+            self.received.append(received)
         for active in self.active:
             if active.spec.cancelled_by(event, active.event) and not active.cancel.is_set():
                 logger.info(
@@ -77,29 +101,68 @@ class DevExecutor:
                     active.spec.id, active.run_id, event["name"], event.get("id"),
                 )  # fmt: skip
                 active.cancel.set()
-        started = [self._start(spec, event) for spec in self.executor.registry.triggered_by(event)]
+        started = [
+            self._start(spec, received)
+            for spec in self.executor.registry.triggered_by(event)
+            if self._first_sight(spec, event)
+        ]
         if not started:
-            logger.info("Event %s %s triggers no function", event["name"], event.get("id"))
+            logger.info("Event %s %s starts no run", event["name"], event.get("id"))
         return started
 
-    def _start(self, spec: FunctionSpec, event: dict) -> ActiveRun:
-        active = ActiveRun(spec=spec, event=event)
+    def cancel_run(self, run_id: str) -> bool:
+        """Cancel a run in progress, as an operator does from the dashboard or the REST API;
+        False if no such run is in progress."""
+        with self._lock:
+            active = self._active.get(run_id)
+        if active is None:
+            return False
+        logger.info("Cancelling %s run %s at an operator's request", active.spec.id, run_id)
+        active.cancel.set()
+        return True
+
+    def _first_sight(self, spec: FunctionSpec, event: dict) -> bool:
+        """Whether `spec` has not seen this event id in the last 24 hours (and note it)."""
+        if not event.get("id"):
+            return True
+        key, now = (spec.id, str(event["id"])), time.monotonic()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is not None and now - seen < DEDUPLICATION_SECONDS:
+                logger.info("%s already ran for event %s: no new run", spec.id, event["id"])
+                return False
+            self._seen[key] = now
+        return True
+
+    def _start(self, spec: FunctionSpec, received: Received) -> ActiveRun:
+        active = ActiveRun(spec=spec, event=received.event, event_id=received.id)
         with self._lock:
             self._active[active.run_id] = active
         logger.info(
-            "Starting %s run %s for %s %s", spec.id, active.run_id, event["name"], event.get("id")
-        )
-        active.future = self.pool.submit(self._drive, active)
+            "Starting %s run %s for %s %s",
+            spec.id, active.run_id, received.event["name"], received.event.get("id"),
+        )  # fmt: skip
+        try:
+            active.future = self.pool.submit(self._drive, active)
+        except RuntimeError:  # the pool is shutting down (a run's report during close())
+            logger.warning("%s run %s not started: stopping", spec.id, active.run_id)
+            with self._lock:
+                self._active.pop(active.run_id, None)
         return active
 
     def _drive(self, active: ActiveRun) -> Run | None:
         try:
             run = self.executor.run(
-                active.spec.id, active.event, run_id=active.run_id, cancel=active.cancel
+                active.spec.id,
+                active.event,
+                run_id=active.run_id,
+                cancel=active.cancel,
+                event_id=active.event_id,
+                emit=self._report,
+                max_attempts=active.spec.max_attempts,
             )
         except Exception:
-            # The run cannot go on (the endpoint answered what Inngest would not accept): say
-            # so, and keep serving the others.
+            # The executor cannot go on with this run: say so, and keep serving the others.
             logger.exception("%s run %s stopped", active.spec.id, active.run_id)
             return None
         finally:
@@ -113,6 +176,10 @@ class DevExecutor:
         with self._lock:
             self.finished.append(run)
         return run
+
+    def _report(self, event: dict) -> None:
+        """A run's end, received like any other event: its runs go on the pool."""
+        self.dispatch(event)
 
     def serve(self, *, stop: threading.Event, poll_interval: float = 0.5) -> None:
         """Poll until `stop` is set. A failing poll (the database busy or gone) is logged and

@@ -11,8 +11,10 @@ from django.urls import Resolver404, resolve
 
 from devtools.expressions import Matcher, compile_expression
 
-# Inngest's default when a function does not say: 3 retries after the first attempt.
+# Inngest's default when a function does not say: 3 retries after the first attempt; more than
+# 20 are cut to 20 (`pkg/consts/consts.go` MaxRetries, `pkg/inngest/function_step.go`).
 DEFAULT_RETRIES = 3
+MAX_RETRIES = 20
 
 
 class RegistryError(Exception):
@@ -51,7 +53,7 @@ class FunctionSpec:
             triggers=tuple(triggers),
             crons=tuple(crons),
             cancel=tuple(_rule(c["event"], c.get("if")) for c in config.get("cancel") or []),
-            max_attempts=retries + 1,
+            max_attempts=min(retries, MAX_RETRIES) + 1,
         )
 
     def triggered_by(self, event: dict) -> bool:

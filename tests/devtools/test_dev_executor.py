@@ -22,7 +22,15 @@ from videos.models import Video
 from videos.services import video_submit
 
 URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+CANCELLED = "inngest/function.cancelled"
 OTHER_URL = "https://www.youtube.com/watch?v=9bZkp7q19f0"
+
+
+def _wait_for(predicate, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
 
 
 def _settle(dev: DevExecutor, timeout: float = 20) -> None:
@@ -89,10 +97,10 @@ def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user)
         "video/deleted",
         "video/deleted",
     ]
-    # Every identify call fails, and the executor waits 30 s before each retry.
+    # Every identify call fails, and the executor waits 30 s before its first retry.
     fake_clips_api.queue("identify", Reply(status=502), times=10)
     executor = InngestExecutor(
-        base_url=live_server.url, registry=registry, backoff=Backoff(base=30, cap=30)
+        base_url=live_server.url, registry=registry, backoff=Backoff(scale=2, jitter=False)
     )
     dev = DevExecutor(executor=executor, workers=2)
     try:
@@ -120,6 +128,87 @@ def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user)
     assert video.status != Video.Status.FAILED  # a cancel is not a failure
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_before_its_run_is_ignored_and_its_redelivery_cancels(
+    dev, fake_clips_api, user, settings
+):
+    settings.CLIPS_API_READ_TIMEOUT_SECONDS = 20  # the held call answers when the test says
+    answer = threading.Event()
+    fake_clips_api.queue("identify", Reply(hold=answer))
+    video = video_submit(owner=user, youtube_url=URL)
+    cancel = {"id": "c1", "name": "video/identify.cancelled", "data": {"videoId": str(video.pk)}}
+
+    dev.dispatch(cancel)  # no run yet: nothing to cancel, and nothing kept for later
+    [active] = dev.dispatch({**_sent(video), "id": "e1"})
+    _wait_for(lambda: fake_clips_api.count("identify") == 1)
+    assert not active.cancel.is_set()
+    dev.dispatch(cancel)  # the same event again: matched like any other
+    answer.set()
+    _settle(dev)
+
+    assert [run.status for run in dev.finished] == ["cancelled"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_id_a_function_has_seen_starts_no_second_run(dev, user):
+    video = video_submit(owner=user, youtube_url=URL)
+    event = {**_sent(video), "id": "e1"}
+    assert len(dev.dispatch(event)) == 1
+    _settle(dev)
+
+    assert dev.dispatch(event) == []
+    assert len(dev.dispatch({**event, "id": "e2"})) == 1  # another id: another run
+    _settle(dev)
+    assert [run.event["id"] for run in dev.finished] == ["e1", "e2"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_runs_handler_runs_on_the_pool_as_a_run_of_its_own(dev, fake_clips_api, user):
+    fake_clips_api.queue("identify", Reply(status=422, body={"detail": "video is private"}))
+    video = video_submit(owner=user, youtube_url=URL)
+    assert dev.poll_once() == 1
+    _settle(dev)
+
+    assert sorted((run.function_id, run.status) for run in dev.finished) == [
+        ("korai-app-identify-clips", "failed"),
+        ("korai-app-identify-clips-failure", "completed"),
+    ]
+    video.refresh_from_db()
+    assert video.status == Video.Status.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("by", ["cancel event", "operator"])
+def test_a_cancelled_run_reports_function_cancelled_not_a_failure(
+    dev, fake_clips_api, user, settings, by
+):
+    settings.CLIPS_API_READ_TIMEOUT_SECONDS = 20  # the held call answers when the test says
+    answer = threading.Event()
+    fake_clips_api.queue("identify", Reply(hold=answer))
+    video = video_submit(owner=user, youtube_url=URL)
+    [active] = dev.dispatch({**_sent(video), "id": "e1"})
+    _wait_for(lambda: fake_clips_api.count("identify") == 1)
+
+    if by == "operator":
+        assert dev.cancel_run(active.run_id)
+    else:
+        dev.dispatch({"name": "video/identify.cancelled", "data": {"videoId": str(video.pk)}})
+    answer.set()
+    _settle(dev)
+
+    [run] = dev.finished  # no failure handler
+    assert run.status == "cancelled"
+    [cancelled] = [got.event for got in dev.received if got.event["name"] == CANCELLED]
+    assert cancelled["id"] == run.run_id
+    assert cancelled["data"]["function_id"] == "korai-app-identify-clips"
+    assert cancelled["data"]["run_id"] == run.run_id
+    assert cancelled["data"]["event"] == run.event
+    assert cancelled["data"]["_inngest"] == {"status": "Cancelled"}
+    assert not dev.cancel_run(run.run_id)  # over: nothing to cancel
+    video.refresh_from_db()
+    assert video.status != Video.Status.FAILED
+
+
 def _sent(video) -> dict:
     event = OutboxEvent.objects.get(job_id=video.pk)
     return {"name": event.name, "data": event.data, "ts": 0}
@@ -144,6 +233,14 @@ def test_functions_are_matched_by_their_own_configs():
     assert not spec.cancelled_by({"name": "probe/stop", "data": {}}, run_event)
 
 
+def test_retries_above_twenty_are_cut_to_twenty():
+    fn = inngest_client.create_function(
+        fn_id="devtools-probe-retries", trigger=inngest.TriggerEvent(event="probe/x"), retries=25
+    )(lambda ctx: None)
+    spec = FunctionSpec.from_config(fn.get_config("http://x/api/inngest").main.to_dict())
+    assert spec.max_attempts == 21
+
+
 def test_the_served_functions_and_their_failure_handlers_are_found():
     registry = served_registry()
     failed = {
@@ -162,11 +259,18 @@ def test_expressions_it_cannot_evaluate_are_refused(expression):
         compile_expression(expression)
 
 
-def test_backoff_doubles_up_to_its_cap_and_honours_retry_after():
-    backoff = Backoff(base=1, cap=5, honour_retry_after=True)
-    assert [backoff.delay(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
+def test_backoff_follows_the_servers_table_and_clips_retry_after():
+    backoff = Backoff(scale=1, jitter=False)
+    assert [backoff.delay(n) for n in range(1, 13)] == [
+        15, 30, 60, 120, 300, 600, 1200, 2400, 3600, 7200, 7200, 7200
+    ]  # fmt: skip
+    assert all(15 <= Backoff(scale=1).delay(1) < 45 for _ in range(20))  # up to 30 s of jitter
     assert backoff.delay(1, "3") == 3
-    assert backoff.delay(1, "2000-01-01T00:00:00Z") == 0
+    assert backoff.delay(1, "0") == 1  # at least 1 s
+    assert backoff.delay(1, "2000-01-01T00:00:00Z") == 1
+    assert backoff.delay(1, "Wed, 21 Oct 2099 07:28:00 GMT") == 24 * 3600  # at most 24 h
+    assert Backoff(scale=0.001, jitter=False).delay(2, "10") == 0.01
+    assert Backoff(scale=1, cap=60).delay(9) == 60
     assert Backoff().delay(3, "3") == 0  # the tests' executor never waits
 
 

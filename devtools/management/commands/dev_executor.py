@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.inngest import api_base_url, is_dev_mode
 from devtools.dev_executor import DevExecutor
+from devtools.engine_api import EngineAPI
 from devtools.executor import Backoff, InngestExecutor
 from devtools.expressions import UnsupportedExpression
 from devtools.registry import RegistryError, served_registry
@@ -33,16 +34,27 @@ class Command(BaseCommand):
             "--poll", type=float, default=0.5, help="seconds between looks at the outbox"
         )
         parser.add_argument(
-            "--backoff",
+            "--backoff-scale",
             type=float,
             default=1.0,
-            help="seconds before the first retry, doubled for each next one",
+            help="times Inngest's waits between attempts (15 s, 30 s, 1 m … 2 h; retry-after)",
         )
         parser.add_argument(
-            "--backoff-cap", type=float, default=30.0, help="longest wait between attempts"
+            "--backoff-cap", type=float, default=60.0, help="longest wait between attempts"
+        )
+        parser.add_argument(
+            "--abandon-after",
+            type=float,
+            default=15.0,
+            help="seconds a cancelled run's request in flight is still waited for",
         )
         parser.add_argument(
             "--wait", type=float, default=60.0, help="seconds to wait for Korai to answer"
+        )
+        parser.add_argument(
+            "--no-engine-api",
+            action="store_true",
+            help="do not serve the engine's REST API for runs at INNGEST_BASE_URL",
         )
 
     def handle(self, *args, **options):
@@ -55,9 +67,8 @@ class Command(BaseCommand):
         read_timeout = settings.CLIPS_API_READ_TIMEOUT_SECONDS + 60
         executor = InngestExecutor(
             base_url=base_url,
-            backoff=Backoff(
-                base=options["backoff"], cap=options["backoff_cap"], honour_retry_after=True
-            ),
+            backoff=Backoff(scale=options["backoff_scale"], cap=options["backoff_cap"]),
+            abandon_after=options["abandon_after"],
             registry=registry,
             # A step holds its request while a clips API works on it.
             timeout=(5, read_timeout),
@@ -78,6 +89,8 @@ class Command(BaseCommand):
                 cancel = ", ".join(rule.event for rule in spec.cancel)
                 line = f"    {spec.id}: on {events}, {spec.max_attempts} attempt(s)"
                 self.stdout.write(line + (f", cancelled by {cancel}" if cancel else ""))
+
+        engine_api = None if options["no_engine_api"] else self._serve_engine_api(executor)
         self.stdout.flush()
 
         stop = threading.Event()
@@ -89,6 +102,30 @@ class Command(BaseCommand):
             pass
         finally:
             dev.close()
+            if engine_api is not None:
+                engine_api.close()
+
+    def _serve_engine_api(self, executor: InngestExecutor) -> EngineAPI | None:
+        """Where the Inngest server's REST API would be (INNGEST_BASE_URL, else the Dev
+        Server's address), when that is this machine."""
+        where = urlsplit(api_base_url())
+        if where.hostname not in ("127.0.0.1", "localhost") or where.port is None:
+            self.stdout.write(f"    Engine REST API not served: {api_base_url()} is not local")
+            return None
+        try:
+            api = EngineAPI(
+                executor,
+                signing_key=settings.INNGEST_SIGNING_KEY or None,
+                host=where.hostname,
+                port=where.port,
+            )
+        except OSError as exc:
+            self.stdout.write(f"    Engine REST API not served at {api_base_url()}: {exc}")
+            return None
+        self.stdout.write(
+            f"    Engine REST API for runs: {api.url}/v1/runs/{{id}}, /v1/events/{{id}}/runs"
+        )
+        return api.start()
 
     def _refuse_outside_development(self) -> None:
         if not is_dev_mode():
