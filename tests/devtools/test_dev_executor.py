@@ -33,6 +33,12 @@ def _wait_for(predicate, timeout: float = 10) -> None:
         time.sleep(0.02)
 
 
+def job_runs(dev) -> list:
+    """The runs of the job functions themselves, without the `-failed`/`-cancelled` runs that
+    their ends start."""
+    return [run for run in dev.finished if not run.function_id.endswith(("-failed", "-cancelled"))]
+
+
 def _settle(dev: DevExecutor, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while dev.active:
@@ -105,7 +111,7 @@ def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user)
     dev = DevExecutor(executor=executor, workers=2)
     try:
         video = video_submit(owner=user, youtube_url=URL)
-        [active] = dev.dispatch({**_sent(video), "id": "e1"})
+        [active] = dev.dispatch(_sent(video))
         deadline = time.monotonic() + 10
         while fake_clips_api.count("identify") < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -115,13 +121,14 @@ def test_a_cancel_event_stops_driving_the_run(live_server, fake_clips_api, user)
         dev.dispatch({**cancelled, "data": {"videoId": str(video.pk), "runEventId": "e0"}})
         assert not active.cancel.is_set()
         started = time.monotonic()
-        dev.dispatch({**cancelled, "data": {"videoId": str(video.pk), "runEventId": "e1"}})
+        run_event = {"videoId": str(video.pk), "runEventId": video.run_event_id}
+        dev.dispatch({**cancelled, "data": run_event})
         _settle(dev)
         assert time.monotonic() - started < 5  # not after the 30 s backoff
     finally:
         dev.close()
 
-    [run] = dev.finished
+    [run] = job_runs(dev)
     assert run.status == "cancelled"
     assert fake_clips_api.count("identify") == 1  # no retry after the cancel
     video.refresh_from_db()
@@ -136,30 +143,34 @@ def test_a_cancel_before_its_run_is_ignored_and_its_redelivery_cancels(
     answer = threading.Event()
     fake_clips_api.queue("identify", Reply(hold=answer))
     video = video_submit(owner=user, youtube_url=URL)
-    cancel = {"id": "c1", "name": "video/identify.cancelled", "data": {"videoId": str(video.pk)}}
+    cancel = {
+        "id": "c1",
+        "name": "video/identify.cancelled",
+        "data": {"videoId": str(video.pk), "runEventId": video.run_event_id},
+    }
 
     dev.dispatch(cancel)  # no run yet: nothing to cancel, and nothing kept for later
-    [active] = dev.dispatch({**_sent(video), "id": "e1"})
+    [active] = dev.dispatch(_sent(video))
     _wait_for(lambda: fake_clips_api.count("identify") == 1)
     assert not active.cancel.is_set()
     dev.dispatch(cancel)  # the same event again: matched like any other
     answer.set()
     _settle(dev)
 
-    assert [run.status for run in dev.finished] == ["cancelled"]
+    assert [run.status for run in job_runs(dev)] == ["cancelled"]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_event_id_a_function_has_seen_starts_no_second_run(dev, user):
     video = video_submit(owner=user, youtube_url=URL)
-    event = {**_sent(video), "id": "e1"}
+    event = _sent(video)
     assert len(dev.dispatch(event)) == 1
     _settle(dev)
 
     assert dev.dispatch(event) == []
     assert len(dev.dispatch({**event, "id": "e2"})) == 1  # another id: another run
     _settle(dev)
-    assert [run.event["id"] for run in dev.finished] == ["e1", "e2"]
+    assert [run.event["id"] for run in job_runs(dev)] == [event["id"], "e2"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -171,7 +182,7 @@ def test_a_failed_runs_handler_runs_on_the_pool_as_a_run_of_its_own(dev, fake_cl
 
     assert sorted((run.function_id, run.status) for run in dev.finished) == [
         ("korai-app-identify-clips", "failed"),
-        ("korai-app-identify-clips-failure", "completed"),
+        ("korai-app-identify-clips-failed", "completed"),
     ]
     video.refresh_from_db()
     assert video.status == Video.Status.FAILED
@@ -186,17 +197,27 @@ def test_a_cancelled_run_reports_function_cancelled_not_a_failure(
     answer = threading.Event()
     fake_clips_api.queue("identify", Reply(hold=answer))
     video = video_submit(owner=user, youtube_url=URL)
-    [active] = dev.dispatch({**_sent(video), "id": "e1"})
+    [active] = dev.dispatch(_sent(video))
     _wait_for(lambda: fake_clips_api.count("identify") == 1)
 
     if by == "operator":
         assert dev.cancel_run(active.run_id)
     else:
-        dev.dispatch({"name": "video/identify.cancelled", "data": {"videoId": str(video.pk)}})
+        dev.dispatch(
+            {
+                "name": "video/identify.cancelled",
+                "data": {"videoId": str(video.pk), "runEventId": video.run_event_id},
+            }
+        )
     answer.set()
     _settle(dev)
 
-    [run] = dev.finished  # no failure handler
+    # No failure handler: the run's end reaches identify-clips-cancelled only.
+    assert sorted((run.function_id, run.status) for run in dev.finished) == [
+        ("korai-app-identify-clips", "cancelled"),
+        ("korai-app-identify-clips-cancelled", "completed"),
+    ]
+    [run] = job_runs(dev)
     assert run.status == "cancelled"
     [cancelled] = [got.event for got in dev.received if got.event["name"] == CANCELLED]
     assert cancelled["id"] == run.run_id
@@ -206,12 +227,13 @@ def test_a_cancelled_run_reports_function_cancelled_not_a_failure(
     assert cancelled["data"]["_inngest"] == {"status": "Cancelled"}
     assert not dev.cancel_run(run.run_id)  # over: nothing to cancel
     video.refresh_from_db()
-    assert video.status != Video.Status.FAILED
+    assert video.status == Video.Status.CANCELLED  # whoever cancelled it
 
 
 def _sent(video) -> dict:
+    """The video's event as the outbox sends it."""
     event = OutboxEvent.objects.get(job_id=video.pk)
-    return {"name": event.name, "data": event.data, "ts": 0}
+    return {"id": event.event_id, "name": event.name, "data": event.data, "ts": 0}
 
 
 def test_functions_are_matched_by_their_own_configs():
