@@ -5,9 +5,9 @@ Steps: `create-export-record`, `call-process-clips-api` (ONE request for every r
 render, then each output copied to a key of the export), `save-exported-clips-to-database`.
 The processing API transcribes the whole source video once per request and names its outputs
 by position (`{dirname(s3_key)}/clip_{i}.mp4`), so one request per export is both the cheap
-way and, with one executing step per video, the way no render overwrites another's output. A
-clip missing from the answer gets its error and the export ends `partial`; a rerun renders
-only the missing ranges."""
+way and, with the video's render lease (exports/leases.py), the way no render overwrites
+another's output. A clip missing from the answer gets its error and the export ends
+`partial`; a rerun renders only the missing ranges."""
 
 import contextlib
 
@@ -31,10 +31,10 @@ RENDER_STEP = "call-process-clips-api"
     name="Process and Export Viral Clips",
     trigger=inngest.TriggerEvent(event="clips/process"),
     retries=settings.INNGEST_RETRIES,
-    # Renders of one video never run at once: the processing API writes every render of a
-    # video to the same `clip_{i}` keys. Inngest counts executing steps, not runs, so this
-    # holds for the render step (API call + copies) as a whole, which is why the copies are
-    # made inside it. Inngest accepts at most two limits per function: the other one is the
+    # One executing step per video: the processing API writes every render of a video to the
+    # same `clip_{i}` keys. Inngest frees a cancelled run's slot while its step still renders,
+    # so the video's render lease (exports/leases.py) is what keeps renders apart; this limit
+    # spares the waiting. Inngest accepts at most two limits per function: the other one is the
     # overall limit, so the steps pool can be sized for every render in flight
     # (korai/capacity.py); one user's flood is bounded by the export throttle
     # (KORAI_THROTTLE_EXPORT_CREATE).

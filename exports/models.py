@@ -123,3 +123,28 @@ class ExportedClip(models.Model):
     @property
     def succeeded(self) -> bool:
         return bool(self.s3_key)
+
+
+class RenderLease(models.Model):
+    """The one render allowed to use a video's output keys: the processing API writes every
+    render of a video to the same `clip_{i}` keys, so from before its call until the last copy
+    a render holds this row (`exports/leases.py`). It expires by itself, so a render whose
+    process was killed frees the video."""
+
+    video = models.OneToOneField(
+        "videos.Video", on_delete=models.CASCADE, primary_key=True, related_name="render_lease"
+    )
+    # The holder. Not a foreign key: the call of a deleted export may still be writing.
+    export_id = models.UUIDField()
+    run_id = models.CharField(max_length=64)
+    acquired_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    # The processing call may still be writing the video's outputs: only the render itself
+    # (or the expiry) frees the lease then, not a cancel.
+    calling = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"video {self.video_id}: export {self.export_id} until {self.expires_at:%H:%M:%S}"
+
+    def held_by(self, *, export_id: str, run_id: str) -> bool:
+        return str(self.export_id) == str(export_id) and self.run_id == run_id

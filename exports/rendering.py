@@ -5,17 +5,35 @@ that failed for good, finish the export from its clips.
 Each is safe to run twice: Inngest may deliver a step again after its writes committed, and a
 rerun of a partial export must not render again the clips that already succeeded."""
 
+import math
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from clips.models import Clip
-from exports.models import Export, ExportedClip
+from exports.leases import render_lease_acquire, render_lease_release, render_lease_renew
+from exports.models import Export, ExportedClip, RenderLease
 from exports.subtitles import subtitle_customization
 from integrations import clips_api, storage
 from integrations.storage import StorageError, StorageUnavailable
 from jobs import lifecycle
-from jobs.records import JobError, as_uuid, ensure_run, job_note, lock, truncate_error
+from jobs.records import (
+    JobError,
+    JobWaiting,
+    as_uuid,
+    ensure_run,
+    job_note,
+    lock,
+    truncate_error,
+)
 from videos.models import Video
+
+# Beyond the longest call (or copies): a render's lease outlives its own deadlines, so it is
+# never taken over from a render still at work.
+LEASE_MARGIN_SECONDS = 60
 
 
 def export_render(*, export_id: str, run_id: str, step: str, attempt: int) -> dict:
@@ -25,14 +43,16 @@ def export_render(*, export_id: str, run_id: str, step: str, attempt: int) -> di
     "rendered", "failed"}` (small: it is the step's output).
 
     The API writes outputs to `{dirname(s3_key)}/clip_{i}.mp4` by position in the request, so
-    the next render of the same video overwrites them: the copies happen here, in the step
-    that holds the video's concurrency slot (`process-clips` allows one executing step per
-    video). A repeat (a retried or re-delivered step, a rerun of a partial export) renders only
-    what is still missing, so it never overwrites a clip that was kept.
+    the next render of the same video overwrites them: from before the call until the last
+    copy this run holds the video's render lease (`exports.leases`). While another export's
+    render holds it, the API is not called: JobWaiting, asked again later. A repeat (a retried
+    or re-delivered step, a rerun of a partial export) renders only what is still missing, so
+    it never overwrites a clip that was kept.
 
     An export cancelled (or taken over by a newer run) before the call is not rendered, and one
     cancelled while the API worked keeps nothing of that call: no copy, no clip row (JobStopped);
-    a rerun renders those ranges again.
+    a rerun renders those ranges again. Nor does a render whose lease was lost meanwhile
+    (RenderLeaseLost, retried).
 
     Raises JobError when the export is gone or storage is not configured, what
     `integrations.clips_api.process_clips` raises, and StorageUnavailable when the store is
@@ -50,6 +70,24 @@ def export_render(*, export_id: str, run_id: str, step: str, attempt: int) -> di
     missing = _missing_ranges(export)
     if not missing:
         return {"requested": 0, "rendered": 0, "failed": 0}
+    lease = render_lease_acquire(
+        video_id=export.video_id,
+        export_id=export_id,
+        run_id=run_id,
+        seconds=clips_api.process_call_max_seconds() + LEASE_MARGIN_SECONDS,
+    )
+    if not lease.held_by(export_id=export_id, run_id=run_id):
+        raise _wait_for(lease, export_id=export_id, run_id=run_id, step=step, attempt=attempt)
+    try:
+        return _render(export, missing, run_id=run_id, step=step, attempt=attempt)
+    finally:
+        # Whatever ended the render (done, refused, failed, cancelled): the video is free.
+        render_lease_release(video_id=export.video_id, export_id=export_id, run_id=run_id)
+
+
+def _render(export: Export, missing: list, *, run_id: str, step: str, attempt: int) -> dict:
+    """The call, the copies and their rows, for a run that holds the video's lease."""
+    export_id = str(export.pk)
     processed = clips_api.process_clips(
         s3_key=export.video.s3_key,
         clips=[{"start": start, "end": end} for _, start, end in missing],
@@ -60,6 +98,16 @@ def export_render(*, export_id: str, run_id: str, step: str, attempt: int) -> di
         subtitle_customization=subtitle_customization(export.subtitle_style),
     )
     _ensure_still_rendering(export_id, run_id)  # cancelled while the API worked: no copies
+    copying = len(missing) * (
+        settings.AWS_S3_CONNECT_TIMEOUT_SECONDS + settings.AWS_S3_READ_TIMEOUT_SECONDS
+    )
+    if not render_lease_renew(
+        video_id=export.video_id,
+        export_id=export_id,
+        run_id=run_id,
+        seconds=copying + LEASE_MARGIN_SECONDS,
+    ):
+        raise RenderLeaseLost(export)
     outcomes = {}  # index in selected_ranges -> (kept key, error)
     for index, start, end in missing:
         output = clips_api.rendered_for(processed, start=start, end=end)
@@ -83,6 +131,9 @@ def export_render(*, export_id: str, run_id: str, step: str, attempt: int) -> di
         # cancelled while the copies were made: nothing is written (delete-video-objects sweeps
         # a deleted video's copies; a rerun overwrites a cancelled export's).
         locked = _ensure_still_rendering(export_id, run_id, lock=True)
+        # Given back with the rows: still ours, or the copies may hold another render's bytes.
+        if not render_lease_release(video_id=export.video_id, export_id=export_id, run_id=run_id):
+            raise RenderLeaseLost(export)
         for index, (key, error) in outcomes.items():
             _store(locked, locked.selected_ranges[index], s3_key=key, error=error)
         job_note(
@@ -93,6 +144,37 @@ def export_render(*, export_id: str, run_id: str, step: str, attempt: int) -> di
         )
         locked.save(update_fields=["timeline", "updated_at"])
     return {"requested": len(missing), "rendered": rendered, "failed": len(missing) - rendered}
+
+
+def _wait_for(
+    lease: RenderLease, *, export_id: str, run_id: str, step: str, attempt: int
+) -> JobWaiting:
+    """Another render holds the video: note it on the export and ask to be called again. The
+    remaining attempts are spread over what is left of that lease, so the last one comes after
+    it expired: a render is refused for waiting only if another took the video meanwhile."""
+    remaining = (lease.expires_at - timezone.now()).total_seconds()
+    retries_left = max(settings.INNGEST_RETRIES - attempt, 1)
+    delay = timedelta(seconds=max(math.ceil(remaining / retries_left), 1))
+    detail = f"waiting for export {lease.export_id} of the same video"
+    with transaction.atomic():
+        export = Export.objects.select_for_update().filter(pk=as_uuid(export_id)).first()
+        if export is not None:
+            ensure_run(export, run_id)  # cancelled meanwhile: stop, not wait
+            job_note(export, step=step, attempt=attempt, detail=detail)
+            export.save(update_fields=["timeline", "updated_at"])
+    return JobWaiting(f"{detail}, which renders it until {lease.expires_at:%H:%M:%S} UTC", delay)
+
+
+class RenderLeaseLost(Exception):
+    """This run's lease of the video expired and another render took it while the API worked
+    or the copies were made: the outputs may be that render's, so nothing is kept and the step
+    is retried (rendered again)."""
+
+    def __init__(self, export: Export) -> None:
+        super().__init__(
+            f"the render lease of video {export.video_id} expired before the clips were kept: "
+            "rendering again"
+        )
 
 
 def _ensure_still_rendering(export_id: str, run_id: str, *, lock: bool = False) -> Export:

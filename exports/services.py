@@ -16,6 +16,7 @@ from clips.models import Clip
 from core.events import PROCESS_CANCELLED_EVENT, PROCESS_EVENT
 from core.exceptions import ConflictError
 from exports.languages import target_language_normalized
+from exports.leases import render_lease_release
 from exports.models import AspectRatio, Export, ExportedClip
 from exports.selection import export_selection
 from exports.selectors import exports_stuck
@@ -133,25 +134,31 @@ def export_cancel(*, export: Export) -> Export:
     """Cancel a pending or processing export: `cancelled` now, and a `clips/process.cancelled`
     event (sent after commit) that cancels its Inngest run. Clips rendered before (by an earlier
     run of a partial export) are kept; a render call that ends after the cancel keeps nothing
-    (`export_render`). ConflictError if the export is already final."""
-    return job_cancel(
-        export,
-        record_event=lambda export: event_record(
-            name=PROCESS_CANCELLED_EVENT,
-            # The run to cancel: its event's id (the function's cancel rule matches on it).
-            data={
-                "exportId": str(export.pk),
-                "videoId": str(export.video_id),
-                "runEventId": export.run_event_id,
-            },
-            job=export,
-        ),
-        refused=lambda export: ConflictError(
-            f"This export is {export.status}: only a pending or processing export can be "
-            "cancelled.",
-            code="export_final",
-        ),
-    )
+    (`export_render`). ConflictError if the export is already final.
+
+    The video's render lease is given back too, unless its processing call may still be
+    writing (`exports.leases`): then its render, or the lease's expiry, frees it."""
+    with transaction.atomic():
+        export = job_cancel(
+            export,
+            record_event=lambda export: event_record(
+                name=PROCESS_CANCELLED_EVENT,
+                # The run to cancel: its event's id (the function's cancel rule matches on it).
+                data={
+                    "exportId": str(export.pk),
+                    "videoId": str(export.video_id),
+                    "runEventId": export.run_event_id,
+                },
+                job=export,
+            ),
+            refused=lambda export: ConflictError(
+                f"This export is {export.status}: only a pending or processing export can be "
+                "cancelled.",
+                code="export_final",
+            ),
+        )
+        render_lease_release(video_id=export.video_id, export_id=str(export.pk))
+    return export
 
 
 def _record_process_event(export: Export) -> None:

@@ -136,6 +136,13 @@ def process_clips(
         return parse_process_response(payload)["processed_clips"]
 
 
+def process_call_max_seconds() -> float:
+    """The longest one `process_clips` call can take: each URL it tries (the fallback too)
+    gets a connect timeout and the read timeout, its redirects included."""
+    one = settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS + settings.CLIPS_API_READ_TIMEOUT_SECONDS
+    return one * (2 if settings.PROCESS_CLIPS_API_FALLBACK_URL else 1)
+
+
 def rendered_for(processed: list[dict], *, start: float, end: float) -> dict | None:
     """The answer's clip for the range `start`-`end` (the API echoes the numbers, possibly
     re-serialized), or None when the answer lacks it."""

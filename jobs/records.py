@@ -5,6 +5,7 @@ status a failure ends in, the event a rerun or a cancel records, the refusal's w
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -39,6 +40,15 @@ class JobError(Exception):
 class JobStopped(JobError):
     """The job is no longer this run's to work on: it was cancelled, or run again by a newer
     run, while the step worked. The step writes nothing."""
+
+
+class JobWaiting(Exception):
+    """The job must wait for something another job holds (a video's render lease): the step
+    is asked again after `delay`. Not a failure: nothing is recorded as one."""
+
+    def __init__(self, message: str, delay: timedelta) -> None:
+        super().__init__(message)
+        self.delay = delay
 
 
 def job_note(job: TrackedJob, *, step: str, attempt: int, detail: str = "") -> None:

@@ -3,7 +3,8 @@
 
 - `JobError` (the job cannot run: gone, bad event), `ClipsApiRefused` and `ClipsApiMalformed`
   become `inngest.NonRetriableError`, prefixed with the step's name: retrying cannot help;
-- `ClipsApiRetryAfter` becomes `inngest.RetryAfterError` with the API's delay;
+- `ClipsApiRetryAfter` becomes `inngest.RetryAfterError` with the API's delay, and so does
+  `JobWaiting` (another job holds what this one needs), which is not recorded as a failure;
 - anything else (`ClipsApiUnavailable`, a storage or database outage) is raised as it is, so
   Inngest retries the step with back-off.
 
@@ -18,7 +19,7 @@ from django.conf import settings
 
 from integrations.clips_api import ClipsApiMalformed, ClipsApiRefused, ClipsApiRetryAfter
 from jobs.models import TrackedJob
-from jobs.records import JobError, job_step_failed
+from jobs.records import JobError, JobWaiting, job_step_failed
 
 T = TypeVar("T")
 
@@ -54,9 +55,9 @@ def run_step(
                 gave_up(str(err))
                 # The SDK raises these two at the function level, not as the step's failure:
                 # the run would end before the function could finish the job with the error.
-                if permanent or isinstance(err, ClipsApiRetryAfter):
+                if permanent or isinstance(err, ClipsApiRetryAfter | JobWaiting):
                     return {"error": str(err)}
-            elif job is not None:
+            elif job is not None and not isinstance(err, JobWaiting):
                 model, job_id = job
                 job_step_failed(
                     model=model, job_id=job_id, step=step_id, attempt=ctx.attempt, error=str(err)
@@ -72,7 +73,7 @@ def for_inngest(step_id: str, err: Exception) -> Exception | None:
     """Inngest's error for `err`, raised in step `step_id`; None: `err` itself, retried."""
     if isinstance(err, _PERMANENT):
         return inngest.NonRetriableError(f"{step_id}: {err}")
-    if isinstance(err, ClipsApiRetryAfter):
+    if isinstance(err, ClipsApiRetryAfter | JobWaiting):
         # A delay, not a time: the SDK compares times with naive local time.
         return inngest.RetryAfterError(str(err), err.delay)
     return None

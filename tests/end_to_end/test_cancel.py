@@ -14,13 +14,13 @@ from rest_framework.authtoken.models import Token
 
 from devtools.dev_executor import DevExecutor
 from devtools.executor import InngestExecutor
-from exports.models import Export, ExportedClip
+from exports.models import Export, ExportedClip, RenderLease
 from exports.services import EXPORT_JOB
 from jobs.reruns import jobs_rerun
 from outbox.delivery import event_payload
 from outbox.models import OutboxEvent
 from tests.factories import ClipFactory, ExportFactory, UserFactory, VideoFactory
-from tests.fakes.clips_api import Reply
+from tests.fakes.clips_api import Reply, render_bytes
 from videos.models import IdentifyAnswer, Video
 from videos.services import VIDEO_JOB, video_id_for_event, video_rerun
 
@@ -62,6 +62,16 @@ def settle(dev: DevExecutor) -> None:
 
 def submit(api) -> str:
     response = api.post(f"{api.base}/videos/", json={"youtube_url": URL}, timeout=10)
+    assert response.status_code == 202, response.text
+    return response.json()["id"]
+
+
+def create_export(api, video, clip) -> str:
+    response = api.post(
+        f"{api.base}/videos/{video.pk}/exports/",
+        json={"clip_ids": [str(clip.pk)], "aspect_ratio": "9:16"},
+        timeout=10,
+    )
     assert response.status_code == 202, response.text
     return response.json()["id"]
 
@@ -223,6 +233,67 @@ def test_a_cancel_during_a_render_keeps_earlier_clips_and_nothing_of_that_call(
     assert s3.keys(export.storage_prefix) == [kept.s3_key]
     body = api.get(f"{api.base}/exports/{export_id}/", timeout=10).json()
     assert [bool(clip["download_url"]) for clip in body["exported_clips"]] == [True, False]
+
+
+def test_a_second_export_waits_for_the_cancelled_renders_call_and_each_keeps_its_own_clips(
+    api, fake_clips_api, live_server, s3
+):
+    """Inngest frees a cancelled run's concurrency slot while its render call still runs: the
+    video's render lease keeps the next export of the video from calling the API meanwhile."""
+    video = VideoFactory(owner=api.user, status=Video.Status.COMPLETED)
+    clips = [ClipFactory(video=video, start=0, end=30), ClipFactory(video=video, start=60, end=90)]
+    answer = threading.Event()
+    fake_clips_api.queue("process", Reply(hold=answer))  # the first export's call
+    waits = []
+
+    def before_retry(attempt):
+        # Only the second export's run retries: each time, the first call is still out.
+        waits.append((fake_clips_api.count("process"), fake_clips_api.calls[-1].answered))
+        if attempt == 2:
+            answer.set()  # the first call ends; its cancelled run keeps nothing of it
+            wait_for(lambda: len(dev.finished) == 1)
+
+    dev = DevExecutor(
+        executor=InngestExecutor(base_url=live_server.url, before_retry=before_retry), workers=2
+    )
+    try:
+        first = create_export(api, video, clips[0])
+        assert dev.poll_once() == 1
+        wait_for(lambda: fake_clips_api.count("process") == 1)
+        cancelled = api.post(f"{api.base}/exports/{first}/cancel/", timeout=10)
+        assert cancelled.status_code == 202
+        second = create_export(api, video, clips[1])
+        assert dev.poll_once() == 2  # the cancel and the second export's event
+        settle(dev)
+        assert [run.status for run in dev.finished] == ["cancelled", "completed"]
+        assert waits == [(1, 0.0), (1, 0.0)]  # waited twice, calling nothing, while it ran
+        one, two = (call for call in fake_clips_api.calls if call.endpoint == "process")
+        assert one.answered <= two.started  # never at once
+
+        # The cancelled export, run again, renders its own clip once the video is free.
+        jobs_rerun(
+            candidates=[(EXPORT_JOB, Export.objects.filter(pk=first))], failed=True, cancelled=True
+        )
+        assert dev.poll_once() == 1
+        settle(dev)
+    finally:
+        dev.close()
+        dev.executor.session.close()  # its keep-alive connections hold database sessions
+
+    assert dev.finished[-1].status == "completed"
+    # Every render wrote `clip_0` of the video's folder; each export kept its own call's bytes.
+    for export_id, (start, end), render in ((second, (60, 90), 2), (first, (0, 30), 3)):
+        export = Export.objects.get(pk=export_id)
+        assert export.status == Export.Status.COMPLETED
+        body = api.get(f"{api.base}/exports/{export_id}/", timeout=10).json()
+        [clip] = body["exported_clips"]
+        download = requests.get(clip["download_url"], timeout=10)
+        assert download.content == render_bytes(video.s3_key, start, end, render)
+    waiting = Export.objects.get(pk=second)
+    assert waiting.last_error == ""  # waiting is not a failure
+    notes = [line["detail"] for line in waiting.timeline]
+    assert notes.count(f"waiting for export {first} of the same video") == 2
+    assert not RenderLease.objects.exists()
 
 
 def test_cancelling_a_final_job_answers_409_and_changes_nothing(api):

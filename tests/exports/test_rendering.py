@@ -17,10 +17,13 @@ from tests.factories import ExportedClipFactory, ExportFactory
 # before it answers, which on a loaded machine can outlast the default 0.5 s (then retried).
 CLIPS_API_READ_TIMEOUT_SECONDS = 10.0
 
-# Read the export with its video and its rendered ranges; once the API answered, check the
-# export is still this run's (not cancelled); then, in one transaction (a savepoint inside the
-# test's, with its release): lock the export, note the step on it.
-QUERIES_PER_RENDER = 7
+# Read the export with its video and its rendered ranges; take the video's render lease (a
+# savepoint: lock it or, the first time, insert it in a savepoint of its own); once the API
+# answered, check the export is still this run's (not cancelled) and keep the lease for the
+# copies; then, in one transaction (a savepoint inside the test's, with its release): lock the
+# export, give the lease back, note the step on it; give the lease back again, whatever ended
+# the render (nothing left to delete).
+QUERIES_PER_RENDER = 16
 # For each clip of a custom range (no source clip to look up): lock and read its row, insert it
 # (update_or_create: a read, two savepoints with their releases), count it on the video.
 QUERIES_PER_RENDERED_CLIP = 8

@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('outbox', '0003_generic_job'),
         ('contenttypes', '0002_remove_content_type_name'),
-        ('exports', '0004_export_cancelled_drop_clips'),
+        ('exports', '0005_render_lease'),
     ]
 
     operations = [
