@@ -43,8 +43,8 @@ def render_lease_acquire(
         if not ours and lease.expires_at > now:
             return lease
         if not ours:
-            for field, value in holder.items():
-                setattr(lease, field, value)
+            lease.export_id, lease.run_id = holder["export_id"], holder["run_id"]
+            lease.acquired_at = holder["acquired_at"]
         lease.expires_at, lease.calling = until, True
         lease.save()
         return lease

@@ -251,7 +251,7 @@ def test_a_second_export_waits_for_the_cancelled_renders_call_and_each_keeps_its
         waits.append((fake_clips_api.count("process"), fake_clips_api.calls[-1].answered))
         if attempt == 2:
             answer.set()  # the first call ends; its cancelled run keeps nothing of it
-            wait_for(lambda: len(dev.finished) == 1)
+            wait_for(lambda: len(job_runs(dev)) == 1)
 
     dev = DevExecutor(
         executor=InngestExecutor(base_url=live_server.url, before_retry=before_retry), workers=2
@@ -265,7 +265,7 @@ def test_a_second_export_waits_for_the_cancelled_renders_call_and_each_keeps_its
         second = create_export(api, video, clips[1])
         assert dev.poll_once() == 2  # the cancel and the second export's event
         settle(dev)
-        assert [run.status for run in dev.finished] == ["cancelled", "completed"]
+        assert [run.status for run in job_runs(dev)] == ["cancelled", "completed"]
         assert waits == [(1, 0.0), (1, 0.0)]  # waited twice, calling nothing, while it ran
         one, two = (call for call in fake_clips_api.calls if call.endpoint == "process")
         assert one.answered <= two.started  # never at once
@@ -280,7 +280,7 @@ def test_a_second_export_waits_for_the_cancelled_renders_call_and_each_keeps_its
         dev.close()
         dev.executor.session.close()  # its keep-alive connections hold database sessions
 
-    assert dev.finished[-1].status == "completed"
+    assert job_runs(dev)[-1].status == "completed"
     # Every render wrote `clip_0` of the video's folder; each export kept its own call's bytes.
     for export_id, (start, end), render in ((second, (60, 90), 2), (first, (0, 30), 3)):
         export = Export.objects.get(pk=export_id)

@@ -149,7 +149,7 @@ def test_renders_of_one_video_take_turns_without_inngests_limit(
         executor = InngestExecutor(
             base_url=live_server.url,
             max_attempts=31,
-            backoff=Backoff(cap=0.2, honour_retry_after=True),
+            backoff=Backoff(scale=1.0, cap=0.2, jitter=False),
         )
         runs[export.pk] = executor.run("process-clips", event_for(export))
 
