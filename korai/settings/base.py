@@ -312,9 +312,10 @@ INNGEST_BASE_URL = env.str("INNGEST_BASE_URL", default="")
 INNGEST_DASHBOARD_URL = env.str("INNGEST_DASHBOARD_URL", default="")
 # Signed requests older than this are refused, so a captured request cannot be replayed.
 INNGEST_SIGNATURE_MAX_AGE_SECONDS = env.int("INNGEST_SIGNATURE_MAX_AGE_SECONDS", default=300)
-# Largest request body /api/inngest accepts: Inngest's run state limit (32 MB: the event and
-# every step's output) with room for the envelope. Every other path keeps Django's 2.5 MB.
-INNGEST_MAX_BODY_BYTES = env.int("INNGEST_MAX_BODY_BYTES", default=34 * 1024 * 1024)
+# Largest request body /api/inngest accepts: Inngest sends at most 4 MB (above that, `use_api`:
+# the SDK fetches the run's state from Inngest's API), with room here for JSON canonicalization.
+# Every other path keeps Django's 2.5 MB.
+INNGEST_MAX_BODY_BYTES = env.int("INNGEST_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 # Inngest's syncs are signed. An unsigned PUT (`curl -X PUT .../api/inngest`) makes the app
 # register itself with Inngest on anyone's behalf: refused (401) unless this is set.
 INNGEST_ALLOW_UNSIGNED_SYNC = env.bool("INNGEST_ALLOW_UNSIGNED_SYNC", default=False)

@@ -1,4 +1,5 @@
-"""A fake Inngest event API (`POST /e/{event key}`) on 127.0.0.1, for tests and benchmarks.
+"""A fake Inngest event API (`POST /e/{event key}`) on 127.0.0.1, for tests and benchmarks. It
+also takes an app's out-of-band sync (`POST /fn/register`), as the real server does.
 
     with FakeInngestEventAPI() as api:
         settings.INNGEST_BASE_URL = api.url
@@ -9,6 +10,7 @@
         api.delay = 0.1 # seconds to wait before answering (to make concurrent senders overlap)
         api.up()        # accept and record events again
         api.events      # every event received while up, in order, duplicates included
+        api.registrations  # the body of every sync (`POST /fn/register`), in order
 
 Or use the `fake_inngest` fixture, which also points `settings.INNGEST_BASE_URL` at it.
 It de-duplicates nothing, so a test can count exactly how often an event id arrived.
@@ -48,6 +50,12 @@ class _Handler(BaseHTTPRequestHandler):
         if api.mode == FAILING:
             self._answer(api.fail_status, {"error": "fake failure", "status": api.fail_status})
             return
+        if self.path.split("?")[0] == "/fn/register":
+            with api._lock:
+                api.registrations.append(json.loads(body))
+            # What the real server answers (pkg/cqrs/sync/sync.go, Reply).
+            self._answer(200, {"ok": True, "modified": True})
+            return
         if not self.path.startswith("/e/") or len(self.path) <= len("/e/"):
             self._answer(404, {"error": "unknown path", "status": 404})
             return
@@ -83,6 +91,7 @@ class FakeInngestEventAPI:
 
     def __init__(self) -> None:
         self.events: list[dict] = []
+        self.registrations: list[dict] = []
         self.mode = UP
         self.fail_status = 500
         self.delay = 0.0
