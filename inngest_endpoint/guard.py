@@ -54,9 +54,12 @@ _accepted = itertools.count(1)
 def guarded(
     pattern: URLPattern, *, client: inngest.Inngest, functions: list[inngest.Function]
 ) -> URLPattern:
-    """The SDK's URL pattern (`core.inngest.serve`) with `guard` in front of its view."""
+    """The SDK's URL pattern (`core.inngest.serve`) with `guard` in front of its view, at
+    `api/inngest` whatever INNGEST_SERVE_PATH (the path syncs register, which the SDK would
+    also serve at) says: the body limit, the HTTPS exemption and the steps pool are set for
+    this path, and a proxy maps the public path to it."""
     view = guard(pattern.callback, client=client, functions=functions)
-    return path(str(pattern.pattern), csrf_exempt(view), name="inngest")
+    return path("api/inngest", csrf_exempt(view), name="inngest")
 
 
 def guard(

@@ -319,7 +319,14 @@ INNGEST_MAX_BODY_BYTES = env.int("INNGEST_MAX_BODY_BYTES", default=5 * 1024 * 10
 # Inngest's syncs are signed. An unsigned PUT (`curl -X PUT .../api/inngest`) makes the app
 # register itself with Inngest on anyone's behalf: refused (401) unless this is set.
 INNGEST_ALLOW_UNSIGNED_SYNC = env.bool("INNGEST_ALLOW_UNSIGNED_SYNC", default=False)
-INNGEST_RETRIES = env.int("INNGEST_RETRIES", default=3)
+# The URL a sync registers, which Inngest then calls for every step: by default the origin and
+# path the syncing request reached (`request.build_absolute_uri()`, which behind a proxy needs
+# its Host and X-Forwarded-Proto headers). Set them when Inngest reaches the steps pool at
+# another public origin, or through a proxy at another path; Korai still serves /api/inngest.
+INNGEST_SERVE_ORIGIN = env.origin("INNGEST_SERVE_ORIGIN")
+INNGEST_SERVE_PATH = env.url_path("INNGEST_SERVE_PATH")
+# Inngest cuts a function's retries to 20 without a word: more is refused here instead.
+INNGEST_RETRIES = env.int("INNGEST_RETRIES", default=3, between=(0, 20))
 INNGEST_CONCURRENCY_PER_USER = env.int("INNGEST_CONCURRENCY_PER_USER", default=2)
 INNGEST_CONCURRENCY_GLOBAL = env.int("INNGEST_CONCURRENCY_GLOBAL", default=10)
 # Sending an event from a request: one short attempt; resend_events delivers what it misses.
@@ -355,7 +362,7 @@ KORAI_DOWNLOAD_URL_EXPIRES_SECONDS = env.int("KORAI_DOWNLOAD_URL_EXPIRES_SECONDS
 # Removing a deleted video's objects (`delete-video-objects`): retries while storage is down
 # (Inngest allows up to 20, spread over hours by its back-off), and the wait before the second
 # sweep, which takes what a clips-API call in flight at the delete wrote afterwards.
-KORAI_CLEANUP_RETRIES = env.int("KORAI_CLEANUP_RETRIES", default=20)
+KORAI_CLEANUP_RETRIES = env.int("KORAI_CLEANUP_RETRIES", default=20, between=(0, 20))
 KORAI_CLEANUP_SWEEP_DELAY_SECONDS = env.int(
     "KORAI_CLEANUP_SWEEP_DELAY_SECONDS", default=int(CLIPS_API_READ_TIMEOUT_SECONDS) + 60
 )
