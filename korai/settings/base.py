@@ -177,7 +177,8 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     # Health checks and a self-hosted Inngest may reach the app over plain HTTP inside the
     # network; a redirect would lose the executor's POST (its requests are HMAC-signed anyway).
-    SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$", r"^metrics$", r"^api/inngest$"]
+    # `api/inngest/` too: api.middleware serves it as `api/inngest`, after this check.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$", r"^metrics$", r"^api/inngest/?$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)

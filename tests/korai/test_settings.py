@@ -211,12 +211,14 @@ def test_the_server_entry_points_never_read_a_dotenv_file():
 def test_https_redirect_spares_the_inngest_endpoint_and_health_check():
     code = (
         "from django.test import Client; c = Client(SERVER_NAME='korai.example.com');"
-        "print(c.post('/api/inngest?fnId=x').status_code, c.get('/healthz/').status_code,"
-        " c.get('/api/videos/').status_code)"
+        "print(c.post('/api/inngest?fnId=x').status_code,"
+        " c.post('/api/inngest/?fnId=x').status_code,"
+        " c.get('/healthz/').status_code, c.get('/api/videos/').status_code)"
     )
     result = manage("shell", "--no-imports", "-c", code, **PRODUCTION_ENV)
-    # Unsigned POST: refused by the signature check (401), not redirected (301) and lost.
-    assert result.stdout.split()[-3:] == ["401", "200", "301"], result.stderr
+    # Unsigned POST, with or without the slash: refused by the signature check (401), not
+    # redirected (301) and lost.
+    assert result.stdout.split()[-4:] == ["401", "401", "200", "301"], result.stderr
 
 
 def test_a_malformed_database_url_is_reported_without_its_password():
