@@ -131,7 +131,13 @@ def serve(*, client: inngest.Inngest, functions: list[inngest.Function]) -> URLP
     Raises ConfigurationError when production mode lacks usable keys: the URLconf imports
     this, so the service refuses to start instead of answering 500s."""
     check_configuration()
-    return inngest.django.serve(client, functions)
+    # What a sync registers as the app's URL (the SDK falls back to the request's own URL).
+    return inngest.django.serve(
+        client,
+        functions,
+        serve_origin=settings.INNGEST_SERVE_ORIGIN or None,
+        serve_path=settings.INNGEST_SERVE_PATH or None,
+    )
 
 
 def concurrency_limits() -> list[inngest.Concurrency]:

@@ -8,11 +8,18 @@ before any function step) sees it:
   (the SDK's own parser crashes on some malformed values), a timestamp within
   INNGEST_SIGNATURE_MAX_AGE_SECONDS of now, and a valid HMAC (the SDK's check, with the
   fallback key during rotation);
-- replay: a signature already accepted once is refused. Inngest signs every delivery, retries
-  included, with a fresh timestamp, so only a copied request repeats a signature. Seen
-  signatures are rows of `SeenSignature`, which every worker process shares;
+- replay: a POST (a function run) whose signature was already accepted once is refused.
+  Inngest signs every delivery, retries included, with a fresh timestamp and a fresh
+  `request_id` in the body, so only a copied request repeats one. Seen signatures are rows of
+  `SeenSignature`, which every worker process shares. A PUT or GET may repeat: Inngest's sync
+  ping is a fixed `{"url": ...}` signed to the second, so two pings in one second are
+  identical, and registering or describing the app again changes nothing;
 - for POST (a function run): the `fnId` of a served function, a known `probe`, and a body of
   the shape the SDK expects; the SDK's validation text is not echoed.
+
+What the headers alone decide (the method; a missing, malformed or stale signature) is refused
+before the body is read: a request announcing a large body and sending it slowly cannot hold a
+thread. The Content-Length limit comes earlier still (api.request_limits).
 """
 
 import itertools
@@ -21,6 +28,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import inngest
 from django.conf import settings
@@ -46,9 +54,12 @@ _accepted = itertools.count(1)
 def guarded(
     pattern: URLPattern, *, client: inngest.Inngest, functions: list[inngest.Function]
 ) -> URLPattern:
-    """The SDK's URL pattern (`core.inngest.serve`) with `guard` in front of its view."""
+    """The SDK's URL pattern (`core.inngest.serve`) with `guard` in front of its view, at
+    `api/inngest` whatever INNGEST_SERVE_PATH (the path syncs register, which the SDK would
+    also serve at) says: the body limit, the HTTPS exemption and the steps pool are set for
+    this path, and a proxy maps the public path to it."""
     view = guard(pattern.callback, client=client, functions=functions)
-    return path(str(pattern.pattern), csrf_exempt(view), name="inngest")
+    return path("api/inngest", csrf_exempt(view), name="inngest")
 
 
 def guard(
@@ -63,11 +74,16 @@ def guard(
     production = client.is_production
 
     def inngest_api(request: HttpRequest) -> HttpResponse:
-        _read_body(request)
         if request.method not in ("GET", "POST", "PUT"):
             return _error(405, "method_not_allowed", "Use GET, POST or PUT.")
+        signature = None
         if production:
-            refused = _signature_problem(request, client)
+            signature = _signature_header(request)
+            if isinstance(signature, str):
+                return _error(401, "signature_invalid", signature)
+        _read_body(request)
+        if signature is not None:
+            refused = _signature_problem(request, client, signature)
             if refused:
                 return _error(401, "signature_invalid", refused)
         if request.method == "POST":
@@ -90,14 +106,21 @@ def guard(
 
 def _read_body(request: HttpRequest) -> None:
     """Read the body here, up to this path's limit (INNGEST_MAX_BODY_BYTES: Inngest sends a
-    run's event and every memoized step output, up to its 32 MB run state), because
-    `HttpRequest.body` would refuse anything over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB,
-    kept for every other path). api.request_limits has already refused a larger
-    Content-Length with a 413."""
+    run's event and its memoized step outputs, at most 4 MB, beyond which it sends `use_api`
+    and the SDK fetches them), because `HttpRequest.body` would refuse anything over Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, kept for every other path). api.request_limits has
+    already refused a larger Content-Length with a 413."""
     request._body = request.read(body_limit(request.path_info) + 1)
 
 
-def _signature_problem(request: HttpRequest, client: inngest.Inngest) -> str | None:
+class _Signature(NamedTuple):
+    signed_at: int
+    mac: str
+
+
+def _signature_header(request: HttpRequest) -> _Signature | str | None:
+    """The X-Inngest-Signature header, parsed and inside the time window; a string says why
+    not; None: an unsigned sync the operator allows."""
     header = request.headers.get("X-Inngest-Signature")
     if header is None:
         # An unsigned PUT asks the app to register itself with the configured Inngest server
@@ -110,12 +133,21 @@ def _signature_problem(request: HttpRequest, client: inngest.Inngest) -> str | N
     if match is None:
         return "The X-Inngest-Signature header is malformed."
     signed_at = int(match.group(1))
-    max_age = settings.INNGEST_SIGNATURE_MAX_AGE_SECONDS
-    if abs(time.time() - signed_at) > max_age:
+    if abs(time.time() - signed_at) > settings.INNGEST_SIGNATURE_MAX_AGE_SECONDS:
         return "The signature's timestamp is outside the accepted window."
+    return _Signature(signed_at=signed_at, mac=match.group(2).lower())
+
+
+def _signature_problem(
+    request: HttpRequest, client: inngest.Inngest, signature: _Signature
+) -> str | None:
+    """What is wrong with the body's signature (its HMAC; for a POST, a replay), or None."""
     if not _hmac_valid(request, client):
         return "The signature does not match."
-    if not _first_sighting(match.group(2).lower(), signed_at=signed_at, max_age=max_age):
+    max_age = settings.INNGEST_SIGNATURE_MAX_AGE_SECONDS
+    if request.method == "POST" and not _first_sighting(
+        signature.mac, signed_at=signature.signed_at, max_age=max_age
+    ):
         return "This signature was already used: a replayed request is refused."
     return None
 

@@ -33,11 +33,14 @@ def run_step(
     *,
     job: tuple[type[TrackedJob], str] | None = None,
     gave_up: Callable[[str], object] | None = None,
+    retries: int | None = None,
 ) -> T | dict:
     """Run `body` as the step `step_id`, its failures translated for Inngest.
 
     `gave_up(error)`, when given, is called once the step's failure is final (a permanent one,
     or any failure on the last attempt; a JobError excepted) instead of recording the attempt.
+    The last attempt is the one the request's `max_attempts` names; a request without it falls
+    back to `retries`, the function's configured retries (default INNGEST_RETRIES).
     The step then returns `{"error": error}` rather than ending the run, so the function's
     next steps can finish the job with it. A retriable failure on the last attempt is still
     raised, so Inngest marks the step failed: the function sees an `inngest.StepError`."""
@@ -47,8 +50,7 @@ def run_step(
             return body()
         except Exception as err:
             permanent = isinstance(err, _PERMANENT)
-            # `ctx.attempt` counts from 0: INNGEST_RETRIES retries follow the first attempt.
-            last_attempt = ctx.attempt >= settings.INNGEST_RETRIES
+            last_attempt = is_last_attempt(ctx, retries=retries)
             if isinstance(err, JobError):
                 pass  # the job is gone or cannot run: nothing to record the failure on
             elif gave_up is not None and (permanent or last_attempt):
@@ -67,6 +69,17 @@ def run_step(
             raise
 
     return ctx.step.run(step_id, guarded)
+
+
+def is_last_attempt(ctx: inngest.ContextSync, *, retries: int | None = None) -> bool:
+    """Is this the step's last attempt? Inngest says so in the request (`ctx.max_attempts`: the
+    retries it registered, which it caps at 20, plus one): the setting may have changed since
+    the sync. The SDK (0.5) parses it but keeps it only where its own steps read it."""
+    max_attempts = ctx.step._execution._request.ctx.max_attempts
+    if max_attempts is None:
+        max_attempts = (settings.INNGEST_RETRIES if retries is None else retries) + 1
+    # `ctx.attempt` counts from 0.
+    return ctx.attempt + 1 >= max_attempts
 
 
 def for_inngest(step_id: str, err: Exception) -> Exception | None:

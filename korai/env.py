@@ -11,6 +11,7 @@ instead of a `KeyError: 'ENGINE'` traceback from deep inside the settings. `mana
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,8 @@ DOT_ENV = Path(__file__).resolve().parent.parent / ".env"
 DATABASE_FORM = "a URL like postgres://user@host/db or sqlite:///path"
 CACHE_FORM = "a URL like redis://host:6379/0 or locmemcache://name"
 BOOL_FORM = "1 or 0 (also true/false, yes/no, on/off)"
+ORIGIN_FORM = "an origin like https://steps.example.com (http or https, no path)"
+PATH_FORM = "a path like /api/inngest"
 _TRUE = {"1", "true", "yes", "y", "on", "ok"}
 _FALSE = {"0", "false", "no", "n", "off"}
 
@@ -31,8 +34,19 @@ _FALSE = {"0", "false", "no", "n", "off"}
 class Env(environ.Env):
     """`environ.Env` whose typed readers reject a malformed value with a ConfigurationError."""
 
-    def int(self, var, default=environ.Env.NOTSET):
-        return self._parsed(var, default, "an integer, e.g. 20", int)
+    def int(self, var, default=environ.Env.NOTSET, *, between: tuple[int, int] | None = None):
+        """An integer; with `between=(low, high)`, one in that range (ends included)."""
+        if between is None:
+            return self._parsed(var, default, "an integer, e.g. 20", int)
+        low, high = between
+
+        def bounded(raw: str) -> int:
+            value = int(raw)
+            if not low <= value <= high:
+                raise ValueError(raw)
+            return value
+
+        return self._parsed(var, default, f"an integer from {low} to {high}", bounded)
 
     def float(self, var, default=environ.Env.NOTSET):
         return self._parsed(var, default, "a number, e.g. 1.5", float)
@@ -72,6 +86,35 @@ class Env(environ.Env):
         return self.cache_url_config(url, backend=backend)
 
     cache = cache_url
+
+    def origin(self, var, default: str = "") -> str:
+        """A URL's scheme, host and port only (or the default, ""): where a public URL starts."""
+        raw = self.str(var, default=default).strip()
+        if not raw:
+            return default
+        try:
+            parts = urllib.parse.urlsplit(raw)
+            parts.port  # noqa: B018 - raises ValueError for a malformed port
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username is not None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise ConfigurationError(f"{var}: expected {ORIGIN_FORM}, got {raw!r}")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def url_path(self, var, default: str = "") -> str:
+        """An absolute URL path without query or fragment (or the default, "")."""
+        raw = self.str(var, default=default).strip()
+        if raw and not re.fullmatch(r"/(?!/)[^\s?#]*", raw):
+            raise ConfigurationError(f"{var}: expected {PATH_FORM}, got {raw!r}")
+        return raw
 
     def choice(self, var, *, choices: tuple[str, ...], default: str) -> str:
         value = self.str(var, default=default)

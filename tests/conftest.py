@@ -1,3 +1,4 @@
+import types
 from datetime import timedelta
 
 import pytest
@@ -5,9 +6,11 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core import inngest as korai_inngest
 from devtools.dev_executor import DevExecutor
 from devtools.executor import InngestExecutor
 from exports.models import Export
+from inngest_endpoint.guard import guarded
 from outbox.services import event_record
 from tests.factories import (
     ClipFactory,
@@ -30,6 +33,24 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def serve_inngest(live_server, settings):
+    """Call it to serve /api/inngest at the live server as korai.urls does, but built from the
+    settings as the test has set them (korai.urls builds it once, at import); returns the
+    live server's URL."""
+    from korai.urls import FUNCTIONS
+
+    def serve() -> str:
+        client = korai_inngest.create_client()
+        endpoint = korai_inngest.serve(client=client, functions=FUNCTIONS)
+        urlconf = types.ModuleType("served_inngest")
+        urlconf.urlpatterns = [guarded(endpoint, client=client, functions=FUNCTIONS)]
+        settings.ROOT_URLCONF = urlconf
+        return live_server.url
+
+    return serve
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ max_connections. With gthread, --timeout watches the worker's heartbeat, not the
 It runs at a lower CPU priority than the api pool (KORAI_STEPS_NICE, 10).
 
 At start-up the pool refuses to run if Inngest's concurrency limits allow more steps at once
-than it has threads (korai/capacity.py).
+than ONE worker has threads (korai/capacity.py): gunicorn may hand them all to one worker.
 """
 
 import os
@@ -24,7 +24,7 @@ import sys
 bind = os.environ.get("KORAI_STEPS_BIND", "0.0.0.0:8001")
 worker_class = "gthread"
 workers = int(os.environ.get("KORAI_STEPS_WORKERS", "2"))
-threads = int(os.environ.get("KORAI_STEPS_THREADS", "32"))
+threads = int(os.environ.get("KORAI_STEPS_THREADS", "64"))
 timeout = 60
 raw_env = ["KORAI_ROLE=steps"]
 
@@ -48,7 +48,7 @@ def on_starting(server):
     from korai.capacity import capacity_problem
     from korai.urls import FUNCTIONS
 
-    problem = capacity_problem(FUNCTIONS, workers=server.cfg.workers, threads=server.cfg.threads)
+    problem = capacity_problem(FUNCTIONS, threads=server.cfg.threads)
     if problem:
         print(problem, file=sys.stderr, flush=True)
         sys.exit(1)

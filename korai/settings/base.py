@@ -177,7 +177,8 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     # Health checks and a self-hosted Inngest may reach the app over plain HTTP inside the
     # network; a redirect would lose the executor's POST (its requests are HMAC-signed anyway).
-    SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$", r"^metrics$", r"^api/inngest$"]
+    # `api/inngest/` too: api.middleware serves it as `api/inngest`, after this check.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$", r"^metrics$", r"^api/inngest/?$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
@@ -312,13 +313,21 @@ INNGEST_BASE_URL = env.str("INNGEST_BASE_URL", default="")
 INNGEST_DASHBOARD_URL = env.str("INNGEST_DASHBOARD_URL", default="")
 # Signed requests older than this are refused, so a captured request cannot be replayed.
 INNGEST_SIGNATURE_MAX_AGE_SECONDS = env.int("INNGEST_SIGNATURE_MAX_AGE_SECONDS", default=300)
-# Largest request body /api/inngest accepts: Inngest's run state limit (32 MB: the event and
-# every step's output) with room for the envelope. Every other path keeps Django's 2.5 MB.
-INNGEST_MAX_BODY_BYTES = env.int("INNGEST_MAX_BODY_BYTES", default=34 * 1024 * 1024)
+# Largest request body /api/inngest accepts: Inngest sends at most 4 MB (above that, `use_api`:
+# the SDK fetches the run's state from Inngest's API), with room here for JSON canonicalization.
+# Every other path keeps Django's 2.5 MB.
+INNGEST_MAX_BODY_BYTES = env.int("INNGEST_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 # Inngest's syncs are signed. An unsigned PUT (`curl -X PUT .../api/inngest`) makes the app
 # register itself with Inngest on anyone's behalf: refused (401) unless this is set.
 INNGEST_ALLOW_UNSIGNED_SYNC = env.bool("INNGEST_ALLOW_UNSIGNED_SYNC", default=False)
-INNGEST_RETRIES = env.int("INNGEST_RETRIES", default=3)
+# The URL a sync registers, which Inngest then calls for every step: by default the origin and
+# path the syncing request reached (`request.build_absolute_uri()`, which behind a proxy needs
+# its Host and X-Forwarded-Proto headers). Set them when Inngest reaches the steps pool at
+# another public origin, or through a proxy at another path; Korai still serves /api/inngest.
+INNGEST_SERVE_ORIGIN = env.origin("INNGEST_SERVE_ORIGIN")
+INNGEST_SERVE_PATH = env.url_path("INNGEST_SERVE_PATH")
+# Inngest cuts a function's retries to 20 without a word: more is refused here instead.
+INNGEST_RETRIES = env.int("INNGEST_RETRIES", default=3, between=(0, 20))
 INNGEST_CONCURRENCY_PER_USER = env.int("INNGEST_CONCURRENCY_PER_USER", default=2)
 INNGEST_CONCURRENCY_GLOBAL = env.int("INNGEST_CONCURRENCY_GLOBAL", default=10)
 # Sending an event from a request: one short attempt; resend_events delivers what it misses.
@@ -354,7 +363,7 @@ KORAI_DOWNLOAD_URL_EXPIRES_SECONDS = env.int("KORAI_DOWNLOAD_URL_EXPIRES_SECONDS
 # Removing a deleted video's objects (`delete-video-objects`): retries while storage is down
 # (Inngest allows up to 20, spread over hours by its back-off), and the wait before the second
 # sweep, which takes what a clips-API call in flight at the delete wrote afterwards.
-KORAI_CLEANUP_RETRIES = env.int("KORAI_CLEANUP_RETRIES", default=20)
+KORAI_CLEANUP_RETRIES = env.int("KORAI_CLEANUP_RETRIES", default=20, between=(0, 20))
 KORAI_CLEANUP_SWEEP_DELAY_SECONDS = env.int(
     "KORAI_CLEANUP_SWEEP_DELAY_SECONDS", default=int(CLIPS_API_READ_TIMEOUT_SECONDS) + 60
 )

@@ -1,5 +1,6 @@
 """The Inngest client (`core.inngest`): its configuration checked at start-up, dev mode only when
-asked, the Dev Server sync of the served functions, the event API's URL."""
+asked, the Dev Server sync of the served functions, the event API's URL, the public URL a sync
+registers."""
 
 import json
 import os
@@ -9,9 +10,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
+from inngest._internal.net import sign_request
 
 from core import inngest as korai_inngest
 from exports.functions import process_clips, process_clips_endings
@@ -156,4 +159,63 @@ def test_missing_signing_key_stops_the_service_at_start_up():
     assert "Traceback" not in result.stderr
     assert "Configuration error: Inngest production mode: INNGEST_SIGNING_KEY is not set" in (
         result.stderr
+    )
+
+
+# --- the URL a sync registers -------------------------------------------------------------------
+
+PUBLIC_URL = "https://steps.korai.example/korai/api/inngest"
+
+
+@pytest.fixture
+def public_url(serve_inngest, fake_inngest, settings):
+    """The endpoint served behind a proxy that Inngest reaches at PUBLIC_URL (registering with
+    the fake Inngest API)."""
+    settings.INNGEST_SERVE_ORIGIN = "https://steps.korai.example"
+    settings.INNGEST_SERVE_PATH = "/korai/api/inngest"
+    return serve_inngest()
+
+
+def signed(raw: bytes, **headers) -> dict:
+    return {
+        "Content-Type": "application/json",
+        "X-Inngest-Signature": sign_request(raw, settings.INNGEST_SIGNING_KEY),
+        **headers,
+    }
+
+
+def test_an_out_of_band_sync_registers_the_public_url(public_url, fake_inngest):
+    # The ping of `inngest start` (pkg/deploy/deploy.go), which reached the app at another URL.
+    raw = json.dumps({"url": f"{public_url}/api/inngest"}).encode()
+    answer = requests.put(
+        f"{public_url}/api/inngest",
+        data=raw,
+        headers=signed(raw, **{"X-Inngest-Server-Kind": "cloud"}),
+        timeout=30,
+    )
+
+    assert answer.status_code == 200, answer.text
+    [registration] = fake_inngest.registrations
+    assert registration["url"] == PUBLIC_URL
+    runtimes = {f["id"]: f["steps"]["step"]["runtime"]["url"] for f in registration["functions"]}
+    assert runtimes["korai-app-identify-clips"].startswith(f"{PUBLIC_URL}?fnId=")
+
+
+def test_an_in_band_sync_and_the_inspection_report_the_public_url(public_url):
+    raw = json.dumps({"url": f"{public_url}/api/inngest"}).encode()
+    synced = requests.put(
+        f"{public_url}/api/inngest",
+        data=raw,
+        headers=signed(raw, **{"X-Inngest-Sync-Kind": "in_band"}),
+        timeout=30,
+    )
+    inspected = requests.get(f"{public_url}/api/inngest", headers=signed(b""), timeout=30)
+
+    assert synced.status_code == 200, synced.text
+    assert synced.json()["url"] == PUBLIC_URL
+    assert inspected.status_code == 200, inspected.text
+    inspection = inspected.json()
+    assert (inspection["serve_origin"], inspection["serve_path"]) == (
+        "https://steps.korai.example",
+        "/korai/api/inngest",
     )

@@ -271,6 +271,28 @@ def test_a_call_failing_on_every_attempt_fails_every_clip(
     assert all("encoder crashed" in error for _, error in outcomes(export).values())
 
 
+@pytest.mark.parametrize("max_attempts", [1, 2])
+def test_inngests_max_attempts_decides_when_the_render_gives_up(
+    live_server, fake_clips_api, export, settings, max_attempts
+):
+    # Inngest's count, not INNGEST_RETRIES (3: 4 attempts), e.g. after a change not yet synced.
+    assert max_attempts < settings.INNGEST_RETRIES + 1
+    fake_clips_api.on_range(0.0, 30.0, Reply(status=500, body={"detail": "encoder crashed"}))
+    executor = InngestExecutor(base_url=live_server.url, max_attempts=max_attempts)
+
+    run = executor.run("process-clips", event_for(export))
+
+    assert run.status == "failed"
+    assert fake_clips_api.count("process") == max_attempts
+    export.refresh_from_db()
+    assert export.status == Export.Status.FAILED
+    # Given up on the last attempt: each clip has the API's error, none is "not processed".
+    errors = [error for _, error in outcomes(export).values()]
+    assert len(errors) == len(RANGES)
+    assert all("encoder crashed" in error for error in errors)
+    assert "not processed" not in export.last_error
+
+
 def test_retry_after_pauses_the_run_then_renders(executor, fake_clips_api, export):
     fake_clips_api.on_range(60.0, 90.5, Reply(status=503, headers={"Retry-After": "2"}), times=1)
 

@@ -1,4 +1,5 @@
-"""A fake Inngest event API (`POST /e/{event key}`) on 127.0.0.1, for tests and benchmarks.
+"""A fake Inngest event API (`POST /e/{event key}`) on 127.0.0.1, for tests and benchmarks. It
+also takes an app's out-of-band sync (`POST /fn/register`), as the real server does.
 
     with FakeInngestEventAPI() as api:
         settings.INNGEST_BASE_URL = api.url
@@ -9,12 +10,13 @@
         api.delay = 0.1 # seconds to wait before answering (to make concurrent senders overlap)
         api.up()        # accept and record events again
         api.events      # every event received while up, in order, duplicates included
+        api.registrations  # the body of every sync (`POST /fn/register`), in order
         api.runs["01J..."] = "Failed"   # what `GET /v1/runs/{runId}` answers about a run
 
 It also serves Inngest's REST API for runs, `GET /v1/runs/{runId}`, at the same origin (as the
 Dev Server and self-hosted Inngest do), in the server's shape (`pkg/api/apiv1/runs.go`: the
 `cqrs.FunctionRun` under `data`), authenticated with `Bearer <signing key>`; a run it was not
-told about is `404`, as the development executor answers once it has forgotten a run.
+told about is the server's `500 Unable to load function run`.
 
 Or use the `fake_inngest` fixture, which also points `settings.INNGEST_BASE_URL` at it.
 It de-duplicates nothing, so a test can count exactly how often an event id arrived.
@@ -54,6 +56,12 @@ class _Handler(BaseHTTPRequestHandler):
         if api.mode == FAILING:
             self._answer(api.fail_status, {"error": "fake failure", "status": api.fail_status})
             return
+        if self.path.split("?")[0] == "/fn/register":
+            with api._lock:
+                api.registrations.append(json.loads(body))
+            # What the real server answers (pkg/cqrs/sync/sync.go, Reply).
+            self._answer(200, {"ok": True, "modified": True})
+            return
         if not self.path.startswith("/e/") or len(self.path) <= len("/e/"):
             self._answer(404, {"error": "unknown path", "status": 404})
             return
@@ -82,7 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         run_id = self.path.removeprefix("/v1/runs/")
         if not self.path.startswith("/v1/runs/") or run_id not in api.runs:
-            self._answer(404, {"error": f"Unable to load function run: {run_id}", "status": 404})
+            self._answer(500, {"error": f"Unable to load function run: {run_id}", "status": 500})
             return
         status = api.runs[run_id]
         ended = None if status in ("Running", "Scheduled") else "2026-12-03T07:00:00Z"
@@ -119,6 +127,7 @@ class FakeInngestEventAPI:
         self.runs: dict[str, str] = {}  # run id -> status, for GET /v1/runs/{runId}
         self.run_requests: list[str] = []
         self.signing_key = ""
+        self.registrations: list[dict] = []
         self.mode = UP
         self.fail_status = 500
         self.delay = 0.0

@@ -6,7 +6,9 @@ is refused."""
 import hashlib
 import hmac
 import json
+import socket
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -172,6 +174,40 @@ def test_unsupported_methods_are_a_405_in_the_same_shape(client):
     assert_error_shape(client.delete("/api/inngest"), 405, "method_not_allowed")
 
 
+# --- refused before the body is read --------------------------------------------------------------
+
+
+def status_before_the_body(live_server, head: dict[str, str], sent: bytes) -> bytes:
+    """The status line answered to a POST that announces 4 MB (under the limit) but sends only
+    `sent`, as a client that trickles its body would: within 10 s, or a timeout."""
+    url = urllib.parse.urlsplit(live_server.url)
+    lines = [
+        "POST /api/inngest?fnId=korai-app-identify-clips&stepId=step HTTP/1.1",
+        f"Host: {url.netloc}",
+        "Content-Type: application/json",
+        "Content-Length: 4000000",
+        *(f"{name}: {value}" for name, value in head.items()),
+    ]
+    with socket.create_connection((url.hostname, url.port), timeout=10) as connection:
+        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + sent)
+        return connection.makefile("rb").readline()
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        {},
+        {"X-Inngest-Signature": "t=1&s=" + "a" * 64},
+        {"X-Inngest-Signature": "garbage"},
+    ],
+    ids=["unsigned", "stale", "malformed"],
+)
+def test_a_refused_signature_is_answered_without_waiting_for_the_body(live_server, head):
+    assert settings.INNGEST_MAX_BODY_BYTES > 4_000_000
+    status = status_before_the_body(live_server, head, b'{"event"')
+    assert status.startswith(b"HTTP/1.1 401"), status
+
+
 # --- D7: replay ---------------------------------------------------------------------------------
 
 
@@ -233,6 +269,39 @@ def test_redeliveries_are_signed_afresh_and_accepted(live_server):
 def test_an_unsigned_sync_is_refused_unless_allowed(live_server):
     answer = Answer(requests.put(f"{live_server.url}/api/inngest", timeout=10))
     assert_error_shape(answer, 401, "signature_invalid")
+
+
+def sync_ping(url: str, raw: bytes, signature: str) -> Answer:
+    """A sync ping as `inngest start` sends it (pkg/deploy/deploy.go): PUT `{"url": ...}`."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-Inngest-Server-Kind": "cloud",
+        "X-Inngest-Signature": signature,
+    }
+    return Answer(requests.put(f"{url}/api/inngest", data=raw, headers=headers, timeout=30))
+
+
+def test_a_sync_ping_repeated_in_the_same_second_registers_twice(serve_inngest, fake_inngest):
+    url = serve_inngest()
+    raw = json.dumps({"url": f"{url}/api/inngest"}).encode()
+    signature = sign_request(raw, settings.INNGEST_SIGNING_KEY)
+
+    answers = [sync_ping(url, raw, signature) for _ in range(2)]
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert len(fake_inngest.registrations) == 2
+
+
+def test_a_replayed_run_request_is_still_refused_after_a_repeated_ping(live_server, raw):
+    ping = json.dumps({"url": f"{live_server.url}/api/inngest"}).encode()
+    ping_signature = sign_request(ping, settings.INNGEST_SIGNING_KEY)
+    sync_ping(live_server.url, ping, ping_signature)
+    sync_ping(live_server.url, ping, ping_signature)
+    signature = sign_request(raw, settings.INNGEST_SIGNING_KEY)
+
+    assert reached_the_function(post(live_server, raw, signature))
+    error = assert_error_shape(post(live_server, raw, signature), 401, "signature_invalid")
+    assert "already used" in error["message"]
 
 
 def test_an_allowed_unsigned_sync_that_fails_does_not_leak_internal_urls(live_server, settings):

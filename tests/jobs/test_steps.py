@@ -22,13 +22,15 @@ from videos.models import Video
 STEP = "call-identify-clips-api"
 
 
-def fake_ctx(attempt: int = 0) -> SimpleNamespace:
-    """What `run_step` uses of Inngest's context: the attempt, and `step.run` running the
-    handler (the SDK's own step machinery is exercised end to end in tests/videos/ and
-    tests/exports/)."""
-    return SimpleNamespace(
-        attempt=attempt, step=SimpleNamespace(run=lambda _id, handler: handler())
+def fake_ctx(attempt: int = 0, max_attempts: int | None = None) -> SimpleNamespace:
+    """What `run_step` uses of Inngest's context: the attempt, the request's `max_attempts`
+    where the SDK keeps it, and `step.run` running the handler (the SDK's own step machinery is
+    exercised end to end in tests/videos/ and tests/exports/)."""
+    request = SimpleNamespace(ctx=SimpleNamespace(max_attempts=max_attempts))
+    step = SimpleNamespace(
+        run=lambda _id, handler: handler(), _execution=SimpleNamespace(_request=request)
     )
+    return SimpleNamespace(attempt=attempt, step=step)
 
 
 def failing(err: Exception):
@@ -164,6 +166,23 @@ def test_a_retriable_failure_is_given_up_on_the_last_attempt_and_still_fails_the
     with pytest.raises(ClipsApiUnavailable):
         run_step(fake_ctx(attempt=2), STEP, failing(err), gave_up=gave_up)
     assert gave_up.errors == ["answered 500: encoder crashed"]
+
+
+def test_the_requests_max_attempts_decides_the_last_attempt_over_the_retries():
+    err = ClipsApiUnavailable("answered 500: encoder crashed")
+    gave_up = GaveUp()
+
+    # INNGEST_RETRIES is 2 (3 attempts), but Inngest registered 5 attempts: not the last.
+    with pytest.raises(ClipsApiUnavailable):
+        run_step(fake_ctx(attempt=2, max_attempts=5), STEP, failing(err), gave_up=gave_up)
+    assert gave_up.errors == []
+
+    with pytest.raises(ClipsApiUnavailable):
+        run_step(fake_ctx(attempt=4, max_attempts=5), STEP, failing(err), gave_up=gave_up)
+    # Without it, the function's own retries decide.
+    with pytest.raises(ClipsApiUnavailable):
+        run_step(fake_ctx(attempt=4), STEP, failing(err), gave_up=gave_up, retries=4)
+    assert gave_up.errors == ["answered 500: encoder crashed"] * 2
 
 
 def test_a_job_error_is_never_given_up_on():

@@ -9,15 +9,18 @@ from pathlib import Path
 import inngest
 import pytest
 
-from korai.capacity import capacity_problem, steps_in_flight_limit
+from korai.capacity import capacity_problem, steps_in_flight
 
 ROOT = Path(__file__).resolve().parents[2]
 client = inngest.Inngest(app_id="capacity-test", is_production=False)
 
 
-def _function(fn_id, concurrency):
+def _function(fn_id, concurrency, trigger=None, on_failure=None):
     @client.create_function(
-        fn_id=fn_id, trigger=inngest.TriggerEvent(event=f"{fn_id}/go"), concurrency=concurrency
+        fn_id=fn_id,
+        trigger=trigger or inngest.TriggerEvent(event=f"{fn_id}/go"),
+        concurrency=concurrency,
+        on_failure=on_failure,
     )
     def handler(ctx: inngest.ContextSync) -> None:
         return None
@@ -25,31 +28,50 @@ def _function(fn_id, concurrency):
     return handler
 
 
-def test_the_limit_is_the_sum_of_each_functions_overall_limit():
+def _nothing(ctx: inngest.ContextSync) -> None:
+    return None
+
+
+def test_every_function_and_failure_handler_must_fit_one_workers_threads():
     functions = [
         _function("a", [inngest.Concurrency(key="event.data.userId", limit=2),
-                        inngest.Concurrency(limit=10)]),
+                        inngest.Concurrency(limit=10)], on_failure=_nothing),
         _function("b", [inngest.Concurrency(limit=5)]),
+        _function("tick", [inngest.Concurrency(limit=1)],
+                  trigger=inngest.TriggerCron(cron="*/5 * * * *")),
+        _function("on-cancel", [inngest.Concurrency(limit=2)],
+                  trigger=inngest.TriggerEvent(event="inngest/function.cancelled")),
     ]  # fmt: skip
-    assert steps_in_flight_limit(functions) == (15, [])
-    assert capacity_problem(functions, workers=2, threads=8) == ""
-    problem = capacity_problem(functions, workers=1, threads=8)
-    assert "15 steps at once" in problem and "1 workers x 8 threads = 8" in problem
+    # The handler SDK registers for `a` has no limit: it counts as a's.
+    assert steps_in_flight(functions) == (
+        {
+            "capacity-test-a": 10,
+            "capacity-test-a-failure": 10,
+            "capacity-test-b": 5,
+            "capacity-test-tick": 1,
+            "capacity-test-on-cancel": 2,
+        },
+        [],
+    )
+    assert capacity_problem(functions, threads=28) == ""
+    # 28 threads in all across two workers is not enough: one worker may get every step.
+    problem = capacity_problem(functions, threads=27)
+    assert "28 steps at once" in problem and "capacity-test-a-failure 10" in problem
+    assert "one worker, which has 27 threads" in problem
 
 
 def test_a_function_without_an_overall_limit_is_refused():
     functions = [_function("keyed", [inngest.Concurrency(key="event.data.userId", limit=2)])]
-    assert "capacity-test-keyed has no overall" in capacity_problem(
-        functions, workers=4, threads=64
-    )
+    assert "capacity-test-keyed has no overall" in capacity_problem(functions, threads=64)
 
 
-def test_korais_functions_fit_the_default_steps_pool():
+def test_korais_functions_fit_one_worker_of_the_default_steps_pool():
     from korai.urls import FUNCTIONS
 
-    needed, unbounded = steps_in_flight_limit(FUNCTIONS)
+    counted, unbounded = steps_in_flight(FUNCTIONS)
     assert unbounded == []
-    assert capacity_problem(FUNCTIONS, workers=2, threads=32) == "", needed
+    assert "korai-app-process-clips-failure" in counted
+    assert capacity_problem(FUNCTIONS, threads=64) == "", counted
 
 
 def _gunicorn_check(extra_env):
@@ -73,17 +95,16 @@ def _gunicorn_check(extra_env):
     )
 
 
-def test_the_steps_pool_refuses_to_start_when_the_limits_do_not_fit():
-    result = _gunicorn_check(
-        {"KORAI_STEPS_WORKERS": "1", "KORAI_STEPS_THREADS": "4", "INNGEST_CONCURRENCY_GLOBAL": "10"}
-    )
+def test_the_steps_pool_refuses_to_start_when_the_limits_do_not_fit_one_worker():
+    # 2 x 32 threads, but Korai's functions and their failure handlers need 61 in one worker.
+    result = _gunicorn_check({"KORAI_STEPS_WORKERS": "2", "KORAI_STEPS_THREADS": "32"})
     assert result.returncode == 1
     assert "steps at once" in result.stderr and "KORAI_STEPS_THREADS" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_the_steps_pool_starts_when_the_limits_fit():
-    result = _gunicorn_check({"KORAI_STEPS_WORKERS": "2", "KORAI_STEPS_THREADS": "32"})
+def test_the_steps_pool_starts_by_default():
+    result = _gunicorn_check({})
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
 

@@ -70,6 +70,20 @@ def test_every_command_names_a_missing_secret_key_in_one_line(command):
         ("DJANGO_DEBUG", "ture", "DJANGO_DEBUG: expected 1 or 0"),
         ("CACHE_URL", "memcache", "CACHE_URL: expected a URL like redis://"),
         ("OUTBOX_DELIVERY", "later", "OUTBOX_DELIVERY: expected 'background' or 'inline'"),
+        # Inngest cuts retries above 20 to 20 without a word.
+        ("INNGEST_RETRIES", "21", "INNGEST_RETRIES: expected an integer from 0 to 20"),
+        ("INNGEST_RETRIES", "-1", "INNGEST_RETRIES: expected an integer from 0 to 20"),
+        ("KORAI_CLEANUP_RETRIES", "50", "KORAI_CLEANUP_RETRIES: expected an integer from 0 to 20"),
+        (
+            "INNGEST_SERVE_ORIGIN",
+            "https://steps.example.com/api/inngest",
+            "INNGEST_SERVE_ORIGIN: expected an origin like https://steps.example.com",
+        ),
+        ("INNGEST_SERVE_ORIGIN", "steps.example.com", "INNGEST_SERVE_ORIGIN: expected an origin"),
+        ("INNGEST_SERVE_ORIGIN", "ftp://steps.example.com", "INNGEST_SERVE_ORIGIN: expected"),
+        ("INNGEST_SERVE_ORIGIN", "https://steps.example.com:x", "INNGEST_SERVE_ORIGIN: expected"),
+        ("INNGEST_SERVE_PATH", "api/inngest", "INNGEST_SERVE_PATH: expected a path like"),
+        ("INNGEST_SERVE_PATH", "/api/inngest?x=1", "INNGEST_SERVE_PATH: expected a path like"),
     ],
 )
 def test_a_malformed_variable_is_named_in_one_line_without_a_traceback(variable, value, expected):
@@ -197,12 +211,14 @@ def test_the_server_entry_points_never_read_a_dotenv_file():
 def test_https_redirect_spares_the_inngest_endpoint_and_health_check():
     code = (
         "from django.test import Client; c = Client(SERVER_NAME='korai.example.com');"
-        "print(c.post('/api/inngest?fnId=x').status_code, c.get('/healthz/').status_code,"
-        " c.get('/api/videos/').status_code)"
+        "print(c.post('/api/inngest?fnId=x').status_code,"
+        " c.post('/api/inngest/?fnId=x').status_code,"
+        " c.get('/healthz/').status_code, c.get('/api/videos/').status_code)"
     )
     result = manage("shell", "--no-imports", "-c", code, **PRODUCTION_ENV)
-    # Unsigned POST: refused by the signature check (401), not redirected (301) and lost.
-    assert result.stdout.split()[-3:] == ["401", "200", "301"], result.stderr
+    # Unsigned POST, with or without the slash: refused by the signature check (401), not
+    # redirected (301) and lost.
+    assert result.stdout.split()[-4:] == ["401", "401", "200", "301"], result.stderr
 
 
 def test_a_malformed_database_url_is_reported_without_its_password():
@@ -210,6 +226,27 @@ def test_a_malformed_database_url_is_reported_without_its_password():
     assert result.returncode == 2
     assert "hunter2" not in result.stderr
     assert "'postgres://u:***@db:5432'" in result.stderr
+
+
+def test_retries_and_the_serve_url_in_range_are_read():
+    values = settings_of(
+        "korai.settings.production",
+        "INNGEST_RETRIES",
+        "KORAI_CLEANUP_RETRIES",
+        "INNGEST_SERVE_ORIGIN",
+        "INNGEST_SERVE_PATH",
+        **PRODUCTION_ENV,
+        INNGEST_RETRIES="0",
+        KORAI_CLEANUP_RETRIES="20",
+        INNGEST_SERVE_ORIGIN="https://steps.example.com:8443/",
+        INNGEST_SERVE_PATH="/korai/api/inngest",
+    )
+    assert values == {
+        "INNGEST_RETRIES": 0,
+        "KORAI_CLEANUP_RETRIES": 20,
+        "INNGEST_SERVE_ORIGIN": "https://steps.example.com:8443",
+        "INNGEST_SERVE_PATH": "/korai/api/inngest",
+    }
 
 
 def test_an_empty_value_means_the_default():
