@@ -4,12 +4,14 @@ A token is checked with PyJWT against the instance's public key: a PEM key from
 `CLERK_JWT_KEY`, or the keys published at `CLERK_JWKS_URL`. It must be unexpired (within
 `CLERK_JWT_LEEWAY_SECONDS` of clock skew), issued by `CLERK_ISSUER` when that is set, for one
 of `CLERK_AUTHORIZED_PARTIES` (the `azp` claim, the origin that asked Clerk for it) when those
-are set, for `CLERK_AUDIENCE` when that is set, and name its user in `sub`.
+are set, for `CLERK_AUDIENCE` when that is set, and name its user in `sub` with an id shaped like
+Clerk's (`user_2NNEqL2nrIRdJ194ndJqAHwEfxC`: letters, digits, `_` and `-`, at most 64).
 
 The JWKS is cached for `CLERK_JWKS_CACHE_SECONDS`; a token whose `kid` is not in the cached set
 makes it fetched again at once (Clerk rotated its keys), at most once per
 `CLERK_JWKS_REFRESH_COOLDOWN_SECONDS`, so a stream of made-up `kid`s cannot hammer Clerk."""
 
+import re
 from functools import lru_cache
 
 import jwt
@@ -18,6 +20,9 @@ from django.conf import settings
 
 ALGORITHMS = ["RS256"]  # what Clerk signs session tokens with
 JWKS_TIMEOUT_SECONDS = 5.0
+# A signature says who issued the token, not that its subject is harmless: a NUL would make
+# PostgreSQL refuse the user query (a 500), control characters would reach logs and usernames.
+SUBJECT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class InvalidSessionToken(Exception):
@@ -67,7 +72,7 @@ def verify_session_token(token: str) -> dict:
         # site of the same instance must not work here.
         raise InvalidSessionToken("The session token was issued to another origin.")
     subject = claims["sub"]
-    if not isinstance(subject, str) or not subject or len(subject) > 255:
+    if not isinstance(subject, str) or not SUBJECT.fullmatch(subject):
         raise InvalidSessionToken("The session token's subject is not a user id.")
     return claims
 

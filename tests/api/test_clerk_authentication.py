@@ -85,6 +85,37 @@ def test_bad_tokens_are_refused(clerk, why, make_token, message):
     assert not get_user_model().objects.filter(clerk_id="user_1").exists()
 
 
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "user_2abc\x00",  # PostgreSQL refuses NUL in text: a query would be a 500
+        "user_\x01abc",
+        "user_2abc\n",
+        "user 2abc",
+        "user_2abc/../admin",
+        "",
+        "user_" + "a" * 60,  # longer than any Clerk id
+    ],
+)
+def test_a_signed_token_with_a_subject_that_is_no_clerk_id_is_refused_before_any_query(
+    clerk, subject, django_assert_num_queries
+):
+    client = bearer(clerk.session_token(subject))
+
+    with django_assert_num_queries(0):
+        answer = client.get("/api/videos/")
+
+    assert answer.status_code == 401
+    assert answer.json()["error"]["message"] == "The session token's subject is not a user id."
+    assert not get_user_model().objects.exclude(clerk_id="").exists()
+
+
+def test_a_real_shaped_clerk_id_is_accepted(clerk):
+    answer = bearer(clerk.session_token("user_2NNEqL2nrIRdJ194ndJqAHwEfxC")).get("/api/videos/")
+
+    assert answer.status_code == 200
+
+
 def test_a_bad_cookie_is_refused_too(clerk):
     answer = cookie(clerk.session_token("user_1", issuer="https://evil.test")).get("/api/videos/")
 
