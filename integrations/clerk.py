@@ -109,12 +109,6 @@ def _pem_key(pem: str):
     return serialization.load_pem_public_key(pem.encode())
 
 
-@lru_cache(maxsize=4)
-def _key_set(url: str, *, lifespan: float, cooldown: float, timeout: float) -> "KeySet":
-    # One key set per process and configuration.
-    return KeySet(url, lifespan=lifespan, cooldown=cooldown, timeout=timeout)
-
-
 class KeySet:
     """The signing keys published at a JWKS URL, fetched as the module's docstring says.
 
@@ -133,7 +127,7 @@ class KeySet:
 
     def signing_key(self, kid: str) -> jwt.PyJWK:
         keys = self._keys
-        if keys is None or kid not in keys or self._age() > self._lifespan:
+        if keys is None or kid not in keys or time.monotonic() - self._fetched_at > self._lifespan:
             self._refresh()
             keys = self._keys
         if keys is None:
@@ -141,9 +135,6 @@ class KeySet:
         if kid not in keys:
             raise InvalidSessionToken("The session token's signing key is unknown.")
         return keys[kid]
-
-    def _age(self) -> float:
-        return time.monotonic() - self._fetched_at
 
     def _refresh(self) -> None:
         if not self._fetching.acquire(blocking=False):
@@ -163,3 +154,9 @@ class KeySet:
                 self._tried_at = time.monotonic()
         finally:
             self._fetching.release()
+
+
+@lru_cache(maxsize=4)
+def _key_set(url: str, *, lifespan: float, cooldown: float, timeout: float) -> KeySet:
+    # One key set per process and configuration.
+    return KeySet(url, lifespan=lifespan, cooldown=cooldown, timeout=timeout)
