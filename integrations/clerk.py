@@ -4,20 +4,33 @@ A token is checked with PyJWT against the instance's public key: a PEM key from
 `CLERK_JWT_KEY`, or the keys published at `CLERK_JWKS_URL`. It must be unexpired (within
 `CLERK_JWT_LEEWAY_SECONDS` of clock skew), issued by `CLERK_ISSUER` when that is set, for one
 of `CLERK_AUTHORIZED_PARTIES` (the `azp` claim, the origin that asked Clerk for it) when those
-are set, for `CLERK_AUDIENCE` when that is set, and name its user in `sub`.
+are set, for `CLERK_AUDIENCE` when that is set, and name its user in `sub` with an id shaped like
+Clerk's (`user_2NNEqL2nrIRdJ194ndJqAHwEfxC`: letters, digits, `_` and `-`, at most 64).
 
-The JWKS is cached for `CLERK_JWKS_CACHE_SECONDS`; a token whose `kid` is not in the cached set
-makes it fetched again at once (Clerk rotated its keys), at most once per
-`CLERK_JWKS_REFRESH_COOLDOWN_SECONDS`, so a stream of made-up `kid`s cannot hammer Clerk."""
+The JWKS is fetched at most once per `CLERK_JWKS_REFRESH_COOLDOWN_SECONDS` per process, whether
+the fetch worked or not, and one fetch at a time: a request never waits for another's. It is
+fetched again when a token names a `kid` not in it (Clerk rotated its keys) or once it is
+`CLERK_JWKS_CACHE_SECONDS` old; while that fails, or within the cooldown, the last set fetched
+stays in use. So a stream of made-up `kid`s costs Clerk one fetch per cooldown, failing or not,
+and a hanging Clerk (`CLERK_JWKS_TIMEOUT_SECONDS`) holds up one request, not everyone's."""
 
+import logging
+import math
+import re
+import threading
+import time
 from functools import lru_cache
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
+logger = logging.getLogger(__name__)
+
 ALGORITHMS = ["RS256"]  # what Clerk signs session tokens with
-JWKS_TIMEOUT_SECONDS = 5.0
+# A signature says who issued the token, not that its subject is harmless: a NUL would make
+# PostgreSQL refuse the user query (a 500), control characters would reach logs and usernames.
+SUBJECT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class InvalidSessionToken(Exception):
@@ -67,7 +80,7 @@ def verify_session_token(token: str) -> dict:
         # site of the same instance must not work here.
         raise InvalidSessionToken("The session token was issued to another origin.")
     subject = claims["sub"]
-    if not isinstance(subject, str) or not subject or len(subject) > 255:
+    if not isinstance(subject, str) or not SUBJECT.fullmatch(subject):
         raise InvalidSessionToken("The session token's subject is not a user id.")
     return claims
 
@@ -81,17 +94,13 @@ def _verification_key(token: str):
         raise InvalidSessionToken("The session token is not a JWT.") from None
     if not kid or not isinstance(kid, str):
         raise InvalidSessionToken("The session token names no signing key (kid).")
-    client = _jwks_client(
+    keys = _key_set(
         settings.CLERK_JWKS_URL,
-        settings.CLERK_JWKS_CACHE_SECONDS,
-        settings.CLERK_JWKS_REFRESH_COOLDOWN_SECONDS,
+        lifespan=settings.CLERK_JWKS_CACHE_SECONDS,
+        cooldown=settings.CLERK_JWKS_REFRESH_COOLDOWN_SECONDS,
+        timeout=settings.CLERK_JWKS_TIMEOUT_SECONDS,
     )
-    try:
-        return client.get_signing_key(kid).key
-    except jwt.PyJWKClientConnectionError as exc:
-        raise KeysUnavailable(f"Could not fetch the JWKS: {exc}") from exc
-    except jwt.PyJWKClientError:
-        raise InvalidSessionToken("The session token's signing key is unknown.") from None
+    return keys.signing_key(kid).key
 
 
 @lru_cache(maxsize=4)
@@ -100,14 +109,54 @@ def _pem_key(pem: str):
     return serialization.load_pem_public_key(pem.encode())
 
 
+class KeySet:
+    """The signing keys published at a JWKS URL, fetched as the module's docstring says.
+
+    PyJWKClient fetches and parses them, with its own cache off: its cooldown starts only after
+    a fetch that worked, so while Clerk fails every unknown `kid` is a fetch, and it holds one
+    lock across the fetch, so while Clerk hangs every request queues behind it."""
+
+    def __init__(self, url: str, *, lifespan: float, cooldown: float, timeout: float) -> None:
+        self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=timeout)
+        self._lifespan = lifespan
+        self._cooldown = cooldown
+        self._fetching = threading.Lock()
+        self._keys: dict[str, jwt.PyJWK] | None = None  # by kid, from the last fetch that worked
+        self._fetched_at = -math.inf
+        self._tried_at = -math.inf
+
+    def signing_key(self, kid: str) -> jwt.PyJWK:
+        keys = self._keys
+        if keys is None or kid not in keys or time.monotonic() - self._fetched_at > self._lifespan:
+            self._refresh()
+            keys = self._keys
+        if keys is None:
+            raise KeysUnavailable("No JWKS has been fetched yet.")
+        if kid not in keys:
+            raise InvalidSessionToken("The session token's signing key is unknown.")
+        return keys[kid]
+
+    def _refresh(self) -> None:
+        if not self._fetching.acquire(blocking=False):
+            return  # another request is fetching: use the keys at hand rather than wait
+        try:
+            if time.monotonic() - self._tried_at < self._cooldown:
+                return
+            try:
+                keys = self._client.get_signing_keys()
+            except (jwt.PyJWTError, OSError, ValueError) as exc:  # unreachable, 5xx, not JSON
+                logger.warning("Clerk: cannot fetch the JWKS at %s: %s", self._client.uri, exc)
+            else:
+                self._keys = {key.key_id: key for key in keys}
+                self._fetched_at = time.monotonic()
+            finally:
+                # The cooldown starts when the fetch ends, whatever its outcome.
+                self._tried_at = time.monotonic()
+        finally:
+            self._fetching.release()
+
+
 @lru_cache(maxsize=4)
-def _jwks_client(url: str, lifespan: float, cooldown: float) -> jwt.PyJWKClient:
-    # One client (and so one cached key set) per process and configuration. The per-kid key
-    # cache stays off: it never expires, so a key Clerk withdrew would stay trusted.
-    return jwt.PyJWKClient(
-        url,
-        cache_jwk_set=True,
-        lifespan=lifespan,
-        cooldown_duration=cooldown,
-        timeout=JWKS_TIMEOUT_SECONDS,
-    )
+def _key_set(url: str, *, lifespan: float, cooldown: float, timeout: float) -> KeySet:
+    # One key set per process and configuration.
+    return KeySet(url, lifespan=lifespan, cooldown=cooldown, timeout=timeout)

@@ -10,7 +10,16 @@ Requests here are short (a status poll is one query), so a few threads per worke
 
 import os
 
-bind = os.environ.get("KORAI_API_BIND", "0.0.0.0:8000")
+from gunicorn.config import ControlSocket
+
+# Loopback: only the buffering proxy in front may connect. gthread reads a request's headers in
+# a worker thread, so clients sending them slowly would hold every thread (docs/deploying.md).
+bind = os.environ.get("KORAI_API_BIND", "127.0.0.1:8000")
+# Its own control socket (gunicornc -s): gunicorn's one default path would be taken over by
+# whichever pool starts last, and removed by whichever stops first.
+control_socket = os.environ.get("KORAI_API_CONTROL_SOCKET") or os.path.join(
+    os.path.dirname(ControlSocket.default), "korai-api.ctl"
+)
 worker_class = "gthread"
 workers = int(os.environ.get("KORAI_API_WORKERS", "4"))
 threads = int(os.environ.get("KORAI_API_THREADS", "8"))

@@ -21,7 +21,13 @@ than ONE worker has threads (korai/capacity.py): gunicorn may hand them all to o
 import os
 import sys
 
-bind = os.environ.get("KORAI_STEPS_BIND", "0.0.0.0:8001")
+from gunicorn.config import ControlSocket
+
+# Loopback, behind the proxy, as the api pool (deploy/gunicorn/api.py).
+bind = os.environ.get("KORAI_STEPS_BIND", "127.0.0.1:8001")
+control_socket = os.environ.get("KORAI_STEPS_CONTROL_SOCKET") or os.path.join(
+    os.path.dirname(ControlSocket.default), "korai-steps.ctl"
+)
 worker_class = "gthread"
 workers = int(os.environ.get("KORAI_STEPS_WORKERS", "2"))
 threads = int(os.environ.get("KORAI_STEPS_THREADS", "64"))

@@ -281,7 +281,9 @@ CLERK_AUTHORIZED_PARTIES = env.list("CLERK_AUTHORIZED_PARTIES", default=[])
 CLERK_AUDIENCE = env.list("CLERK_AUDIENCE", default=[])
 CLERK_JWT_LEEWAY_SECONDS = env.int("CLERK_JWT_LEEWAY_SECONDS", default=5)
 CLERK_JWKS_CACHE_SECONDS = env.int("CLERK_JWKS_CACHE_SECONDS", default=300)
-CLERK_JWKS_REFRESH_COOLDOWN_SECONDS = env.int("CLERK_JWKS_REFRESH_COOLDOWN_SECONDS", default=10)
+# At most one JWKS fetch per cooldown and process, failed fetches included (integrations/clerk.py).
+CLERK_JWKS_REFRESH_COOLDOWN_SECONDS = env.float("CLERK_JWKS_REFRESH_COOLDOWN_SECONDS", default=30)
+CLERK_JWKS_TIMEOUT_SECONDS = env.float("CLERK_JWKS_TIMEOUT_SECONDS", default=5.0)
 if CLERK_JWT_KEY and not CLERK_JWT_KEY.startswith("-----BEGIN PUBLIC KEY-----"):
     raise ConfigurationError(
         "CLERK_JWT_KEY: expected a PEM public key (-----BEGIN PUBLIC KEY-----…), got "

@@ -2,7 +2,11 @@
 over HTTP by a fake Clerk, or a PEM key; issuer, authorized party, audience, expiry with leeway;
 key rotation; a user per Clerk id; the session cookie kept safe from cross-site requests."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+import requests
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
@@ -85,6 +89,37 @@ def test_bad_tokens_are_refused(clerk, why, make_token, message):
     assert not get_user_model().objects.filter(clerk_id="user_1").exists()
 
 
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "user_2abc\x00",  # PostgreSQL refuses NUL in text: a query would be a 500
+        "user_\x01abc",
+        "user_2abc\n",
+        "user 2abc",
+        "user_2abc/../admin",
+        "",
+        "user_" + "a" * 60,  # longer than any Clerk id
+    ],
+)
+def test_a_signed_token_with_a_subject_that_is_no_clerk_id_is_refused_before_any_query(
+    clerk, subject, django_assert_num_queries
+):
+    client = bearer(clerk.session_token(subject))
+
+    with django_assert_num_queries(0):
+        answer = client.get("/api/videos/")
+
+    assert answer.status_code == 401
+    assert answer.json()["error"]["message"] == "The session token's subject is not a user id."
+    assert not get_user_model().objects.exclude(clerk_id="").exists()
+
+
+def test_a_real_shaped_clerk_id_is_accepted(clerk):
+    answer = bearer(clerk.session_token("user_2NNEqL2nrIRdJ194ndJqAHwEfxC")).get("/api/videos/")
+
+    assert answer.status_code == 200
+
+
 def test_a_bad_cookie_is_refused_too(clerk):
     answer = cookie(clerk.session_token("user_1", issuer="https://evil.test")).get("/api/videos/")
 
@@ -120,16 +155,113 @@ def test_a_rotated_key_is_fetched_when_a_token_names_it(clerk):
 
 def test_made_up_key_ids_cannot_hammer_the_jwks(clerk, settings):
     settings.CLERK_JWKS_REFRESH_COOLDOWN_SECONDS = 60
-    from integrations import clerk as core_clerk
-
-    core_clerk._jwks_client.cache_clear()
     assert bearer(clerk.session_token("user_1")).get("/api/videos/").status_code == 200
 
-    for n in range(5):
+    for n in range(100):
         token = clerk.session_token("user_1", kid=f"made_up_{n}")
         assert bearer(token).get("/api/videos/").status_code == 401
 
     assert clerk.fetches == 1  # the cooldown after the first fetch holds back the refetches
+
+
+def test_a_failing_jwks_is_fetched_once_per_cooldown_whatever_the_tokens_say(clerk, settings):
+    settings.CLERK_JWKS_REFRESH_COOLDOWN_SECONDS = 60
+    clerk.answer = "error"  # Clerk answers 500 from the start
+    started = time.monotonic()
+
+    answers = [
+        bearer(clerk.session_token("user_1", kid=f"made_up_{n}")).get("/api/videos/")
+        for n in range(100)
+    ]
+
+    assert {answer.status_code for answer in answers} == {503}
+    assert clerk.fetches == 1  # the failed fetch started the cooldown too
+    assert time.monotonic() - started < 10
+
+
+def test_known_keys_keep_working_while_the_jwks_fails(clerk, settings):
+    settings.CLERK_JWKS_REFRESH_COOLDOWN_SECONDS = COOLDOWN = 1
+    assert bearer(clerk.session_token("user_1")).get("/api/videos/").status_code == 200
+    clerk.answer = "error"
+    time.sleep(COOLDOWN + 0.1)  # the first fetch's cooldown is over
+    started = time.monotonic()
+
+    made_up = [
+        bearer(clerk.session_token("user_1", kid=f"made_up_{n}")).get("/api/videos/")
+        for n in range(100)
+    ]
+    known = bearer(clerk.session_token("user_1")).get("/api/videos/")
+
+    assert {answer.status_code for answer in made_up} == {401}
+    assert known.status_code == 200
+    refetches = clerk.fetches - 1  # all failed
+    assert 1 <= refetches <= 1 + (time.monotonic() - started) / COOLDOWN  # one per cooldown
+
+
+def test_an_old_key_set_is_fetched_again_and_kept_while_clerk_fails(clerk, settings):
+    settings.CLERK_JWKS_CACHE_SECONDS = settings.CLERK_JWKS_REFRESH_COOLDOWN_SECONDS = 0.5
+    old_key = clerk.session_token("user_1")
+    assert bearer(old_key).get("/api/videos/").status_code == 200
+    clerk.rotate(keep_old=False)  # Clerk withdraws the old key
+    time.sleep(0.6)
+
+    assert bearer(clerk.session_token("user_1")).get("/api/videos/").status_code == 200
+    assert bearer(old_key).get("/api/videos/").status_code == 401  # no fetch: the cooldown
+    clerk.answer = "error"
+    time.sleep(0.6)
+
+    assert bearer(clerk.session_token("user_1")).get("/api/videos/").status_code == 200
+    assert clerk.fetches == 3  # the last one failed: the set fetched before stays in use
+
+
+def get_at_once(url: str, tokens: list[str]) -> tuple[list[tuple[int, float]], float]:
+    """Every token's GET of `url` at the same time: (status, seconds) each, and the wall time."""
+
+    def get(token: str) -> tuple[int, float]:
+        started = time.monotonic()
+        answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        return answer.status_code, time.monotonic() - started
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+        results = list(pool.map(get, tokens))
+    return results, time.monotonic() - started
+
+
+def test_a_hanging_jwks_holds_up_one_request_for_one_timeout(
+    transactional_db, live_server, clerk, settings
+):
+    settings.CLERK_JWKS_TIMEOUT_SECONDS = TIMEOUT = 3
+    settings.CLERK_JWKS_REFRESH_COOLDOWN_SECONDS = 0.5
+    url = live_server.url + "/api/videos/"
+    signed_in = clerk.session_token("user_1")
+    assert requests.get(url, headers={"Authorization": f"Bearer {signed_in}"}).status_code == 200
+    clerk.answer = "hang"
+    time.sleep(0.6)  # a made-up kid may refetch now
+
+    made_up = [clerk.session_token("user_1", kid=f"made_up_{n}") for n in range(10)]
+    results, wall = get_at_once(url, [*made_up, *[signed_in] * 10])
+
+    assert [status for status, _ in results] == [401] * 10 + [200] * 10
+    assert max(seconds for _, seconds in results[10:]) < TIMEOUT  # signed-in users never wait
+    assert wall < TIMEOUT + 2  # one fetch hung, once
+    assert clerk.fetches == 2
+
+
+def test_a_jwks_hanging_from_the_start_costs_one_timeout_not_one_per_request(
+    transactional_db, live_server, clerk, settings
+):
+    settings.CLERK_JWKS_TIMEOUT_SECONDS = TIMEOUT = 3
+    settings.CLERK_JWKS_REFRESH_COOLDOWN_SECONDS = 60
+    clerk.answer = "hang"
+
+    results, wall = get_at_once(
+        live_server.url + "/api/videos/", [clerk.session_token(f"user_{n}") for n in range(10)]
+    )
+
+    assert [status for status, _ in results] == [503] * 10  # no keys: sign-in cannot be checked
+    assert wall < TIMEOUT + 2
+    assert clerk.fetches == 1
 
 
 def test_jwks_outage_is_a_503_not_a_sign_out(settings):
@@ -140,13 +272,13 @@ def test_jwks_outage_is_a_503_not_a_sign_out(settings):
     settings.CLERK_JWKS_URL = url  # nothing listens there any more
     settings.CLERK_ISSUER = ""
     settings.CLERK_AUTHORIZED_PARTIES = []
-    core_clerk._jwks_client.cache_clear()
+    core_clerk._key_set.cache_clear()
 
     answer = bearer(token).get("/api/videos/")
 
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "auth_unavailable"
-    core_clerk._jwks_client.cache_clear()
+    core_clerk._key_set.cache_clear()
 
 
 def test_a_pem_key_works_without_a_jwks(settings):

@@ -6,6 +6,7 @@ server on a free port) and session tokens shaped like Clerk's.
         token = clerk.session_token("user_2abc")          # signed with the current key
         clerk.rotate()                                    # a new key, published in the JWKS
         clerk.fetches                                     # how often the JWKS was fetched
+        clerk.answer = "error"                            # 500 from now on ("hang": no answer)
 
 The `clerk` fixture configures Korai for it (JWKS URL, issuer, authorized party).
 """
@@ -54,6 +55,9 @@ class FakeClerk:
         self.keys: dict[str, object] = {}  # kid -> private key, all published
         self.current_kid = ""
         self.fetches = 0
+        self._fetches_lock = threading.Lock()
+        self.answer = "keys"  # or "error" (500) or "hang" (never answers until close())
+        self._closing = threading.Event()
         self.rotate()
         handler = type("Handler", (_JwksHandler,), {"clerk": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -112,6 +116,7 @@ class FakeClerk:
         return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid})
 
     def close(self) -> None:
+        self._closing.set()  # lets hanging requests go
         self._server.shutdown()
         self._server.server_close()
 
@@ -129,7 +134,14 @@ class _JwksHandler(BaseHTTPRequestHandler):
         if self.path != "/.well-known/jwks.json":
             self.send_error(404)
             return
-        self.clerk.fetches += 1
+        with self.clerk._fetches_lock:
+            self.clerk.fetches += 1
+        if self.clerk.answer == "hang":
+            self.clerk._closing.wait()
+            return
+        if self.clerk.answer == "error":
+            self.send_error(500)
+            return
         body = json.dumps(self.clerk.jwks()).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -152,6 +164,6 @@ def clerk(settings):
         settings.CLERK_ISSUER = ISSUER
         settings.CLERK_AUTHORIZED_PARTIES = [APP_ORIGIN]
         settings.CLERK_JWKS_REFRESH_COOLDOWN_SECONDS = 0
-        core_clerk._jwks_client.cache_clear()  # a fresh key set for every test
+        core_clerk._key_set.cache_clear()  # a fresh key set for every test
         yield fake
-        core_clerk._jwks_client.cache_clear()
+        core_clerk._key_set.cache_clear()
