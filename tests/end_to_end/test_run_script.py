@@ -38,8 +38,8 @@ def project(tmp_path) -> Path:
         ROOT,
         copy,
         ignore=shutil.ignore_patterns(
-            ".git", ".venv", ".env", "db.sqlite3*", "artifacts", "staticfiles", "bench",
-            "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules",
+            ".git", ".venv", ".env", "db.sqlite3*", ".local-s3*", "artifacts", "staticfiles",
+            "bench", "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules",
         ),
     )  # fmt: skip
     (copy / ".venv").symlink_to(ROOT / ".venv")

@@ -457,8 +457,8 @@ def project_copy(tmp_path_factory) -> Path:
         ROOT,
         copy,
         ignore=shutil.ignore_patterns(
-            ".git", ".venv", ".env", "db.sqlite3*", "artifacts", "staticfiles", "bench",
-            "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules",
+            ".git", ".venv", ".env", "db.sqlite3*", ".local-s3*", "artifacts", "staticfiles",
+            "bench", "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules",
         ),
     )  # fmt: skip
     return copy
