@@ -10,6 +10,7 @@ uses: with a shared cache (`CACHE_URL=redis://…`) everywhere, with the per-pro
 in that process, so other processes may accept a revoked token until the entry expires."""
 
 import hashlib
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -38,7 +39,23 @@ def token_cache_forget(key: str) -> None:
     cache.delete(token_cache_key(key))
 
 
+# What a DRF token looks like (rest_framework.authtoken: 20 random bytes in hex); a Clerk session
+# token is a JWT, never this.
+_DRF_TOKEN = re.compile(rb"[0-9a-f]{40}")
+
+
 class CachedTokenAuthentication(TokenAuthentication):
+    def authenticate(self, request):
+        header = get_authorization_header(request).split()
+        if len(header) == 2 and header[0].lower() == b"bearer" and _DRF_TOKEN.fullmatch(header[1]):
+            # Otherwise nothing authenticates it, and the answer would be "credentials were not
+            # provided" to someone who provided them.
+            raise exceptions.AuthenticationFailed(
+                "An API token goes in 'Authorization: Token <token>', not 'Bearer' (which is "
+                "for Clerk session tokens)."
+            )
+        return super().authenticate(request)
+
     def authenticate_credentials(self, key):
         seconds = settings.KORAI_TOKEN_CACHE_SECONDS
         if seconds <= 0:

@@ -83,9 +83,13 @@ def api_exception_handler(exc, context):
         if detail is None and isinstance(response.data, dict):
             # Django's Http404/PermissionDenied: DRF's handler put its message in the data.
             detail = response.data.get("detail")
+        message = str(detail) if detail is not None else str(exc)
+        if isinstance(exc, exceptions.UnsupportedMediaType):
+            # A form post (curl -d, an HTML form) is the usual cause: say what to send instead.
+            message = f"{message.rstrip('.')}: send application/json."
         error = {
             "code": getattr(detail, "code", None) or _default_code(response.status_code),
-            "message": str(detail) if detail is not None else str(exc),
+            "message": message,
         }
     response.data = {"error": error}
     return response

@@ -66,6 +66,7 @@ def logging_config(*, json: bool, level: str) -> dict:
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": json_formatter}, "console": console},
         "handlers": {
+            "discard": {"class": "logging.NullHandler"},
             "stdout": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
@@ -77,6 +78,12 @@ def logging_config(*, json: bool, level: str) -> dict:
             # Django's own default gives the `django` logger a console handler (under DEBUG) and
             # lets it propagate to the root's: every line printed twice. Root alone prints it.
             "django": {"handlers": [], "level": level, "propagate": True},
+            # One line per request: django-structlog's `request_finished` (with the status code,
+            # request id and user). runserver's access line (`request=<socket.socket ...>`) and
+            # django.request's "Not Found: /x" say it again; django.request's errors stay, with
+            # their tracebacks.
+            "django.server": {"handlers": ["discard"], "propagate": False},
+            "django.request": {"level": "ERROR"},
             "django.db.backends": {"level": "INFO"},
         },
     }

@@ -5,7 +5,8 @@ on_failure handler) gets it without a line in the function's code. For each requ
 Inngest it binds `function`, `run_id`, `attempt`, `event_id` and `job_id` to the log context
 (structlog contextvars: every line written while the request is served carries them), and
 hands the function a `ctx.step` whose `run` binds `step` while the step's code runs, times it
-(`korai_step_duration_seconds`) and logs `step_finished` or `step_failed`. Memoized steps that
+(`korai_step_duration_seconds`) and logs `step_finished`, `step_failed` or `step_stopped` (its
+job cancelled: `RunStopped`, which ends the run quietly). Memoized steps that
 Inngest replays run no code, so they are neither timed nor logged again."""
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from core.metrics import STEP_DURATION, step_label
 logger = structlog.stdlib.get_logger("korai.jobs")
 
 _FAILURE_EVENT = "inngest/function.failed"
+
+
+class RunStopped(inngest.NonRetriableError):
+    """Raised by a step whose job is no longer its run's (cancelled, or taken over by a newer
+    run): an outcome, not a failure. The step is logged at info level, and the run ends there
+    as finished, writing nothing: no failure is logged, answered or handled."""
 
 
 def job_id_of(data: object) -> str | None:
@@ -48,6 +55,9 @@ class ObservedSteps:
                 started = time.perf_counter()
                 try:
                     result = handler(*args)
+                except RunStopped as stopped:
+                    logger.info("step_stopped", reason=str(stopped))
+                    raise
                 except Exception as err:
                     elapsed = time.perf_counter() - started
                     STEP_DURATION.labels(self._function, step_label(step_id), "error").observe(
@@ -100,7 +110,9 @@ class ObservabilityMiddleware(inngest.MiddlewareSync):
     def transform_output(self, result) -> None:
         if result.step is not None:
             return  # a step's outcome: ObservedSteps logged it
-        if result.error is not None:
+        if isinstance(result.error, RunStopped):
+            result.error, result.output = None, None  # the step said why: nothing to fail
+        elif result.error is not None:
             logger.warning(
                 "function_failed",
                 error=str(result.error)[:500],

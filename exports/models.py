@@ -74,6 +74,15 @@ class Export(TrackedJob):
         """The folder that holds this export's rendered clips, and nothing else."""
         return f"exports/{self.id}/"
 
+    def exported_clips_in_order(self) -> list["ExportedClip"]:
+        """The exported clips in the order of `selected_ranges`, as they were asked for (the
+        prefetched ones when the selector prefetched them)."""
+        position = {(r["start"], r["end"]): n for n, r in enumerate(self.selected_ranges)}
+        return sorted(
+            self.exported_clips.all(),
+            key=lambda clip: position.get((clip.start, clip.end), len(position)),
+        )
+
     def clip_key(self, index: int) -> str:
         """Where the rendered clip of the `index`-th selected range is kept: a key of this
         export alone, stable across runs, so no other render can overwrite it."""

@@ -154,7 +154,9 @@ class ExportOutputSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=ExportStatus.choices, read_only=True)
     clips = SelectedRangeSerializer(source="selected_ranges", many=True, read_only=True)
     subtitle_style = SubtitleStyleField(read_only=True)
-    exported_clips = ExportedClipOutputSerializer(many=True, read_only=True)
+    exported_clips = ExportedClipOutputSerializer(
+        source="exported_clips_in_order", many=True, read_only=True
+    )
     error = serializers.SerializerMethodField()
     pending_reason = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()

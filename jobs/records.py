@@ -263,10 +263,14 @@ def job_of_run(model: type[TrackedJob], job_id: str, run_id: str) -> TrackedJob:
 
 def ensure_run(job: TrackedJob, run_id: str) -> None:
     """JobStopped unless run `run_id` is the one processing the job."""
-    if job.status != lifecycle.PROCESSING or job.inngest_run_id != run_id:
+    name = f"{job._meta.verbose_name} {job.pk}"
+    if job.status == lifecycle.CANCELLED:
+        raise JobStopped(f"{name} was cancelled; run {run_id} writes nothing")
+    if job.status != lifecycle.PROCESSING:
+        raise JobStopped(f"{name} is {job.status}; run {run_id} writes nothing")
+    if job.inngest_run_id != run_id:
         raise JobStopped(
-            f"{job._meta.verbose_name} {job.pk} is {job.status} "
-            f"(run {job.inngest_run_id or '-'}), not worked on by run {run_id} any more"
+            f"{name} is worked on by run {job.inngest_run_id} now; run {run_id} writes nothing"
         )
 
 

@@ -1,6 +1,8 @@
 """The edge between Korai's failures and Inngest's: the job functions run each step through
 `run_step`, the one place that knows the SDK's errors.
 
+- `JobStopped` (the job was cancelled, or a newer run took it over) becomes
+  `core.observability.RunStopped`: the run ends there, logged at info level, not as a failure;
 - `JobError` (the job cannot run: gone, bad event), `ClipsApiRefused` and `ClipsApiMalformed`
   become `inngest.NonRetriableError`, prefixed with the step's name: retrying cannot help;
 - `ClipsApiRetryAfter` becomes `inngest.RetryAfterError` with the API's delay, and so does
@@ -17,9 +19,10 @@ from typing import TypeVar
 import inngest
 from django.conf import settings
 
+from core.observability import RunStopped
 from integrations.clips_api import ClipsApiMalformed, ClipsApiRefused, ClipsApiRetryAfter
 from jobs.models import TrackedJob
-from jobs.records import JobError, JobWaiting, job_step_failed
+from jobs.records import JobError, JobStopped, JobWaiting, job_step_failed
 
 T = TypeVar("T")
 
@@ -84,6 +87,8 @@ def is_last_attempt(ctx: inngest.ContextSync, *, retries: int | None = None) -> 
 
 def for_inngest(step_id: str, err: Exception) -> Exception | None:
     """Inngest's error for `err`, raised in step `step_id`; None: `err` itself, retried."""
+    if isinstance(err, JobStopped):
+        return RunStopped(str(err))
     if isinstance(err, _PERMANENT):
         return inngest.NonRetriableError(f"{step_id}: {err}")
     if isinstance(err, ClipsApiRetryAfter | JobWaiting):

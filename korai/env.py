@@ -14,6 +14,7 @@ import re
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -27,12 +28,23 @@ CACHE_FORM = "a URL like redis://host:6379/0 or locmemcache://name"
 BOOL_FORM = "1 or 0 (also true/false, yes/no, on/off)"
 ORIGIN_FORM = "an origin like https://steps.example.com (http or https, no path)"
 PATH_FORM = "a path like /api/inngest"
+RATE_FORM = "a rate like 30/hour (a number, then /second, /minute, /hour or /day)"
+URL_FORM = "a URL like http://host:port/path (a numeric port, or none)"
+# What an inline comment (`DATABASE_URL=sqlite:///db.sqlite3  # mine`) or a stray space leaves
+# at either end of a value: neither .env nor a shell strips it, so it would be part of the value.
+# Spaces and tabs only: a PEM key read from a file may end in its newline.
+_STRAY_TEXT = re.compile(r"\A[ \t]+|[ \t]+(#.*)?\Z", re.DOTALL)
 _TRUE = {"1", "true", "yes", "y", "on", "ok"}
 _FALSE = {"0", "false", "no", "n", "off"}
 
 
 class Env(environ.Env):
-    """`environ.Env` whose typed readers reject a malformed value with a ConfigurationError."""
+    """`environ.Env` whose typed readers reject a malformed value with a ConfigurationError, and
+    whose every reader refuses a value with spaces or a `# comment` around it."""
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        _refuse_stray_text(var, self.ENVIRON.get(var))
+        return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
 
     def int(self, var, default=environ.Env.NOTSET, *, between: tuple[int, int] | None = None):
         """An integer; with `between=(low, high)`, one in that range (ends included)."""
@@ -123,8 +135,23 @@ class Env(environ.Env):
             raise ConfigurationError(f"{var}: expected {expected}, got {value!r}")
         return value
 
+    def rate(self, var: str, *, default: str) -> str:
+        """A DRF throttle rate, which DRF would otherwise fail to parse at every request."""
+        value = self.str(var, default=default) or default
+        if not re.fullmatch(r"\d+/(second|minute|hour|day)", value):
+            raise ConfigurationError(f"{var}: expected {RATE_FORM}, got {value!r}")
+        return value
+
+    def http_url(self, var: str, *, default: str = "") -> str:
+        """An http(s) URL with a host and, if any, a numeric port; empty stays empty."""
+        value = self.str(var, default=default)
+        if value and not _is_http_url(value):
+            raise ConfigurationError(f"{var}: expected {URL_FORM}, got {value!r}")
+        return value
+
     def _parsed(self, var: str, default, form: str, parse: Callable[[str], object]):
         raw = self.ENVIRON.get(var)
+        _refuse_stray_text(var, raw)
         # Empty, as a copied .env.example leaves many, means the default.
         if raw is None or not raw.strip():
             if default is self.NOTSET:
@@ -141,6 +168,28 @@ def read_dot_env() -> None:
     the environment win over the file's, so reading it again changes nothing."""
     if Env().bool("DJANGO_READ_DOT_ENV", default=True):
         environ.Env.read_env(DOT_ENV)
+
+
+def _refuse_stray_text(var: str, raw: str | None) -> None:
+    # Blank means the default. Only the stray text is shown: the value may be a secret.
+    if raw is None or not raw.strip():
+        return
+    stray = _STRAY_TEXT.search(raw)
+    if stray:
+        where = "starts" if stray.start() == 0 else "ends"
+        raise ConfigurationError(
+            f"{var}: {where} with {stray.group()!r}; expected the value alone, without spaces "
+            "around it (a comment goes on a line of its own)"
+        )
+
+
+def _is_http_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (a port that is not a number raises ValueError)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _without_password(url: str) -> str:

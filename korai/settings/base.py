@@ -221,7 +221,9 @@ CONTENT_SECURITY_POLICY = {
 KORAI_API_DOCS_PUBLIC = env.bool("KORAI_API_DOCS_PUBLIC", default=DEBUG)
 
 # --- Logging: one JSON object per line on stdout in production --------------------------------
-LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+LOG_LEVEL = env.choice(
+    "DJANGO_LOG_LEVEL", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), default="INFO"
+)
 LOGGING = logging_config(json=not DEBUG, level=LOG_LEVEL)
 # The request start is noise next to request_finished (which has the status code) at INFO.
 DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
@@ -252,8 +254,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
-        "video_submit": env.str("KORAI_THROTTLE_VIDEO_SUBMIT", default="30/hour"),
-        "export_create": env.str("KORAI_THROTTLE_EXPORT_CREATE", default="60/hour"),
+        "video_submit": env.rate("KORAI_THROTTLE_VIDEO_SUBMIT", default="30/hour"),
+        "export_create": env.rate("KORAI_THROTTLE_EXPORT_CREATE", default="60/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -275,8 +277,8 @@ KORAI_TOKEN_CACHE_SECONDS = env.int("KORAI_TOKEN_CACHE_SECONDS", default=30)
 # JWT authentication is on when either key source is set: a PEM public key (escaped newlines
 # "\n" are accepted, for one-line environment values) or the instance's JWKS URL.
 CLERK_JWT_KEY = env.str("CLERK_JWT_KEY", default="").replace("\\n", "\n").strip()
-CLERK_JWKS_URL = env.str("CLERK_JWKS_URL", default="")
-CLERK_ISSUER = env.str("CLERK_ISSUER", default="")
+CLERK_JWKS_URL = env.http_url("CLERK_JWKS_URL")
+CLERK_ISSUER = env.http_url("CLERK_ISSUER")
 CLERK_AUTHORIZED_PARTIES = env.list("CLERK_AUTHORIZED_PARTIES", default=[])
 CLERK_AUDIENCE = env.list("CLERK_AUDIENCE", default=[])
 CLERK_JWT_LEEWAY_SECONDS = env.int("CLERK_JWT_LEEWAY_SECONDS", default=5)
@@ -309,10 +311,10 @@ INNGEST_DEV = env.str("INNGEST_DEV", default="")
 INNGEST_EVENT_KEY = env.str("INNGEST_EVENT_KEY", default="")
 INNGEST_SIGNING_KEY = env.str("INNGEST_SIGNING_KEY", default="")
 INNGEST_SIGNING_KEY_FALLBACK = env.str("INNGEST_SIGNING_KEY_FALLBACK", default="")
-INNGEST_BASE_URL = env.str("INNGEST_BASE_URL", default="")
+INNGEST_BASE_URL = env.http_url("INNGEST_BASE_URL")
 # Where operators open a run; empty: the Dev Server's UI in dev mode, Inngest Cloud otherwise
 # (`core.inngest.dashboard_url`, which reads INNGEST_DEV as everything else does).
-INNGEST_DASHBOARD_URL = env.str("INNGEST_DASHBOARD_URL", default="")
+INNGEST_DASHBOARD_URL = env.http_url("INNGEST_DASHBOARD_URL")
 # Signed requests older than this are refused, so a captured request cannot be replayed.
 INNGEST_SIGNATURE_MAX_AGE_SECONDS = env.int("INNGEST_SIGNATURE_MAX_AGE_SECONDS", default=300)
 # Largest request body /api/inngest accepts: Inngest sends at most 4 MB (above that, `use_api`:
@@ -341,11 +343,11 @@ OUTBOX_DELIVERY = env.choice(
 )
 
 # --- External clips APIs ------------------------------------------------------------------------
-CLIPS_API_URL = env.str("CLIPS_API_URL", default="")
-PROCESS_CLIPS_API_URL = env.str("PROCESS_CLIPS_API_URL", default="")
+CLIPS_API_URL = env.http_url("CLIPS_API_URL")
+PROCESS_CLIPS_API_URL = env.http_url("PROCESS_CLIPS_API_URL")
 CLIPS_API_TOKEN = env.str("CLIPS_API_TOKEN", default="")
-CLIPS_API_FALLBACK_URL = env.str("CLIPS_API_FALLBACK_URL", default="")
-PROCESS_CLIPS_API_FALLBACK_URL = env.str("PROCESS_CLIPS_API_FALLBACK_URL", default="")
+CLIPS_API_FALLBACK_URL = env.http_url("CLIPS_API_FALLBACK_URL")
+PROCESS_CLIPS_API_FALLBACK_URL = env.http_url("PROCESS_CLIPS_API_FALLBACK_URL")
 CLIPS_API_CONNECT_TIMEOUT_SECONDS = env.float("CLIPS_API_CONNECT_TIMEOUT_SECONDS", default=5.0)
 # Identifying clips downloads and analyses the whole video: allow it real time.
 CLIPS_API_READ_TIMEOUT_SECONDS = env.float("CLIPS_API_READ_TIMEOUT_SECONDS", default=900.0)
@@ -357,7 +359,7 @@ CLIPS_API_READ_TIMEOUT_SECONDS = env.float("CLIPS_API_READ_TIMEOUT_SECONDS", def
 AWS_S3_BUCKET_NAME = env.str("AWS_S3_BUCKET_NAME", default="")
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 # Only for S3-compatible stores (MinIO, a local moto server): their base URL.
-AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="")
+AWS_S3_ENDPOINT_URL = env.http_url("AWS_S3_ENDPOINT_URL")
 AWS_S3_CONNECT_TIMEOUT_SECONDS = env.float("AWS_S3_CONNECT_TIMEOUT_SECONDS", default=5.0)
 AWS_S3_READ_TIMEOUT_SECONDS = env.float("AWS_S3_READ_TIMEOUT_SECONDS", default=60.0)
 # Lifetime of the presigned download URLs in API answers.

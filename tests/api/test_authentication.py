@@ -106,3 +106,20 @@ def test_drf_create_token_command_makes_a_working_token(user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}")
     assert client.get(VIDEOS).status_code == 200
+
+
+HINT = (
+    "An API token goes in 'Authorization: Token <token>', not 'Bearer' (which is for Clerk "
+    "session tokens)."
+)
+
+
+def test_an_api_token_sent_as_bearer_is_told_the_scheme(token):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+
+    answer = client.get(VIDEOS)
+
+    assert answer.status_code == 401
+    assert answer.json()["error"]["message"] == HINT
+    assert answer["WWW-Authenticate"] == "Token"

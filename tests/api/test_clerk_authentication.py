@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory, VideoFactory
@@ -388,3 +389,14 @@ class TestCookieCsrf:
         answer = bearer(clerk.session_token("user_1")).post("/api/videos/", SUBMIT, format="json")
 
         assert answer.status_code == 202, answer.content
+
+
+def test_with_clerk_on_an_api_token_as_bearer_is_told_the_scheme_and_a_jwt_still_works(clerk):
+    key = Token.objects.create(user=UserFactory()).key
+
+    told = bearer(key).get("/api/videos/")
+    signed_in = bearer(clerk.session_token("user_2abcdef")).get("/api/videos/")
+
+    assert told.status_code == 401
+    assert "'Authorization: Token <token>', not 'Bearer'" in told.json()["error"]["message"]
+    assert signed_in.status_code == 200

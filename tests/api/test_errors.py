@@ -163,3 +163,18 @@ def test_the_web_clients_routes_keep_their_own_error_shape(client):
         "error": "Not found: /api/clips/no-such-route. No API endpoint has this path, or an id "
         "in it is not a valid UUID."
     }
+
+
+def test_a_form_post_is_a_415_that_says_to_send_json(api_client):
+    response = api_client.post(
+        "/api/videos/",
+        "youtube_url=https%3A%2F%2Fyoutu.be%2FdQw4w9WgXcQ",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 415
+    assert response.json()["error"] == {
+        "code": "unsupported_media_type",
+        "message": 'Unsupported media type "application/x-www-form-urlencoded" in request: '
+        "send application/json.",
+    }

@@ -279,3 +279,19 @@ def test_docs_describe_the_code_as_it_is_not_its_history(page):
     text = page.read_text()
     found = [m.group(0) for pattern in HISTORY for m in pattern.finditer(text)]
     assert not found, f"{page.relative_to(ROOT)}: {found}"
+
+
+# `python manage.py` is only the virtualenv's Python after `source .venv/bin/activate`: the docs
+# give the form that works from any shell. Quoted product messages and the README's one sentence
+# that says so keep the bare form.
+BARE_MANAGE_PY = re.compile(r"(?<![/\w])python manage\.py")
+QUOTED = re.compile(r'"[^"\n]*(?:\n[^"\n]*){0,3}"')
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_manage_py_commands_run_with_the_virtualenvs_python(page):
+    text = QUOTED.sub("", page.read_text())
+    if page == README:
+        text = text.replace("bare `python manage.py …` works only after", "")
+    lines = [line for line in text.splitlines() if BARE_MANAGE_PY.search(line)]
+    assert lines == [], f"say `.venv/bin/python manage.py` in {page.name}"

@@ -38,8 +38,8 @@ def project(tmp_path) -> Path:
         ROOT,
         copy,
         ignore=shutil.ignore_patterns(
-            ".git", ".venv", ".env", "db.sqlite3*", "artifacts", "staticfiles", "bench",
-            "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules",
+            ".git", ".venv", ".env", "db.sqlite3*", ".local-s3*", "artifacts", "staticfiles",
+            "bench", "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules",
         ),
     )  # fmt: skip
     (copy / ".venv").symlink_to(ROOT / ".venv")
@@ -132,6 +132,7 @@ def test_run_serves_the_api_and_stops_every_child(project, tmp_path, stop):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group, as a terminal gives it
+        preexec_fn=_sigint_at_its_default,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(script.stdout), daemon=True)
@@ -202,6 +203,13 @@ def test_run_serves_the_api_and_stops_every_child(project, tmp_path, stop):
     assert not _listening(s3_port)
 
 
+def _sigint_at_its_default() -> None:
+    # As a terminal starts it. A suite run in the background (`pytest &`, nohup, CI runners)
+    # ignores SIGINT, and the script would inherit that: a shell cannot trap a signal that was
+    # ignored when it started, so Ctrl-C would not reach its `trap`.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -235,6 +243,7 @@ def _start(project: Path, env: dict) -> tuple[subprocess.Popen, list[str]]:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_sigint_at_its_default,
     )
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(script.stdout), daemon=True).start()

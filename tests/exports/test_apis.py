@@ -369,6 +369,28 @@ def test_one_export_with_its_exported_clips_and_per_clip_errors(api_client, comp
     assert body["exported_clips"][0]["download_url"] is None
 
 
+def test_exported_clips_follow_the_order_of_the_exports_ranges(api_client, completed_video):
+    ranges = [{"start": 500, "end": 600}, {"start": 10, "end": 70.5}, {"start": 200, "end": 230}]
+    created = api_client.post(
+        exports_path(completed_video), {"clips": ranges, "aspect_ratio": "9:16"}, format="json"
+    )
+    assert created.status_code == 202, created.json()
+    export = Export.objects.get(pk=created.json()["id"])
+    # Rendered in time order, as a render may store them.
+    for n, r in sorted(enumerate(ranges), key=lambda item: item[1]["start"]):
+        ExportedClipFactory(
+            export=export, start=r["start"], end=r["end"], s3_key=export.clip_key(n)
+        )
+
+    body = api_client.get(f"/api/exports/{export.pk}/").json()
+    listed = api_client.get(exports_path(completed_video)).json()["results"][0]
+
+    expected = [(r["start"], r["end"]) for r in ranges]
+    assert [(c["start"], c["end"]) for c in body["clips"]] == expected
+    assert [(c["start"], c["end"]) for c in body["exported_clips"]] == expected
+    assert [(c["start"], c["end"]) for c in listed["exported_clips"]] == expected
+
+
 def test_exported_clips_carry_download_urls_that_fetch_their_objects(
     api_client, completed_video, s3
 ):

@@ -84,6 +84,13 @@ def test_every_command_names_a_missing_secret_key_in_one_line(command):
         ("INNGEST_SERVE_ORIGIN", "https://steps.example.com:x", "INNGEST_SERVE_ORIGIN: expected"),
         ("INNGEST_SERVE_PATH", "api/inngest", "INNGEST_SERVE_PATH: expected a path like"),
         ("INNGEST_SERVE_PATH", "/api/inngest?x=1", "INNGEST_SERVE_PATH: expected a path like"),
+        # DRF would parse these at every throttled request and answer 500.
+        ("KORAI_THROTTLE_VIDEO_SUBMIT", "30 per hour", "expected a rate like 30/hour"),
+        ("KORAI_THROTTLE_EXPORT_CREATE", "60/fortnight", "expected a rate like 30/hour"),
+        # Jobs would retry against it for hours.
+        ("AWS_S3_ENDPOINT_URL", "http://127.0.0.1:notaport", "expected a URL like http://host"),
+        ("CLIPS_API_URL", "127.0.0.1:8100/identify-clips", "expected a URL like http://host"),
+        ("DJANGO_LOG_LEVEL", "verbose", "DJANGO_LOG_LEVEL: expected 'DEBUG' or 'INFO'"),
     ],
 )
 def test_a_malformed_variable_is_named_in_one_line_without_a_traceback(variable, value, expected):
@@ -219,6 +226,32 @@ def test_https_redirect_spares_the_inngest_endpoint_and_health_check():
     # Unsigned POST, with or without the slash: refused by the signature check (401), not
     # redirected (301) and lost.
     assert result.stdout.split()[-4:] == ["401", "401", "200", "301"], result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "stray"),
+    [
+        # An inline comment is part of the value: SQLite would open a file named "db.sqlite3 ".
+        ("DATABASE_URL", "sqlite:///db.sqlite3 # my db", "ends with ' # my db'"),
+        ("KORAI_THROTTLE_VIDEO_SUBMIT", "30/hour ", "ends with ' '"),
+        ("INNGEST_RETRIES", " 3", "starts with ' '"),
+        ("DJANGO_DEBUG", "0\t# off", "ends with '\\t# off'"),
+    ],
+)
+def test_a_value_with_a_comment_or_spaces_around_it_is_refused_in_one_line(variable, value, stray):
+    result = manage("check", **{**PRODUCTION_ENV, variable: value})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"Configuration error: {variable}: {stray}; expected the value alone, without spaces "
+        "around it (a comment goes on a line of its own)"
+    ]
+
+
+def test_a_secret_with_stray_text_is_refused_without_showing_the_secret():
+    result = manage("check", **{**PRODUCTION_ENV, "DJANGO_SECRET_KEY": "s3cr3t" * 10 + " # new"})
+    assert result.returncode == 2
+    assert "DJANGO_SECRET_KEY: ends with ' # new'" in result.stderr
+    assert "s3cr3t" not in result.stderr
 
 
 def test_a_malformed_database_url_is_reported_without_its_password():
@@ -461,8 +494,8 @@ def project_copy(tmp_path_factory) -> Path:
         ROOT,
         copy,
         ignore=shutil.ignore_patterns(
-            ".git", ".venv", ".env", "db.sqlite3*", "artifacts", "staticfiles", "bench",
-            "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules",
+            ".git", ".venv", ".env", "db.sqlite3*", ".local-s3*", "artifacts", "staticfiles",
+            "bench", "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules",
         ),
     )  # fmt: skip
     return copy
@@ -492,6 +525,24 @@ def test_development_debug_follows_dot_env_then_the_environment(
         timeout=60,
     )
     assert result.stdout.strip() == debug, result.stderr
+
+
+def test_an_inline_comment_in_dot_env_is_refused_in_one_line(project_copy):
+    (project_copy / ".env").write_text("DATABASE_URL=sqlite:///db.sqlite3 # my db\n")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=project_copy,
+        env={"PATH": os.environ["PATH"]},  # .env read: DJANGO_READ_DOT_ENV unset
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: DATABASE_URL: ends with ' # my db'; expected the value alone, "
+        "without spaces around it (a comment goes on a line of its own)"
+    ]
+    assert not list(project_copy.glob("db.sqlite3*"))
 
 
 def test_the_settings_package_itself_is_refused_in_one_line():
