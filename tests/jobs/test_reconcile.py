@@ -165,7 +165,7 @@ def test_a_delivered_event_whose_run_never_started_is_sent_again_and_paid_once(
     # The first run was only waiting in Inngest's queue: when it starts at last it stops at its
     # first step, calling no API; the new event's run does the job.
     late = engine_losing_endings.run("identify-clips", first_event)
-    assert late.status == "failed" and "not by" in late.error["message"]
+    assert late.status == "completed"  # stopped at its first step, writing nothing
     assert fake_clips_api.count("identify") == 0
     assert engine_losing_endings.run("identify-clips", sent(video)).status == "completed"
     assert fake_clips_api.count("identify") == 1
