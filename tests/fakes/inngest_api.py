@@ -9,6 +9,7 @@
         api.delay = 0.1 # seconds to wait before answering (to make concurrent senders overlap)
         api.up()        # accept and record events again
         api.events      # every event received while up, in order, duplicates included
+        api.posts       # how many POSTs arrived (an empty batch, as readiness sends, too)
 
 Or use the `fake_inngest` fixture, which also points `settings.INNGEST_BASE_URL` at it.
 It de-duplicates nothing, so a test can count exactly how often an event id arrived.
@@ -38,6 +39,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         api = self.api
+        with api._lock:
+            api.posts += 1
         if api.mode == HANGING:
             # Hold the connection without answering until the fake is brought up or closed.
             api._release.wait()
@@ -83,6 +86,7 @@ class FakeInngestEventAPI:
 
     def __init__(self) -> None:
         self.events: list[dict] = []
+        self.posts = 0  # requests received in any mode, empty batches (readiness probes) included
         self.mode = UP
         self.fail_status = 500
         self.delay = 0.0
