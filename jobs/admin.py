@@ -23,7 +23,7 @@ from core.exceptions import ApplicationError
 from core.inngest import dashboard_url, is_dev_mode
 from jobs import lifecycle
 from jobs.reruns import JobKind, jobs_rerun
-from outbox.selectors import pending_reason, undelivered_event_error
+from outbox.selectors import pending_reason_for_staff, undelivered_event_error
 
 STATUS_TONES = {
     lifecycle.PENDING: "grey",
@@ -181,7 +181,7 @@ class JobAdmin(ReadOnlyModelAdmin):
     def job_pending_reason(self, obj) -> str | None:
         if obj.status != lifecycle.PENDING:
             return None
-        return pending_reason(getattr(obj, "undelivered_error", None))
+        return pending_reason_for_staff(getattr(obj, "undelivered_error", None))
 
     def can_run_again(self, request, obj) -> bool:
         return obj.status in lifecycle.RERUNNABLE and self.has_rerun_permission(request)
@@ -191,6 +191,7 @@ class JobAdmin(ReadOnlyModelAdmin):
             opts = self.opts
             status = obj.status
             context["job_pending_reason"] = self.job_pending_reason(obj)
+            context["job_waits_for_dev_executor"] = settings.KORAI_DEV_EXECUTOR_RUNNING
             context["job_status"] = status_badge(status)
             if status in lifecycle.RERUNNABLE and obj.last_error:
                 context["job_failure"] = error_details(obj.last_error, 160)

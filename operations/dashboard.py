@@ -130,6 +130,8 @@ def _undelivered_events() -> dict:
     oldest = list(undelivered[:LIST_LENGTH])
     return {
         **summary,
+        # No Inngest in this setup: the development executor takes the events from the outbox.
+        "dev_executor": settings.KORAI_DEV_EXECUTOR_RUNNING,
         "url": changelist_url(OutboxEvent, delivery="undelivered"),
         "failed_url": changelist_url(OutboxEvent, delivery="failed"),
         "rows": [

@@ -81,11 +81,17 @@ def _process_registry():
     return REGISTRY
 
 
-def _refusal(request: HttpRequest) -> HttpResponse | None:
+def has_metrics_token(request: HttpRequest) -> bool:
+    """Whether the request carries `Authorization: Bearer <METRICS_TOKEN>` (never without one
+    configured)."""
     token = settings.METRICS_TOKEN
-    if token:
-        given = request.headers.get("Authorization", "")
-        if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+    given = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    if settings.METRICS_TOKEN:
+        if has_metrics_token(request):
             return None
         return json_error(
             401,

@@ -25,12 +25,19 @@ def delivery_badge(event: OutboxEvent):
 
 
 def report_delivery(model_admin, request, report: DeliveryReport) -> None:
-    """One message per delivery pass: how many events went out, failed or were skipped, and why."""
+    """One message per delivery pass: how many events went out, failed or were skipped, and why;
+    with the development executor, how many it will take."""
     text = (
         f"Delivered {report.delivered} event(s); {report.failed} failed; "
         f"{report.skipped} skipped (already delivered or being sent)."
     )
-    if report.failed:
+    if report.for_dev_executor:
+        text = (
+            f"Recorded {report.for_dev_executor} event(s): the development executor will take "
+            f"them. {report.skipped} skipped (already delivered)."
+        )
+        model_admin.message_user(request, text, messages.INFO)
+    elif report.failed:
         model_admin.message_user(request, f"{text} {' | '.join(report.errors)}", messages.ERROR)
     else:
         model_admin.message_user(request, text, messages.SUCCESS)

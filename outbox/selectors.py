@@ -1,5 +1,6 @@
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -9,6 +10,10 @@ from outbox.models import OutboxEvent
 # What unblocks a job whose event has not reached Inngest: in development, a running Dev Server
 # (`make run` starts one, or its stand-in, when it can); anywhere, the resend command.
 UNDELIVERED_ADVICE = "start the Inngest Dev Server or run `python manage.py resend_events`"
+# What a job's owner reads while its event waits: nothing to do for them, no internal address.
+WAITING_FOR_DELIVERY = "waiting to be sent to the job engine; it will be retried automatically"
+# With KORAI_DEV_EXECUTOR_RUNNING: the development executor takes the event within a second.
+WAITING_FOR_DEV_EXECUTOR = "waiting for the development executor to take its event"
 
 
 def events_undelivered(*, jobs: Iterable[QuerySet] | None = None) -> QuerySet[OutboxEvent]:
@@ -65,9 +70,19 @@ def jobs_waiting_for_delivery(model: type[models.Model]) -> QuerySet:
 
 
 def pending_reason(undelivered_error: str | None) -> str | None:
-    """Why a pending job has not started, from `undelivered_event_error`; None when its event
-    was delivered (then Inngest has it and the job waits for its turn)."""
+    """Why a pending job has not started, for its owner (the REST API), from
+    `undelivered_event_error`: a plain sentence, never the event API's address or the error.
+    None when its event was delivered (then Inngest has it and the job waits for its turn)."""
     if undelivered_error is None:
         return None
+    if settings.KORAI_DEV_EXECUTOR_RUNNING:
+        return WAITING_FOR_DEV_EXECUTOR
+    return WAITING_FOR_DELIVERY
+
+
+def pending_reason_for_staff(undelivered_error: str | None) -> str | None:
+    """`pending_reason` for the admin: the last delivery error and what unblocks the job."""
+    if undelivered_error is None or settings.KORAI_DEV_EXECUTOR_RUNNING:
+        return pending_reason(undelivered_error)
     reason = undelivered_error or "not sent yet (the sender may still be on it)"
     return f"event not delivered: {reason}. To deliver it, {UNDELIVERED_ADVICE}."

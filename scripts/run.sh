@@ -26,6 +26,9 @@ ADDR="${KORAI_ADDR:-127.0.0.1:8000}"
 STEPS_ADDR="${KORAI_STEPS_ADDR:-${ADDR%:*}:$((${ADDR##*:} + 1))}"
 DEVSERVER_URL="http://127.0.0.1:8288"
 LOG_DIR=artifacts/run
+# While the development executor runs, its pid is here: commands run in another terminal
+# (manage.py resend_events) read it (korai/settings/development.py) as KORAI_DEV_EXECUTOR_RUNNING.
+DEV_EXECUTOR_PID="$LOG_DIR/dev-executor.pid"
 children=()
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -42,6 +45,7 @@ stop_tree() {
 cleanup() {
   local pid
   trap - EXIT INT TERM
+  rm -f "$DEV_EXECUTOR_PID"
   for pid in "${children[@]+"${children[@]}"}"; do
     stop_tree "$pid"
   done
@@ -131,6 +135,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 mkdir -p "$LOG_DIR"
+rm -f "$DEV_EXECUTOR_PID"  # left by a run that was killed
 
 if [ "${KORAI_LOCAL_S3:-1}" = "1" ]; then
   say "Starting the local S3 store (log: $LOG_DIR/local-s3.log)"
@@ -226,6 +231,7 @@ else
   fi
 fi
 
+export KORAI_DEV_EXECUTOR_RUNNING=0  # a .env's value never claims an executor this run lacks
 case "$devserver" in
   started | "already running")
     say "Inngest Dev Server $devserver: $DEVSERVER_URL (runs, steps, events)"
@@ -239,8 +245,11 @@ case "$devserver" in
       echo "    Starting the development executor instead: it stands in for Inngest, running each"
       echo "    event of the outbox through http://$STEPS_ADDR/api/inngest (the steps server), so"
       echo "    jobs complete (development only; not durable). Its log lines name devtools."
+      # The API server then says the executor takes the events, and never POSTs to Inngest.
+      export KORAI_DEV_EXECUTOR_RUNNING=1
       KORAI_ROLE=steps "$PY" manage.py dev_executor --url "http://$STEPS_ADDR" &
       children+=($!)
+      echo $! >"$DEV_EXECUTOR_PID"
     else
       echo "    Korai still runs: every event is recorded in the outbox and nothing is lost."
       echo "    Start a Dev Server (npx inngest-cli@latest dev -u http://$STEPS_ADDR/api/inngest)"

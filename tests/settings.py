@@ -18,6 +18,9 @@ os.environ.setdefault("INNGEST_BASE_URL", "http://127.0.0.1:9")  # nothing liste
 # Delivery finishes before the response does, so tests can assert on it; the background sender
 # has tests of its own (tests/outbox/test_dispatch.py).
 os.environ.setdefault("OUTBOX_DELIVERY", "inline")
+# Every /readyz/ probes afresh, so a test that changes a dependency sees it at once; the reuse of
+# probe outcomes has tests of its own (tests/operations/test_health.py).
+os.environ.setdefault("KORAI_READINESS_CACHE_SECONDS", "0")
 # No object storage unless a test asks for one (the `s3` fixture: a local moto server). boto3
 # reads credentials from the environment: test ones, never a developer's real keys.
 os.environ["AWS_S3_BUCKET_NAME"] = ""

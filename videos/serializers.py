@@ -127,8 +127,9 @@ class VideoStatusOutputSerializer(serializers.Serializer):
     error = serializers.CharField(source="last_error", allow_null=True)
     pending_reason = serializers.CharField(
         allow_null=True,
-        help_text="Why a pending video has not started: its event has not reached Inngest "
-        '("event not delivered: <reason>. To deliver it, …"). Null otherwise.',
+        help_text="Why a pending video has not started: its event has not reached the job engine "
+        'yet ("waiting to be sent to the job engine; it will be retried automatically"). Null '
+        "otherwise.",
     )
     attempts = serializers.IntegerField(help_text="Inngest runs of this video so far.")
     created_at = serializers.DateTimeField()

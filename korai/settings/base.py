@@ -232,7 +232,11 @@ DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 
 # --- Monitoring ---------------------------------------------------------------------------------
 # /metrics: with a token, only `Authorization: Bearer <token>`; without, loopback clients only.
+# The same token shows /readyz/'s details (operations/health.py).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Seconds a readiness probe's outcome is reused by this process (0: probe on every request), so a
+# flood of /readyz/ requests makes at most one S3 HEAD and one event-API POST per interval.
+KORAI_READINESS_CACHE_SECONDS = env.float("KORAI_READINESS_CACHE_SECONDS", default=5.0)
 
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -336,6 +340,10 @@ INNGEST_CONCURRENCY_PER_USER = env.int("INNGEST_CONCURRENCY_PER_USER", default=2
 INNGEST_CONCURRENCY_GLOBAL = env.int("INNGEST_CONCURRENCY_GLOBAL", default=10)
 # Sending an event from a request: one short attempt; resend_events delivers what it misses.
 INNGEST_SEND_TIMEOUT_SECONDS = env.float("INNGEST_SEND_TIMEOUT_SECONDS", default=1.0)
+# 1: no Inngest here; the development executor (`manage.py dev_executor`, which scripts/run.sh
+# starts when no Dev Server does) takes the outbox's events. Nothing then POSTs to the event API,
+# readiness does not probe it, and the messages name the executor. Development only.
+KORAI_DEV_EXECUTOR_RUNNING = env.bool("KORAI_DEV_EXECUTOR_RUNNING", default=False)
 # "background": a per-process thread sends committed events, so requests never wait on Inngest;
 # "inline": the committing request sends them itself (tests that need delivery done on return).
 OUTBOX_DELIVERY = env.choice(

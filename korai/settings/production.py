@@ -15,4 +15,13 @@ or sets DJANGO_SETTINGS_MODULE=korai.settings.production in the service's enviro
 the servers follow as well.
 """
 
+from core.configuration import ConfigurationError
 from korai.settings.base import *  # noqa: F403
+from korai.settings.base import KORAI_DEV_EXECUTOR_RUNNING
+
+if KORAI_DEV_EXECUTOR_RUNNING:
+    # The executor is not installed here; with the flag on, nothing would send events anywhere.
+    raise ConfigurationError(
+        "KORAI_DEV_EXECUTOR_RUNNING: the development executor runs only under "
+        "korai.settings.development; unset it (or set 0) in production"
+    )

@@ -388,10 +388,27 @@ def test_readme_walkthrough_completes_without_a_dev_server(project, tmp_path):
         output = "".join(lines)
         assert output.count("Watching for file changes with StatReloader") == 2, output
         assert output.count("completed after") == 2  # the executor's two runs
+
+        # No Inngest runs: readiness does not wait for one, and a command in another terminal
+        # knows the development executor takes the events.
+        ready = requests.get(f"http://127.0.0.1:{web_port}/readyz/", timeout=10)
+        assert (ready.status_code, ready.json()) == (200, {"status": "ok"})
+        assert _dev_executor_running(project, env) == "True"
     finally:
         _stop(script)
         sandbox.shutdown()
         sandbox.server_close()
+    assert _dev_executor_running(project, env) == "False"
+
+
+def _dev_executor_running(project: Path, env: dict) -> str:
+    result = subprocess.run(
+        [".venv/bin/python", "manage.py", "shell", "-c",
+         "from django.conf import settings; print(settings.KORAI_DEV_EXECUTOR_RUNNING)"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
 
 
 def _run_walkthrough(*, token: str, api: str) -> dict:

@@ -17,6 +17,7 @@ It also serves Inngest's REST API for runs, `GET /v1/runs/{runId}`, at the same 
 Dev Server and self-hosted Inngest do), in the server's shape (`pkg/api/apiv1/runs.go`: the
 `cqrs.FunctionRun` under `data`), authenticated with `Bearer <signing key>`; a run it was not
 told about is the server's `500 Unable to load function run`.
+        api.posts       # how many POSTs arrived (an empty batch, as readiness sends, too)
 
 Or use the `fake_inngest` fixture, which also points `settings.INNGEST_BASE_URL` at it.
 It de-duplicates nothing, so a test can count exactly how often an event id arrived.
@@ -46,6 +47,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         api = self.api
+        with api._lock:
+            api.posts += 1
         if api.mode == HANGING:
             # Hold the connection without answering until the fake is brought up or closed.
             api._release.wait()
@@ -128,6 +131,7 @@ class FakeInngestEventAPI:
         self.run_requests: list[str] = []
         self.signing_key = ""
         self.registrations: list[dict] = []
+        self.posts = 0  # requests received in any mode, empty batches (readiness probes) included
         self.mode = UP
         self.fail_status = 500
         self.delay = 0.0

@@ -5,6 +5,7 @@
     store.stop()      # storage outage: connections are refused
     store.hang()      # storage outage: connections are accepted, never answered
     store.start()     # back on the same port, with the same objects
+    store.requests    # (method, path) of every request it answered, in order
 
 Korai talks to it through boto3 over HTTP exactly as it talks to AWS or MinIO (no patched
 boto3); the `s3` fixture (tests/conftest.py) points settings at a fresh bucket in it.
@@ -27,6 +28,7 @@ REGION = "us-east-1"
 class LocalS3:
     def __init__(self) -> None:
         self.port = 0
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request answered
         self._server: ThreadedMotoServer | None = None
         self._client = None
         self._hanging: socket.socket | None = None
@@ -40,6 +42,13 @@ class LocalS3:
         server.start()
         self.port = server.get_host_and_port()[1]
         self._server = server
+        answer = server._server.app  # werkzeug's server, started by now
+
+        def counted(environ, start_response):
+            self.requests.append((environ["REQUEST_METHOD"], environ["PATH_INFO"]))
+            return answer(environ, start_response)
+
+        server._server.app = counted
         return self
 
     def stop(self) -> None:

@@ -46,6 +46,31 @@ def test_a_failed_jobs_page_runs_it_again(admin_client, jobs, fake_inngest):
     assert f"video/identify.clips:{failed.pk}:2" in fake_inngest.event_ids()
 
 
+def test_with_the_development_executor_run_again_says_it_will_take_the_event(
+    admin_client, jobs, fake_inngest, settings
+):
+    # make run without a Dev Server: the fixture's Inngest stays down, as nothing listens there.
+    settings.KORAI_DEV_EXECUTOR_RUNNING = True
+    failed = jobs["failed"]
+    url = reverse("admin:videos_video_change", args=[failed.pk])
+    posts = fake_inngest.posts
+
+    response = admin_client.post(
+        reverse("admin:videos_video_run_again", args=[failed.pk]), follow=True
+    )
+
+    html = response.content.decode()
+    assert "Ran 1 job(s) again." in html
+    notice = html[html.index('id="job-notice"') - 30 : html.index('id="job-notice"') + 200]
+    assert "Pending: waiting for the development executor to take its event." in notice
+    assert "korai-notice" not in notice  # a quiet line, not a warning banner
+    assert "unreachable" not in html and "resend_events" not in html
+    listing = admin_client.get(reverse("admin:videos_video_changelist")).content.decode()
+    assert "waiting for the development executor" in listing
+    assert response.redirect_chain == [(url, 302)]
+    assert fake_inngest.posts == posts  # nothing tried to reach an Inngest that is not there
+
+
 def test_run_again_needs_the_change_permission(client, jobs):
     from django.contrib.auth.models import Permission
 

@@ -44,6 +44,16 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY: not set" in result.stderr
 
 
+def test_production_refuses_the_development_executor_flag():
+    # Production has no development executor: with the flag, no event would go anywhere.
+    result = manage("check", **PRODUCTION_ENV, KORAI_DEV_EXECUTOR_RUNNING="1")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: KORAI_DEV_EXECUTOR_RUNNING: the development executor runs only "
+        "under korai.settings.development; unset it (or set 0) in production"
+    ]
+
+
 @pytest.mark.parametrize("command", ["check", "makemigrations", "migrate"])
 def test_every_command_names_a_missing_secret_key_in_one_line(command):
     # INNGEST_DEV alone is not development mode for Django: the secret key is still required.

@@ -9,6 +9,7 @@ from tests.factories import (
     OutboxEventFactory,
     VideoFactory,
 )
+from videos.services import video_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,3 +66,28 @@ def test_dashboard_makes_a_fixed_handful_of_queries(admin_client):
         OutboxEventFactory(job=VideoFactory(), attempts=1)
     assert count_queries(admin_client, url) == one
     assert one == 2 + 9  # session and user, then the dashboard's nine
+
+
+def test_with_the_development_executor_the_outbox_says_what_takes_the_events(
+    admin_client, dev, fake_inngest, user, settings
+):
+    settings.KORAI_DEV_EXECUTOR_RUNNING = True  # make run without a Dev Server
+    fake_inngest.down()
+    video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ")
+
+    waiting = _outbox_section(admin_client)
+    assert "1 event(s) waiting for the development executor" in waiting
+    assert "Inngest" not in waiting and "resend_events" not in waiting
+
+    assert dev.poll_once() == 1
+    assert "Every event was taken by the development executor." in _outbox_section(admin_client)
+
+
+def test_without_it_the_outbox_says_the_events_reached_inngest(admin_client, fake_inngest, user):
+    video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ")
+    assert "Every event reached Inngest." in _outbox_section(admin_client)
+
+
+def _outbox_section(client) -> str:
+    html = client.get(reverse("admin-dashboard")).content.decode()
+    return html[html.index('id="dashboard-events"') : html.index('id="dashboard-cleanups"')]

@@ -16,8 +16,8 @@ from tests.videos.test_functions import event_for as identify_event
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def scrape(live_server) -> dict:
-    response = requests.get(live_server.url + "/metrics", timeout=10)
+def scrape(live_server, headers=None) -> dict:
+    response = requests.get(live_server.url + "/metrics", headers=headers, timeout=10)
     assert response.status_code == 200, response.text
     return samples(response.text)
 
@@ -89,9 +89,11 @@ def test_refused_and_malformed_answers_are_counted_as_such(
 
 
 def test_an_event_api_outage_raises_the_outbox_gauge_and_fails_readiness(
-    api_client, fake_inngest, live_server
+    api_client, fake_inngest, live_server, settings
 ):
-    before = scrape(live_server)
+    settings.METRICS_TOKEN = "monitoring-test-token"  # readiness's details too
+    token = {"Authorization": "Bearer monitoring-test-token"}
+    before = scrape(live_server, token)
     assert requests.get(live_server.url + "/readyz/", timeout=10).status_code == 200
     fake_inngest.down()
 
@@ -101,8 +103,8 @@ def test_an_event_api_outage_raises_the_outbox_gauge_and_fails_readiness(
         format="json",
     )
     assert response.status_code == 202
-    during = scrape(live_server)
-    ready = requests.get(live_server.url + "/readyz/", timeout=10)
+    during = scrape(live_server, token)
+    ready = requests.get(live_server.url + "/readyz/", headers=token, timeout=10)
 
     assert delta(before, during, "korai_outbox_undelivered_events") == 1
     assert value(during, "korai_outbox_oldest_undelivered_age_seconds") > 0
@@ -114,7 +116,7 @@ def test_an_event_api_outage_raises_the_outbox_gauge_and_fails_readiness(
 
     fake_inngest.up()
     assert events_resend_undelivered().delivered == 1
-    recovered = scrape(live_server)
+    recovered = scrape(live_server, token)
     assert value(recovered, "korai_outbox_undelivered_events") == 0
     assert value(recovered, "korai_outbox_oldest_undelivered_age_seconds") == 0
     assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()

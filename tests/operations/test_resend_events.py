@@ -1,4 +1,5 @@
 import threading
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -11,7 +12,9 @@ from exports.models import Export
 from outbox.models import OutboxEvent
 from outbox.services import event_record
 from tests.factories import ExportFactory, VideoFactory
+from tests.fakes.clips_api import Reply
 from videos.models import Video
+from videos.services import video_cancel, video_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -327,3 +330,54 @@ def test_cancelled_runs_cancelled_jobs_again_and_only_those(fake_inngest):
     assert sorted(fake_inngest.event_ids()) == sorted(
         [f"{IDENTIFY}:{cancelled.pk}:1", f"{PROCESS}:{cancelled_export.pk}:1"]
     )
+
+
+# --- with the development executor (make run without a Dev Server) ---------------------------
+
+
+def _settle(dev) -> None:
+    deadline = time.monotonic() + 20
+    while dev.active:
+        assert time.monotonic() < deadline, f"runs still active: {dev.active}"
+        time.sleep(0.05)
+
+
+def _failed_video(dev, fake_clips_api, user) -> Video:
+    video = video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ")
+    fake_clips_api.queue("identify", Reply(body={"oops": 1}))  # malformed: fails at once
+    assert dev.poll_once() == 1
+    _settle(dev)
+    video.refresh_from_db()
+    assert video.status == Video.Status.FAILED
+    return video
+
+
+def _cancelled_video(dev, fake_clips_api, user) -> Video:
+    video = video_submit(owner=user, youtube_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ")
+    video_cancel(video=video)
+    dev.poll_once()
+    _settle(dev)
+    video.refresh_from_db()
+    assert video.status == Video.Status.CANCELLED
+    return video
+
+
+@pytest.mark.parametrize(
+    ("option", "make"), [("--failed", _failed_video), ("--cancelled", _cancelled_video)]
+)
+def test_with_the_development_executor_a_rerun_left_for_it_is_a_success(
+    dev, fake_clips_api, fake_inngest, user, settings, option, make
+):
+    settings.KORAI_DEV_EXECUTOR_RUNNING = True
+    fake_inngest.down()  # no Inngest in this setup
+    video = make(dev, fake_clips_api, user)
+
+    out = _resend(option)  # raises CommandError on a non-zero exit
+
+    assert f"video {video.pk}: ran again" in out
+    assert "1 event(s) recorded: the development executor will take them" in out
+    assert fake_inngest.posts == 0
+    assert dev.poll_once() == 1
+    _settle(dev)
+    video.refresh_from_db()
+    assert video.status == Video.Status.COMPLETED

@@ -2,6 +2,7 @@
 for a job's own events; each reports exactly what it did."""
 
 import pytest
+from django.urls import reverse
 
 from outbox.models import OutboxEvent
 from outbox.services import event_record
@@ -38,6 +39,28 @@ def test_resend_events_reports_failures_while_inngest_is_down(admin_client, jobs
     assert "unreachable" in messages[0]
     lost.refresh_from_db()
     assert lost.delivered_at is None and lost.attempts == 2
+
+
+def test_with_the_development_executor_a_resend_says_it_will_take_the_events(
+    admin_client, fake_inngest, settings
+):
+    settings.KORAI_DEV_EXECUTOR_RUNNING = True  # make run without a Dev Server
+    fake_inngest.down()  # nothing listens where Inngest would be
+    export = ExportFactory()
+    recorded = event_record(name="clips/process", data={"exportId": str(export.pk)}, job=export)
+
+    response = admin_client.post(
+        reverse("admin:outbox_outboxevent_changelist"),
+        {"action": "resend_events", "_selected_action": [recorded.pk]},
+        follow=True,
+    )
+
+    html = response.content.decode()
+    assert '<li class="info">Recorded 1 event(s): the development executor will take them.' in html
+    assert '<li class="error">' not in html and "unreachable" not in html
+    recorded.refresh_from_db()
+    assert (recorded.delivered_at, recorded.attempts) == (None, 0)  # left for the executor
+    assert fake_inngest.posts == 0
 
 
 def test_job_resend_actions_send_their_own_undelivered_events(admin_client, jobs, fake_inngest):

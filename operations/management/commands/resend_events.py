@@ -1,11 +1,14 @@
 """`python manage.py resend_events`: deliver what the after-commit attempt missed.
 
 Exit status 0 when everything selected was delivered (or there was nothing to do), 1 when some
-event could not be delivered, so a cron job or an operator's script notices."""
+event could not be delivered, so a cron job or an operator's script notices. With the development
+executor (KORAI_DEV_EXECUTOR_RUNNING) nothing is sent: the events stay recorded for it to take,
+and that is a success."""
 
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import QuerySet
 
@@ -128,6 +131,12 @@ class Command(BaseCommand):
         if rerun_count:
             dispatch.flush(timeout=dispatch.flush_timeout(rerun_count))
         report = events_resend_undelivered(limit=limit, jobs=in_scope)
+        if settings.KORAI_DEV_EXECUTOR_RUNNING:
+            self.stdout.write(
+                f"{report.for_dev_executor} event(s) recorded: the development executor will "
+                "take them (nothing is sent to Inngest)."
+            )
+            return
         still_undelivered = 0
         if rerun_count:
             # If the wait ran out, the thread may still be sending; whatever of the reruns'
