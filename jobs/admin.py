@@ -142,6 +142,9 @@ class JobAdmin(ReadOnlyModelAdmin):
     def inngest_run(self, obj):
         if not obj.inngest_run_id:
             return "— (no run has started yet)"
+        if settings.KORAI_DEV_EXECUTOR:
+            # No Inngest server holds the run: there is no dashboard page to open.
+            return f"{obj.inngest_run_id} (run by the development executor)"
         return format_html(
             '<a href="{}" target="_blank" rel="noopener">{}</a>',
             inngest_run_url(obj.inngest_run_id),

@@ -16,7 +16,7 @@
 # port + 1, /api/inngest), KORAI_LOCAL_S3 (1: start the local S3 store when AWS_S3_ENDPOINT_URL
 # is local), KORAI_SANDBOX (1: start the clips sandbox), KORAI_DEVSERVER (1: try the Inngest Dev
 # Server), KORAI_DEVSERVER_WAIT (seconds, 30), KORAI_DEV_EXECUTOR (1: without a Dev Server, run
-# the development executor), KORAI_START_WAIT (seconds for the steps server to answer, 90).
+# the development executor; the API server then gets 1 when it runs, else 0), KORAI_START_WAIT (seconds for the steps server to answer, 90).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -228,6 +228,7 @@ fi
 
 case "$devserver" in
   started | "already running")
+    export KORAI_DEV_EXECUTOR=0  # the admin links runs to the Dev Server's UI
     say "Inngest Dev Server $devserver: $DEVSERVER_URL (runs, steps, events)"
     if [ "$devserver" = "already running" ]; then
       echo "    It calls the app where it was told to; for this one that is the steps server:"
@@ -241,6 +242,7 @@ case "$devserver" in
       echo "    jobs complete (development only; not durable). Its log lines name devtools."
       KORAI_ROLE=steps "$PY" manage.py dev_executor --url "http://$STEPS_ADDR" &
       children+=($!)
+      export KORAI_DEV_EXECUTOR=1  # the API server's admin: no Inngest dashboard to link runs to
     else
       echo "    Korai still runs: every event is recorded in the outbox and nothing is lost."
       echo "    Start a Dev Server (npx inngest-cli@latest dev -u http://$STEPS_ADDR/api/inngest)"

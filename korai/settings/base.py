@@ -310,6 +310,10 @@ INNGEST_BASE_URL = env.str("INNGEST_BASE_URL", default="")
 # Where operators open a run; empty: the Dev Server's UI in dev mode, Inngest Cloud otherwise
 # (`core.inngest.dashboard_url`, which reads INNGEST_DEV as everything else does).
 INNGEST_DASHBOARD_URL = env.str("INNGEST_DASHBOARD_URL", default="")
+# 1 when the development executor (`manage.py dev_executor`) runs the jobs instead of an Inngest
+# server: the admin then links no run to a dashboard that is not there. scripts/run.sh sets it
+# for the servers it starts.
+KORAI_DEV_EXECUTOR = env.bool("KORAI_DEV_EXECUTOR", default=False)
 # Signed requests older than this are refused, so a captured request cannot be replayed.
 INNGEST_SIGNATURE_MAX_AGE_SECONDS = env.int("INNGEST_SIGNATURE_MAX_AGE_SECONDS", default=300)
 # Largest request body /api/inngest accepts: Inngest's run state limit (32 MB: the event and

@@ -128,6 +128,23 @@ def test_inngest_run_url(settings, dev, dashboard, expected):
     assert inngest_run_url("01JABC") == expected
 
 
+def test_a_run_of_the_development_executor_links_to_no_dashboard(
+    admin_client, fake_inngest, settings
+):
+    settings.INNGEST_DEV = "1"
+    fake_inngest.up()
+    video = video_submit(owner=UserFactory(), youtube_url="https://youtu.be/dQw4w9WgXcQ")
+    data = {"videoId": str(video.pk)}
+    video_start_for_event(event_id="e", data=data, run_id="01JDEVRUN", attempt=0)
+    url = reverse("admin:videos_video_change", args=[video.pk])
+    assert "/run?runID=01JDEVRUN" in admin_client.get(url).content.decode()
+
+    settings.KORAI_DEV_EXECUTOR = True
+    html = admin_client.get(url).content.decode()
+    assert "01JDEVRUN (run by the development executor)" in html
+    assert "runID=" not in html
+
+
 def test_timeline_tolerates_what_it_does_not_expect():
     admin = JobAdmin(Video, None)
     html = admin.timeline_table(
