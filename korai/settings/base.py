@@ -44,7 +44,7 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "operations.admin_site.KoraiAdminConfig",  # django.contrib.admin with Korai's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
