@@ -2,7 +2,15 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.admin import OwnerFilter, ReadOnlyInline, ReadOnlyModelAdmin, admin_link, badge, excerpt
+from core.admin import (
+    OwnerFilter,
+    ReadOnlyInline,
+    ReadOnlyModelAdmin,
+    admin_link,
+    badge,
+    excerpt,
+    ranges_text,
+)
 from exports.models import Export, ExportedClip
 from exports.selectors import exports_stuck
 from exports.services import EXPORT_JOB, export_cancel
@@ -84,7 +92,7 @@ class ExportAdmin(JobAdmin):
                     "target_language",
                     "subtitles",
                     "subtitle_style",
-                    "selected_ranges",
+                    "ranges",
                 )
             },
         ),
@@ -110,6 +118,10 @@ class ExportAdmin(JobAdmin):
         if obj.target_language:
             return f"{obj.aspect_ratio} → {obj.target_language}"
         return obj.aspect_ratio
+
+    @admin.display(description="selected ranges")
+    def ranges(self, obj):
+        return ranges_text(obj.selected_ranges or [])
 
     @admin.display(description="clips")
     def clip_count(self, obj):

@@ -158,6 +158,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The admin's times to the second (korai/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["korai.formats"]
 
 # --- Static files (whitenoise) ----------------------------------------------------------------
 STATIC_URL = "static/"

@@ -11,6 +11,7 @@ from exports.models import Export
 from exports.services import export_cancel, export_create, export_rerun, export_start_for_event
 from jobs.admin import JobAdmin, inngest_run_url
 from jobs.records import job_fail, job_step_failed
+from tests.admin_pages import field_text
 from tests.factories import UserFactory
 from videos.models import Video
 from videos.services import video_cancel, video_rerun, video_start_for_event, video_submit
@@ -143,6 +144,17 @@ def test_a_run_of_the_development_executor_links_to_no_dashboard(
     html = admin_client.get(url).content.decode()
     assert "01JDEVRUN (run by the development executor)" in html
     assert "runID=" not in html
+
+
+def test_a_jobs_times_are_shown_to_the_second(admin_client, fake_inngest):
+    fake_inngest.up()
+    video = video_submit(owner=UserFactory(), youtube_url="https://youtu.be/dQw4w9WgXcQ")
+    data = {"videoId": str(video.pk)}
+    video = video_start_for_event(event_id="e", data=data, run_id="01JRUNA", attempt=0)
+    video = video_cancel(video=video)
+    html = admin_client.get(reverse("admin:videos_video_change", args=[video.pk])).content.decode()
+    for field in ("created_at", "started_at", "finished_at"):
+        assert field_text(html, field) == getattr(video, field).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def test_timeline_tolerates_what_it_does_not_expect():

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from outbox.models import OutboxEvent
 from outbox.services import event_record
-from tests.admin_pages import MAKERS, count_queries, run_action
+from tests.admin_pages import MAKERS, count_queries, field_text, run_action
 from tests.factories import (
     ClipFactory,
     ExportedClipFactory,
@@ -36,6 +36,14 @@ def test_video_changelist_shows_badges_and_error_start(admin_client, jobs):
         "Traceback line 2</div></details>"
     ) in html
     assert "12m 34s" in html  # duration
+
+
+def test_a_duration_reads_the_same_in_the_list_and_on_the_page(admin_client):
+    video = VideoFactory(status=Video.Status.COMPLETED, duration_seconds=2393.0)
+    listing = admin_client.get(reverse("admin:videos_video_changelist")).content.decode()
+    assert '<td class="field-duration">39m 53s</td>' in listing
+    page = admin_client.get(reverse("admin:videos_video_change", args=[video.pk]))
+    assert field_text(page.content.decode(), "duration") == "39m 53s"
 
 
 def test_filters_narrow_the_videos(admin_client, jobs):
