@@ -1,7 +1,10 @@
 """The exports' admin (`exports/admin.py`): an export's page with its per-clip errors and events,
 the run-again and cancel actions, and a page whose queries do not grow with its clips."""
 
+import re
+
 import pytest
+import requests
 from django.urls import reverse
 
 from exports.models import Export
@@ -36,6 +39,23 @@ def test_the_selected_ranges_read_as_times_in_the_video(
     )
     html = admin_client.get(reverse("admin:exports_export_change", args=[export.pk])).content
     assert field_text(html.decode(), "ranges") == "0:12\N{EN DASH}0:45, 1:02\N{EN DASH}1:30.5"
+
+
+def test_a_rendered_clip_plays_from_the_exports_page_and_its_own(admin_client, jobs, s3):
+    export = jobs["export"]
+    rendered = export.exported_clips.exclude(s3_key="").get()
+    s3.put(rendered.s3_key, b"bytes of the clip")
+    pages = [
+        reverse("admin:exports_export_change", args=[export.pk]),
+        reverse("admin:exports_exportedclip_change", args=[rendered.pk]),
+    ]
+    for page in pages:
+        html = admin_client.get(page).content.decode()
+        (link,) = re.findall(
+            r'<a href="([^"]+)" target="_blank" rel="noopener">play / download', html
+        )
+        fetched = requests.get(link.replace("&amp;", "&"), timeout=5)
+        assert (fetched.status_code, fetched.content) == (200, b"bytes of the clip")
 
 
 def test_rerun_exports_runs_only_failed_partial_or_stuck(admin_client, jobs, fake_inngest):
