@@ -5,7 +5,8 @@
   become `inngest.NonRetriableError`, prefixed with the step's name: retrying cannot help;
 - `ClipsApiRetryAfter` becomes `inngest.RetryAfterError` with the API's delay;
 - anything else (`ClipsApiUnavailable`, a storage or database outage) is raised as it is, so
-  Inngest retries the step with back-off.
+  Inngest retries the step with back-off; once its retries ran out, the run fails with a
+  `NonRetriableError` in the same words as a permanent failure: "<step>: <message>".
 
 Given the job, a failed attempt is recorded on it (`jobs.records.job_step_failed`), so the admin
 shows the error while Inngest retries."""
@@ -66,7 +67,14 @@ def run_step(
                 raise translated from err
             raise
 
-    return ctx.step.run(step_id, guarded)
+    try:
+        return ctx.step.run(step_id, guarded)
+    except inngest.StepError as err:
+        if gave_up is not None:
+            raise  # the function finishes the job with the error itself
+        # Retries ran out: the run fails in the words of a permanent failure ("<step>:
+        # <message>", `for_inngest`), not with the exception's class name before the message.
+        raise inngest.NonRetriableError(f"{step_id}: {err.message}") from err
 
 
 def for_inngest(step_id: str, err: Exception) -> Exception | None:
