@@ -52,6 +52,22 @@ def duration_text(seconds: float | None) -> str:
     return f"{secs}s"
 
 
+def clock_text(seconds: float) -> str:
+    """A time within a video as a player shows it: 0:12, 1:02:03 (tenths kept: 1:30.5)."""
+    whole, tenths = divmod(round(seconds * 10), 10)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return f"{text}.{tenths}" if tenths else text
+
+
+def ranges_text(ranges) -> str:
+    """Ranges of a video ([{"start", "end"}, ...] in seconds) as a player's times, an en dash
+    between start and end: "0:12–0:45, 1:02–1:30"."""  # noqa: RUF002
+    dash = "\N{EN DASH}"
+    return ", ".join(f"{clock_text(r['start'])}{dash}{clock_text(r['end'])}" for r in ranges) or "—"
+
+
 class OwnerFilter(admin.SimpleListFilter):
     """Filter by the owner's exact username, typed in: a choice list would render every user
     (100,000 of them) on each changelist page."""

@@ -2,10 +2,19 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.admin import OwnerFilter, ReadOnlyInline, ReadOnlyModelAdmin, admin_link, badge, excerpt
+from core.admin import (
+    OwnerFilter,
+    ReadOnlyInline,
+    ReadOnlyModelAdmin,
+    admin_link,
+    badge,
+    excerpt,
+    ranges_text,
+)
 from exports.models import Export, ExportedClip
 from exports.selectors import exports_stuck
 from exports.services import EXPORT_JOB, export_cancel
+from integrations import storage
 from jobs.admin import JobAdmin, StuckFilter, attempts_help, report_rerun
 from outbox.admin import JobEventInline, deliver_in_batches, report_delivery
 from outbox.selectors import events_undelivered
@@ -35,15 +44,28 @@ def outcome_badge(clip: ExportedClip):
     return badge("rendered", "green") if clip.succeeded else badge("failed", "red")
 
 
+def clip_link(clip: ExportedClip):
+    """A presigned link to the rendered clip, as the API's `download_url` (signed locally: no
+    request to the store). The admin shows it to staff only."""
+    url = storage.presigned_url(clip.s3_key)
+    if url is None:
+        return "—"
+    return format_html('<a href="{}" target="_blank" rel="noopener">play / download</a>', url)
+
+
 class ExportedClipInline(ReadOnlyInline):
     model = ExportedClip
-    fields = ("start", "end", "outcome", "s3_key", "error")
+    fields = ("start", "end", "outcome", "s3_key", "file", "error")
     readonly_fields = fields
     ordering = ("start",)
 
     @admin.display(description="outcome")
     def outcome(self, obj):
         return outcome_badge(obj)
+
+    @admin.display(description="file")
+    def file(self, obj):
+        return clip_link(obj)
 
 
 def video_link(video):
@@ -84,7 +106,7 @@ class ExportAdmin(JobAdmin):
                     "target_language",
                     "subtitles",
                     "subtitle_style",
-                    "selected_ranges",
+                    "ranges",
                 )
             },
         ),
@@ -110,6 +132,10 @@ class ExportAdmin(JobAdmin):
         if obj.target_language:
             return f"{obj.aspect_ratio} → {obj.target_language}"
         return obj.aspect_ratio
+
+    @admin.display(description="selected ranges")
+    def ranges(self, obj):
+        return ranges_text(obj.selected_ranges or [])
 
     @admin.display(description="clips")
     def clip_count(self, obj):
@@ -168,12 +194,17 @@ class ExportedClipAdmin(ReadOnlyModelAdmin):
         "end",
         "outcome",
         "s3_key",
+        "file",
         "aspect_ratio",
         "target_language",
         "error",
         "created_at",
     )
     readonly_fields = fields
+
+    @admin.display(description="file")
+    def file(self, obj):
+        return clip_link(obj)
 
     @admin.display(description="export")
     def export_column(self, obj):

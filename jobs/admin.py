@@ -22,6 +22,7 @@ from core.admin import ERROR_EXCERPT_CHARS, ReadOnlyModelAdmin, badge, duration_
 from core.exceptions import ApplicationError
 from core.inngest import dashboard_url, is_dev_mode
 from jobs import lifecycle
+from jobs.records import CANCEL_STEP, FAILURE_STEP, RERUN_STEP, run_of_line
 from jobs.reruns import JobKind, jobs_rerun
 from outbox.selectors import pending_reason_for_staff, undelivered_event_error
 
@@ -141,6 +142,9 @@ class JobAdmin(ReadOnlyModelAdmin):
     def inngest_run(self, obj):
         if not obj.inngest_run_id:
             return "— (no run has started yet)"
+        if settings.KORAI_DEV_EXECUTOR_RUNNING:
+            # No Inngest server holds the run: there is no dashboard page to open.
+            return f"{obj.inngest_run_id} (run by the development executor)"
         return format_html(
             '<a href="{}" target="_blank" rel="noopener">{}</a>',
             inngest_run_url(obj.inngest_run_id),
@@ -292,10 +296,15 @@ class JobAdmin(ReadOnlyModelAdmin):
         return error_details(self.job_pending_reason(obj) or obj.last_error, ERROR_EXCERPT_CHARS)
 
 
+# Timeline lines of no step's try: an operator's cancel or run again, the failure handler.
+NOT_A_TRY = frozenset({CANCEL_STEP, RERUN_STEP, FAILURE_STEP})
+
+
 def _timeline_rows(entries):
     """(at, +since previous, step, run, try, detail) per entry. Runs are numbered in the order
-    they started (a "run <id>" entry with a new id), as `attempts` counts them; a try is the
-    step's 0-based attempt shown from 1; a detail equal to the one above is not repeated."""
+    they started (a line of `job_begin_run` with a new run id), as `attempts` counts them; a try
+    is the step's 0-based attempt shown from 1; a detail equal to the one above is not
+    repeated."""
     runs: list[str] = []
     previous_at = None
     previous_detail = None
@@ -303,8 +312,9 @@ def _timeline_rows(entries):
         entry = raw if isinstance(raw, dict) else {"detail": str(raw)}
         at = parse_datetime(str(entry.get("at") or ""))
         detail = str(entry.get("detail") or "")
-        if detail.startswith("run ") and detail[4:] not in runs:
-            runs.append(detail[4:])
+        run_id = run_of_line(detail)
+        if run_id and run_id not in runs:
+            runs.append(run_id)
         since = (
             "+" + duration_text((at - previous_at).total_seconds()) if at and previous_at else ""
         )
@@ -312,7 +322,7 @@ def _timeline_rows(entries):
         step = entry.get("step", "")
         tried = (
             f"{attempt + 1}/{max_tries()}"
-            if isinstance(attempt, int) and step != "on-failure"
+            if isinstance(attempt, int) and step not in NOT_A_TRY
             else "—"
         )
         if detail and detail == previous_detail:

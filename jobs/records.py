@@ -3,6 +3,7 @@ note its steps, fail, run again, cancel. These write the fields of `jobs.models.
 an operator can follow a job; the apps' services call them with what differs (the model, the
 status a failure ends in, the event a rerun or a cancel records, the refusal's words)."""
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -19,6 +20,17 @@ from jobs.models import TrackedJob
 
 # Error texts are shown in the admin and the API: long enough to act on, bounded in size.
 ERROR_MAX_CHARS = 2000
+
+# The timeline's steps that are not a step of the job's function: an operator's cancel and run
+# again, and the function's failure handler. Inngest does not retry them as a step, so they
+# have no try of their own.
+CANCEL_STEP = "cancel"
+RERUN_STEP = "run-again"
+FAILURE_STEP = "on-failure"
+
+# The line `job_begin_run` writes when a run starts working on the job: "run <id>", after the
+# move it made ("pending → processing: run <id>") unless the job was processing already.
+_RUN_LINE = re.compile(r"(?:\w+ → \w+: )?run (?P<run_id>\S+)")
 
 
 class JobError(Exception):
@@ -71,6 +83,12 @@ def run_is_current(job: TrackedJob, *, run_id: str, event_id: str) -> bool:
     if event_id and job.run_event_id and event_id != job.run_event_id:
         return False
     return job.status == lifecycle.PENDING or job.inngest_run_id in ("", run_id)
+
+
+def run_of_line(detail: str) -> str | None:
+    """The run id of a timeline line that `job_begin_run` wrote, else None."""
+    match = _RUN_LINE.fullmatch(detail)
+    return match["run_id"] if match else None
 
 
 def job_begin_run(job: TrackedJob, *, run_id: str, step: str, attempt: int) -> None:
@@ -204,7 +222,7 @@ def job_rerun(
 ) -> TrackedJob:
     """Back to `pending` with a new event (`record_event`, a new event id, so a new Inngest
     run); `refused(job)` is raised when the job's status does not allow it (completed)."""
-    return _job_move(job, lifecycle.PENDING, "run-again", record_event, refused)
+    return _job_move(job, lifecycle.PENDING, RERUN_STEP, record_event, refused)
 
 
 @transaction.atomic
@@ -217,7 +235,7 @@ def job_cancel(
     """`cancelled` now, and the event that cancels its Inngest run (`record_event`, sent
     after commit); a step still in flight finds the job cancelled and writes nothing.
     `refused(job)` is raised when the job is already final."""
-    return _job_move(job, lifecycle.CANCELLED, "cancel", record_event, refused)
+    return _job_move(job, lifecycle.CANCELLED, CANCEL_STEP, record_event, refused)
 
 
 def _job_move(job, new: str, step: str, record_event, refused) -> TrackedJob:

@@ -8,7 +8,8 @@
 - `ClipsApiRetryAfter` becomes `inngest.RetryAfterError` with the API's delay, and so does
   `JobWaiting` (another job holds what this one needs), which is not recorded as a failure;
 - anything else (`ClipsApiUnavailable`, a storage or database outage) is raised as it is, so
-  Inngest retries the step with back-off.
+  Inngest retries the step with back-off; once its retries ran out, the run fails with a
+  `NonRetriableError` in the same words as a permanent failure: "<step>: <message>".
 
 Given the job, a failed attempt is recorded on it (`jobs.records.job_step_failed`), so the admin
 shows the error while Inngest retries."""
@@ -71,7 +72,14 @@ def run_step(
                 raise translated from err
             raise
 
-    return ctx.step.run(step_id, guarded)
+    try:
+        return ctx.step.run(step_id, guarded)
+    except inngest.StepError as err:
+        if gave_up is not None:
+            raise  # the function finishes the job with the error itself
+        # Retries ran out: the run fails in the words of a permanent failure ("<step>:
+        # <message>", `for_inngest`), not with the exception's class name before the message.
+        raise inngest.NonRetriableError(f"{step_id}: {err.message}") from err
 
 
 def is_last_attempt(ctx: inngest.ContextSync, *, retries: int | None = None) -> bool:

@@ -13,10 +13,6 @@ from operations.metrics import metrics
 from outbox.functions import resend_undelivered_events
 from videos.functions import delete_video_objects, identify_clips, identify_clips_endings
 
-# The admin's app sidebar takes a fifth of a 1,400 px screen from the job lists; the index page
-# and the breadcrumbs lead to every model, the header to the dashboard.
-admin.site.enable_nav_sidebar = False
-
 # Under /api/ a 500 is JSON in the API's error shape (a 503 when the database is down).
 handler500 = "api.errors.server_error"
 

@@ -16,7 +16,7 @@
 # port + 1, /api/inngest), KORAI_LOCAL_S3 (1: start the local S3 store when AWS_S3_ENDPOINT_URL
 # is local), KORAI_SANDBOX (1: start the clips sandbox), KORAI_DEVSERVER (1: try the Inngest Dev
 # Server), KORAI_DEVSERVER_WAIT (seconds, 30), KORAI_DEV_EXECUTOR (1: without a Dev Server, run
-# the development executor), KORAI_START_WAIT (seconds for the steps server to answer, 90).
+# the development executor; the API server then gets 1 when it runs, else 0), KORAI_START_WAIT (seconds for the steps server to answer, 90).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -45,3 +45,10 @@ def run_action(client, name, action, objects):
     )
     assert response.status_code == 200
     return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def field_text(html: str, field: str) -> str:
+    """What a change page shows in a read-only field."""
+    row = html[html.index(f"field-{field}") :]
+    row = row[row.index('<div class="readonly">') + len('<div class="readonly">') :]
+    return row[: row.index("</div>")]

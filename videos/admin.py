@@ -86,7 +86,7 @@ class VideoAdmin(JobAdmin):
             {
                 "fields": (
                     "total_clips",
-                    "duration_seconds",
+                    "duration",
                     "detected_language",
                     "s3_key",
                     "s3_path",

@@ -44,7 +44,7 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "operations.admin_site.KoraiAdminConfig",  # django.contrib.admin with Korai's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -158,6 +158,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The admin's times to the second (korai/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["korai.formats"]
 
 # --- Static files (whitenoise) ----------------------------------------------------------------
 STATIC_URL = "static/"

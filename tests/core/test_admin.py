@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from clips.models import Clip
-from core.admin import duration_text, excerpt
+from core.admin import clock_text, duration_text, excerpt
 from exports.models import ExportedClip
 from outbox.models import OutboxEvent
 from tests.admin_pages import MAKERS, count_queries
@@ -71,6 +71,7 @@ def test_duration_and_excerpt():
         "12m 34s",
         "3h 01m",
     ]
+    assert [clock_text(s) for s in (0, 12, 90.5, 3723)] == ["0:00", "0:12", "1:30.5", "1:02:03"]
     assert excerpt("first line\nsecond") == "first line"
     assert excerpt("x" * 100, 10) == "x" * 9 + "…"
     assert excerpt("") == ""

@@ -13,9 +13,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from exports.models import Export
+from jobs.records import job_fail, job_step_failed
 from outbox.services import event_record
 from tests.factories import ExportFactory, VideoFactory
 from videos.models import Video
+from videos.services import video_start_for_event, video_submit
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "artifacts"
@@ -28,6 +30,7 @@ LAUNCH_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1400, "height": 900}
+STEP = "call-identify-clips-api"
 UNREACHABLE = "identify-clips API unreachable: connection refused (http://127.0.0.1:8001)"
 # What errors look like at their worst: long, one unbreakable word.
 LONG_WORD_ERROR = (
@@ -55,29 +58,18 @@ OVERFLOWS = """
 
 
 def failed_video(owner, youtube_id):
-    """A video whose one run failed after Inngest tried its API call four times, as the
-    functions record it."""
-    started = timezone.now() - timedelta(minutes=5)
-    at = [(started + timedelta(seconds=n * 20)).isoformat() for n in range(7)]
-    failed = f"failed: {UNREACHABLE}"
-    return VideoFactory(
-        owner=owner,
-        youtube_id=youtube_id,
-        status=Video.Status.FAILED,
-        attempts=1,
-        started_at=started,
-        finished_at=started + timedelta(minutes=2),
-        inngest_run_id="01JBROWSER",
-        last_error=UNREACHABLE,
-        timeline=[
-            {"step": "create-video-record", "at": at[0], "attempt": 0, "detail": "run 01JBROWSER"},
-            *[
-                {"step": "call-identify-clips-api", "at": at[n + 1], "attempt": n, "detail": failed}
-                for n in range(4)
-            ],
-            {"step": "on-failure", "at": at[6], "attempt": 0, "detail": UNREACHABLE},
-        ],
-    )  # fmt: skip
+    """A video whose one run failed after Inngest tried its API call four times, written by the
+    services its function's steps call."""
+    video = video_submit(owner=owner, youtube_url=f"https://youtu.be/{youtube_id}")
+    job_id, run_id = str(video.pk), f"01JRUN{youtube_id.upper()}"
+    data = {"videoId": job_id}
+    video_start_for_event(event_id="e", data=data, run_id=run_id, attempt=0)
+    for attempt in range(4):
+        job_step_failed(model=Video, job_id=job_id, step=STEP, attempt=attempt, error=UNREACHABLE)
+    # What the function's on_failure reads from `inngest/function.failed`.
+    error = f"{STEP}: {UNREACHABLE}"
+    job_fail(model=Video, job_id=job_id, run_id=run_id, event_id="", error=error, failed="failed")
+    return Video.objects.get(pk=video.pk)
 
 
 def assert_fits(page, selector):
@@ -94,12 +86,9 @@ def test_operator_at_1400px_sees_everything_and_runs_failed_jobs_again(
     # Playwright's sync API runs an event loop in this thread; the ORM calls below are still
     # plain synchronous code.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    fake_inngest.up()
     failed = failed_video(operator, "failedvideo")
-    event_record(name="video/identify.clips", data={"videoId": str(failed.pk)}, job=failed)
     other_failed = failed_video(operator, "otherfailed")
-    event_record(
-        name="video/identify.clips", data={"videoId": str(other_failed.pk)}, job=other_failed
-    )
     completed = VideoFactory(owner=operator, status=Video.Status.COMPLETED)
     for _ in range(3):
         ExportFactory(

@@ -2,11 +2,19 @@
 job waits, the run-again and cancel buttons and who may press them, attempts explained, the link
 to the Inngest run, the timeline."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
+from exports.models import Export
+from exports.services import export_cancel, export_create, export_rerun, export_start_for_event
 from jobs.admin import JobAdmin, inngest_run_url
+from jobs.records import job_fail, job_step_failed
+from tests.admin_pages import field_text
+from tests.factories import UserFactory
 from videos.models import Video
+from videos.services import video_cancel, video_rerun, video_start_for_event, video_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -146,6 +154,34 @@ def test_inngest_run_url(settings, dev, dashboard, expected):
     assert inngest_run_url("01JABC") == expected
 
 
+def test_a_run_of_the_development_executor_links_to_no_dashboard(
+    admin_client, fake_inngest, settings
+):
+    settings.INNGEST_DEV = "1"
+    fake_inngest.up()
+    video = video_submit(owner=UserFactory(), youtube_url="https://youtu.be/dQw4w9WgXcQ")
+    data = {"videoId": str(video.pk)}
+    video_start_for_event(event_id="e", data=data, run_id="01JDEVRUN", attempt=0)
+    url = reverse("admin:videos_video_change", args=[video.pk])
+    assert "/run?runID=01JDEVRUN" in admin_client.get(url).content.decode()
+
+    settings.KORAI_DEV_EXECUTOR_RUNNING = True
+    html = admin_client.get(url).content.decode()
+    assert "01JDEVRUN (run by the development executor)" in html
+    assert "runID=" not in html
+
+
+def test_a_jobs_times_are_shown_to_the_second(admin_client, fake_inngest):
+    fake_inngest.up()
+    video = video_submit(owner=UserFactory(), youtube_url="https://youtu.be/dQw4w9WgXcQ")
+    data = {"videoId": str(video.pk)}
+    video = video_start_for_event(event_id="e", data=data, run_id="01JRUNA", attempt=0)
+    video = video_cancel(video=video)
+    html = admin_client.get(reverse("admin:videos_video_change", args=[video.pk])).content.decode()
+    for field in ("created_at", "started_at", "finished_at"):
+        assert field_text(html, field) == getattr(video, field).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def test_timeline_tolerates_what_it_does_not_expect():
     admin = JobAdmin(Video, None)
     html = admin.timeline_table(
@@ -162,3 +198,87 @@ def test_timeline_tolerates_what_it_does_not_expect():
     assert "&lt;b&gt;" in html  # escaped
     assert "a plain string" in html and "not a time" in html
     assert admin.timeline_table(Video(timeline=[])) == "— (nothing recorded yet)"
+
+
+def timeline_columns(admin_client, job) -> list[tuple[str, str, str]]:
+    """(step, run, try) of each row of the timeline on the job's admin page."""
+    opts = job._meta
+    html = admin_client.get(
+        reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[job.pk])
+    ).content.decode()
+    body = html[html.index('<table class="korai-timeline">') :]
+    body = body[body.index("<tbody>") : body.index("</tbody>")]
+    rows = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", body)]
+    return [(cells[2], cells[3], cells[4]) for cells in rows]
+
+
+def test_the_timeline_numbers_the_runs_the_lifecycle_wrote(admin_client, fake_inngest):
+    fake_inngest.up()
+    video = video_submit(owner=UserFactory(), youtube_url="https://youtu.be/dQw4w9WgXcQ")
+
+    def start(run_id, attempt):
+        data = {"videoId": str(video.pk)}
+        video_start_for_event(event_id="e", data=data, run_id=run_id, attempt=attempt)
+
+    start("01JRUNA", 0)
+    for attempt in (0, 1):
+        job_step_failed(
+            model=Video,
+            job_id=str(video.pk),
+            step="call-identify-clips-api",
+            attempt=attempt,
+            error="identify-clips API unreachable: connection refused",
+        )
+    job_fail(
+        model=Video,
+        job_id=str(video.pk),
+        run_id="01JRUNA",
+        event_id="",
+        error="down",
+        failed="failed",
+    )
+    video_rerun(video=video)
+    start("01JRUNB", 0)
+    start("01JRUNB", 1)  # the first step retried within the same run: not a new run
+    video.refresh_from_db()
+    video_cancel(video=video)
+
+    video.refresh_from_db()
+    assert video.attempts == 2
+    assert timeline_columns(admin_client, video) == [
+        ("create-video-record", "1", "1/4"),
+        ("call-identify-clips-api", "1", "1/4"),
+        ("call-identify-clips-api", "1", "2/4"),
+        ("on-failure", "1", "—"),
+        ("run-again", "1", "—"),
+        ("create-video-record", "2", "1/4"),
+        ("create-video-record", "2", "2/4"),
+        ("cancel", "2", "—"),
+    ]
+
+
+def test_an_exports_timeline_counts_its_runs_across_cancel_and_run_again(
+    admin_client, fake_inngest, completed_video
+):
+    fake_inngest.up()
+    export = export_create(
+        video=completed_video,
+        owner=completed_video.owner,
+        aspect_ratio="9:16",
+        clips=[{"start": 12, "end": 45}],
+    )
+
+    def start(run_id):
+        data = {"exportId": str(export.pk)}
+        return export_start_for_event(event_id="e", data=data, run_id=run_id, attempt=0)
+
+    export_cancel(export=start("01JRUNA"))
+    export_rerun(export=Export.objects.get(pk=export.pk))
+    start("01JRUNB")
+
+    assert timeline_columns(admin_client, export) == [
+        ("create-export-record", "1", "1/4"),
+        ("cancel", "1", "—"),
+        ("run-again", "1", "—"),
+        ("create-export-record", "2", "1/4"),
+    ]

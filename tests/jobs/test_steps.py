@@ -64,6 +64,29 @@ def test_permanent_failures_become_non_retriable_named_by_the_step(err):
     assert caught.value.__cause__ is err
 
 
+def memoized_failure(message: str, name: str) -> SimpleNamespace:
+    """The context of the request after a step's last attempt failed: Inngest sends the step's
+    error back, and `step.run` raises it as a StepError."""
+
+    def run(_id, handler):
+        raise inngest.StepError(message=message, name=name, stack=None)
+
+    return SimpleNamespace(attempt=0, step=SimpleNamespace(run=run))
+
+
+def test_a_step_whose_retries_ran_out_fails_the_run_named_by_the_step():
+    ctx = memoized_failure("identify-clips API answered 500", "ClipsApiUnavailable")
+    with pytest.raises(inngest.NonRetriableError) as caught:
+        run_step(ctx, STEP, failing(AssertionError("not run")))
+    assert str(caught.value) == f"{STEP}: identify-clips API answered 500"
+
+
+def test_a_function_that_finishes_the_job_itself_gets_the_step_error():
+    ctx = memoized_failure("render failed", "ClipsApiUnavailable")
+    with pytest.raises(inngest.StepError):
+        run_step(ctx, STEP, failing(AssertionError("not run")), gave_up=lambda error: None)
+
+
 def test_retry_after_becomes_inngests_retry_after_with_the_delay():
     err = ClipsApiRetryAfter("identify-clips API answered 429", timedelta(seconds=30))
     with pytest.raises(inngest.RetryAfterError) as caught:

@@ -8,9 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from core.events import IDENTIFY_EVENT
 from outbox.models import OutboxEvent
 from outbox.services import event_record
-from tests.admin_pages import MAKERS, count_queries, run_action
+from tests.admin_pages import MAKERS, count_queries, field_text, run_action
 from tests.factories import (
     ClipFactory,
     ExportedClipFactory,
@@ -19,7 +20,9 @@ from tests.factories import (
     UserFactory,
     VideoFactory,
 )
+from tests.fakes.clips_api import Reply
 from videos.models import Video
+from videos.services import video_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,6 +39,34 @@ def test_video_changelist_shows_badges_and_error_start(admin_client, jobs):
         "Traceback line 2</div></details>"
     ) in html
     assert "12m 34s" in html  # duration
+
+
+def test_a_duration_reads_the_same_in_the_list_and_on_the_page(admin_client):
+    video = VideoFactory(status=Video.Status.COMPLETED, duration_seconds=2393.0)
+    listing = admin_client.get(reverse("admin:videos_video_changelist")).content.decode()
+    assert '<td class="field-duration">39m 53s</td>' in listing
+    page = admin_client.get(reverse("admin:videos_video_change", args=[video.pk]))
+    assert field_text(page.content.decode(), "duration") == "39m 53s"
+
+
+def test_a_failed_runs_error_names_its_step_whether_permanent_or_retried_out(
+    admin_client, executor, fake_clips_api, fake_inngest, user
+):
+    fake_inngest.up()
+    fake_clips_api.queue("identify", Reply(status=422, body={"detail": "video is private"}))
+    refused = video_submit(owner=user, youtube_url="https://youtu.be/aaaaaaaaaaa")
+    executor.run("identify-clips", {"name": IDENTIFY_EVENT, "data": {"videoId": str(refused.pk)}})
+    fake_clips_api.queue("identify", Reply(status=500, body={"detail": "down"}), times=10)
+    down = video_submit(owner=user, youtube_url="https://youtu.be/bbbbbbbbbbb")
+    executor.run("identify-clips", {"name": IDENTIFY_EVENT, "data": {"videoId": str(down.pk)}})
+
+    for video, message in ((refused, "answered 422"), (down, "answered 500")):
+        url = reverse("admin:videos_video_change", args=[video.pk])
+        error = field_text(admin_client.get(url).content.decode(), "error_full")
+        assert error.startswith(
+            '<pre class="korai-pre">call-identify-clips-api: identify-clips API'
+        )
+        assert message in error
 
 
 def test_filters_narrow_the_videos(admin_client, jobs):
