@@ -87,6 +87,25 @@ class VideoDetailApi(WebClientApi):
         return Response({"success": True, "message": "Video deleted successfully"})
 
 
+class OlderVideoListApi(WebClientApi):
+    """The older list page's `GET /api/clips/list`: a bare array, newest first, each video with
+    `_count.clips`. Polled every 10 s: one query, as `VideoListApi`."""
+
+    def get(self, request):
+        rows = videos_for_user(user=request.user).values(*shapes.OLDER_VIDEO_FIELDS)
+        user_id = shapes.client_user_id(request.user)
+        return Response([shapes.older_video_summary(row, user_id=user_id) for row in rows])
+
+
+class OlderVideoDetailApi(WebClientApi):
+    """The older detail page's `GET /api/clips/{videoId}`: the bare video with its `clips`."""
+
+    def get(self, request, video_id):
+        video = video_get(user=request.user, video_id=_video_id(video_id))
+        user_id = shapes.client_user_id(request.user)
+        return Response(shapes.older_video_detail(video, user_id=user_id))
+
+
 class ProcessApi(WebClientApi):
     throttle_classes = [ExportCreateThrottle]
 
