@@ -5,12 +5,15 @@ answer in the client's shape. Paths have no trailing slash, as the client calls 
 import uuid
 
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.authentication import CachedTokenAuthentication, ClerkSessionAuthentication
+from api.authentication import (
+    CachedTokenAuthentication,
+    ClerkSessionAuthentication,
+    SessionCookieAuthentication,
+)
 from api.parsers import JSONParser
 from api.throttling import ExportCreateThrottle, VideoSubmitThrottle
 from exports.selection import export_selection
@@ -34,7 +37,7 @@ class WebClientApi(APIView):
     authentication_classes = [
         ClerkSessionAuthentication,
         CachedTokenAuthentication,
-        SessionAuthentication,
+        SessionCookieAuthentication,
     ]
     parser_classes = [JSONParser]  # the API's hardened parser (depth, lone surrogates)
     schema = None  # the client's routes, not Korai's documented API

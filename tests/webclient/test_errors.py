@@ -53,7 +53,10 @@ def test_with_the_database_down_a_signed_in_page_gets_a_503(page, database_down,
     assert page.get("/api/clips/videos").status_code == 200  # signed in: the user is cached
     database_down()
 
-    assert_database_unavailable(call(page))
+    answer = call(page)
+
+    assert_database_unavailable(answer)
+    assert "private" in answer["Cache-Control"]  # authenticated before the query failed
 
 
 def test_with_the_database_down_signing_in_is_a_503_too(page, database_down):
