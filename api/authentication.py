@@ -1,4 +1,8 @@
-"""API authentication: DRF tokens (cached) and Clerk session tokens (JWTs).
+"""API authentication: DRF tokens (cached), Clerk session tokens (JWTs) and the admin's session.
+
+Each class notes on the request the header its credentials came from (`credentials_read`):
+api.middleware.PrivateAnswerMiddleware then keeps shared caches from storing the answer and
+varies it on that header.
 
 Token authentication remembers a token's user for a few seconds.
 
@@ -17,10 +21,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import (
     BaseAuthentication,
+    SessionAuthentication,
     TokenAuthentication,
     get_authorization_header,
 )
@@ -28,6 +34,15 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import SAFE_METHODS
 
 from integrations import clerk
+
+# The HttpRequest attribute naming the header whose credentials authenticated the request.
+CREDENTIALS_HEADER = "korai_credentials_header"
+
+
+def credentials_read(request, header: str) -> None:
+    """Note that `request` (DRF's) was authenticated by the credentials in `header`
+    ("Authorization" or "Cookie")."""
+    setattr(request._request, CREDENTIALS_HEADER, header)
 
 
 def token_cache_key(key: str) -> str:
@@ -54,7 +69,10 @@ class CachedTokenAuthentication(TokenAuthentication):
                 "An API token goes in 'Authorization: Token <token>', not 'Bearer' (which is "
                 "for Clerk session tokens)."
             )
-        return super().authenticate(request)
+        authenticated = super().authenticate(request)
+        if authenticated is not None:
+            credentials_read(request, "Authorization")
+        return authenticated
 
     def authenticate_credentials(self, key):
         seconds = settings.KORAI_TOKEN_CACHE_SECONDS
@@ -70,6 +88,22 @@ class CachedTokenAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         # The Token row is not loaded on a hit; DRF only passes it on as `request.auth`.
         return user, Token(key=key, user=user)
+
+
+class SessionCookieAuthentication(SessionAuthentication):
+    """DRF's session authentication (a signed-in admin's session cookie)."""
+
+    def authenticate(self, request):
+        authenticated = super().authenticate(request)
+        if authenticated is not None:
+            credentials_read(request, "Cookie")
+        return authenticated
+
+
+class SessionCookieScheme(SessionScheme):
+    """The schema describes it as DRF's session authentication."""
+
+    target_class = SessionCookieAuthentication
 
 
 SESSION_COOKIE = "__session"  # where Clerk's frontend keeps the session token
@@ -116,7 +150,9 @@ class ClerkSessionAuthentication(BaseAuthentication):
             raise ClerkServiceUnavailable() from exc
         except clerk.InvalidSessionToken as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from exc
-        return self._user(claims["sub"]), claims
+        user = self._user(claims["sub"])
+        credentials_read(request, "Cookie" if from_cookie else "Authorization")
+        return user, claims
 
     def authenticate_header(self, request):
         return self.keyword

@@ -1,11 +1,14 @@
 """What every `/api/` request goes through before and after the URLconf: its path works with or
-without the trailing slash, and every answer is JSON in the API's error shape (api.errors)."""
+without the trailing slash, every answer is JSON in the API's error shape (api.errors), and an
+authenticated answer is never stored by a shared cache."""
 
 import logging
 
 from django.urls import is_valid_path
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from rest_framework import status
 
+from api.authentication import CREDENTIALS_HEADER
 from api.errors import (
     DATABASE_UNAVAILABLE,
     database_unavailable,
@@ -17,6 +20,25 @@ logger = logging.getLogger(__name__)
 
 # Headers of an error answer that a client needs; kept when the body is rewritten as JSON.
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+class PrivateAnswerMiddleware:
+    """An answer to a request that an authentication class authenticated (api.authentication
+    notes the header its credentials came from) is the user's own: `Cache-Control: private,
+    no-store`, and `Vary` on that header (`Cookie` or `Authorization`), so no cache in front
+    serves it to anyone else. Placed before ApiErrorMiddleware, so that the answers it rewrites
+    carry these headers too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        header = getattr(request, CREDENTIALS_HEADER, None)
+        if header is not None:
+            patch_cache_control(response, private=True, no_store=True)
+            patch_vary_headers(response, [header])
+        return response
 
 
 class ApiPathMiddleware:

@@ -5,12 +5,15 @@ answer in the client's shape. Paths have no trailing slash, as the client calls 
 import uuid
 
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.authentication import CachedTokenAuthentication, ClerkSessionAuthentication
+from api.authentication import (
+    CachedTokenAuthentication,
+    ClerkSessionAuthentication,
+    SessionCookieAuthentication,
+)
 from api.parsers import JSONParser
 from api.throttling import ExportCreateThrottle, VideoSubmitThrottle
 from exports.selection import export_selection
@@ -34,7 +37,7 @@ class WebClientApi(APIView):
     authentication_classes = [
         ClerkSessionAuthentication,
         CachedTokenAuthentication,
-        SessionAuthentication,
+        SessionCookieAuthentication,
     ]
     parser_classes = [JSONParser]  # the API's hardened parser (depth, lone surrogates)
     schema = None  # the client's routes, not Korai's documented API
@@ -85,6 +88,25 @@ class VideoDetailApi(WebClientApi):
         video = video_for_user(user=request.user, video_id=_video_id(video_id))
         video_delete(video=video)
         return Response({"success": True, "message": "Video deleted successfully"})
+
+
+class OlderVideoListApi(WebClientApi):
+    """The older list page's `GET /api/clips/list`: a bare array, newest first, each video with
+    `_count.clips`. Polled every 10 s: one query, as `VideoListApi`."""
+
+    def get(self, request):
+        rows = videos_for_user(user=request.user).values(*shapes.OLDER_VIDEO_FIELDS)
+        user_id = shapes.client_user_id(request.user)
+        return Response([shapes.older_video_summary(row, user_id=user_id) for row in rows])
+
+
+class OlderVideoDetailApi(WebClientApi):
+    """The older detail page's `GET /api/clips/{videoId}`: the bare video with its `clips`."""
+
+    def get(self, request, video_id):
+        video = video_get(user=request.user, video_id=_video_id(video_id))
+        user_id = shapes.client_user_id(request.user)
+        return Response(shapes.older_video_detail(video, user_id=user_id))
 
 
 class ProcessApi(WebClientApi):

@@ -2,15 +2,16 @@
 
 Korai's own handler (api.errors) classifies the exception and picks the status; this only
 flattens its answer to the client's shape, naming fields as the client sends them. An
-unexpected error is logged and answered like the original did, so the client can still parse
-the body."""
+unreachable database is left to api.middleware, which answers 503 with Retry-After (in this
+shape, through settings.KORAI_API_ERROR_SHAPES). Any other unexpected error is logged and
+answered like the original did, so the client can still parse the body."""
 
 import logging
 
 from rest_framework import status
 from rest_framework.response import Response
 
-from api.errors import api_exception_handler, first_problem
+from api.errors import DATABASE_UNAVAILABLE, api_exception_handler, first_problem
 
 logger = logging.getLogger("webclient")
 
@@ -37,6 +38,8 @@ def client_error_body(error: dict) -> dict:
 
 def webclient_exception_handler(exc, context):
     response = api_exception_handler(exc, context)
+    if response is None and isinstance(exc, DATABASE_UNAVAILABLE):
+        return None  # DRF raises it again, and api.middleware answers 503
     if response is None:
         logger.error("Unhandled error in %s", context["request"].path, exc_info=exc)
         return Response(

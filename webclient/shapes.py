@@ -68,6 +68,41 @@ def video_detail(video: Video) -> dict:
     return {**summary, "clips": [clip(c) for c in video.clips.all()]}
 
 
+# The older pages (`/dashboard/clips/list`, `/dashboard/clips/[videoId]`) read the original's
+# video rows bare: with `userId` and `updatedAt`, and `totalClips` null until the clips are in
+# (the list page shows "Processing" while it is null).
+OLDER_VIDEO_FIELDS = (*VIDEO_LIST_FIELDS, "updated_at")
+
+
+def client_user_id(user) -> str:
+    """The original's `userId`: the Clerk user id (Korai's own id for a user without one)."""
+    return user.clerk_id or str(user.pk)
+
+
+def older_video(row: dict, *, user_id: str) -> dict:
+    """A video as the original's row, from a `values(*OLDER_VIDEO_FIELDS)` row."""
+    summary = video_summary(row)
+    return {
+        **summary,
+        "userId": user_id,
+        "totalClips": summary["totalClips"] if row["status"] == Video.Status.COMPLETED else None,
+        "updatedAt": time_text(row["updated_at"]),
+    }
+
+
+def older_video_summary(row: dict, *, user_id: str) -> dict:
+    """One entry of `GET /api/clips/list`. A completed video's `total_clips` is the number of
+    its clip rows (`video_complete` writes both at once), and no other video has clips."""
+    count = row["total_clips"] if row["status"] == Video.Status.COMPLETED else 0
+    return {**older_video(row, user_id=user_id), "_count": {"clips": count}}
+
+
+def older_video_detail(video: Video, *, user_id: str) -> dict:
+    """`GET /api/clips/{videoId}`: the video with its clips (prefetched, best first)."""
+    row = {field: getattr(video, field) for field in OLDER_VIDEO_FIELDS}
+    return {**older_video(row, user_id=user_id), "clips": [clip(c) for c in video.clips.all()]}
+
+
 def clip(item: Clip) -> dict:
     topics = item.related_topics if isinstance(item.related_topics, list) else []
     return {

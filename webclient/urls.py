@@ -18,4 +18,8 @@ urlpatterns = [
         apis.DownloadApi.as_view(),
         name="webclient-download",
     ),
+    # The older pages' routes. Last: `clips/<videoId>` takes any one segment under clips/, as
+    # the original's `[videoId]` route did.
+    path("clips/list", apis.OlderVideoListApi.as_view(), name="webclient-older-videos"),
+    path("clips/<str:video_id>", apis.OlderVideoDetailApi.as_view(), name="webclient-older-video"),
 ]

@@ -246,7 +246,7 @@ REST_FRAMEWORK = {
     # session first DRF answers 403). Either one authenticates.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.CachedTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "api.authentication.SessionCookieAuthentication",
         # Clerk session tokens (the web client's): only when CLERK_* is configured.
         "api.authentication.ClerkSessionAuthentication",
     ],

@@ -26,6 +26,8 @@ BROWSER_MIDDLEWARE = (
     # Outermost, so the HTTP metrics time the whole stack.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # An authenticated answer private to its user (also the error answers rewritten below).
+    "api.middleware.PrivateAnswerMiddleware",
     # Every /api/ answer JSON (also those of the middleware below), and /api/ paths with or
     # without the trailing slash (before CommonMiddleware's APPEND_SLASH redirect).
     "api.middleware.ApiErrorMiddleware",

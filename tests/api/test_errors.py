@@ -156,11 +156,11 @@ def test_with_the_database_down_for_real_the_api_answers_503(tmp_path):
 
 def test_the_web_clients_routes_keep_their_own_error_shape(client):
     # Under /api/clips/ the original client reads {"error": "<sentence>"}.
-    response = client.get("/api/clips/no-such-route")
+    response = client.get("/api/clips/no-such/route")
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json() == {
-        "error": "Not found: /api/clips/no-such-route. No API endpoint has this path, or an id "
+        "error": "Not found: /api/clips/no-such/route. No API endpoint has this path, or an id "
         "in it is not a valid UUID."
     }
 

@@ -314,6 +314,7 @@ def test_an_empty_value_means_the_default():
 BROWSER_MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "api.middleware.PrivateAnswerMiddleware",
     "api.middleware.ApiErrorMiddleware",
     "api.middleware.ApiPathMiddleware",
     "api.request_limits.RequestSizeLimitMiddleware",

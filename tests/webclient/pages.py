@@ -23,6 +23,13 @@ VIDEO_FIELDS = {
     "processingStatus": str,
     "error": (str, NoneType),
 }
+# The older pages (src/app/dashboard/clips/list, [videoId]) read the original's bare rows.
+OLDER_VIDEO_FIELDS = {
+    **VIDEO_FIELDS,
+    "userId": str,
+    "totalClips": (int, NoneType),  # null: the list page shows "Processing"
+    "updatedAt": str,
+}
 CLIP_FIELDS = {
     "id": str,
     "start": str,

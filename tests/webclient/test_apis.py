@@ -11,6 +11,7 @@ import requests
 from django.utils import timezone
 
 from exports.models import Export
+from jobs.records import job_start
 from outbox.models import OutboxEvent
 from tests.factories import (
     ClipFactory,
@@ -19,14 +20,17 @@ from tests.factories import (
     UserFactory,
     VideoFactory,
 )
+from tests.videos.test_identify_steps import answer as identify_answer
 from tests.webclient.pages import (
     CLIP_FIELDS,
     EXPORTED_CLIP_FIELDS,
+    OLDER_VIDEO_FIELDS,
     VIDEO_FIELDS,
     Page,
     assert_fields,
 )
 from videos.models import Video, VideoDeletion
+from videos.services import video_complete, video_submit
 
 pytestmark = pytest.mark.django_db
 URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
@@ -225,6 +229,120 @@ def test_an_unknown_id_is_not_found(page, video_id):
 
     assert answer.status_code == 404
     assert "video" in answer.json()["error"].lower()
+
+
+# --- The older pages: GET /api/clips/list, GET /api/clips/{videoId} --------------------------
+
+
+def identified_video(owner, *ranges_and_scores):
+    """A video submitted and identified by the services the route and the steps call."""
+    video = video_submit(owner=owner, youtube_url=URL, prompt="funny bits")
+    job_start(model=Video, job_id=str(video.pk), run_id="r", step="create-video-record", attempt=0)
+    identified = identify_answer(*(r for r, _ in ranges_and_scores))
+    for clip, (_, score) in zip(identified["identified_clips"], ranges_and_scores, strict=True):
+        clip["virality_score"] = score
+    return video_complete(video_id=str(video.pk), identified=identified, attempt=0)
+
+
+def test_the_older_list_is_a_bare_array_newest_first_with_clip_counts(page, web_user):
+    done = identified_video(web_user, ((1, 2), 9), ((3, 4), 10), ((5, 6), 2))
+    pending = video_submit(owner=web_user, youtube_url=URL, prompt="")
+    video_submit(owner=UserFactory(), youtube_url=URL, prompt="")  # someone else's
+
+    answer = page.get("/api/clips/list")
+
+    assert answer.status_code == 200
+    videos = answer.json()
+    assert [v["id"] for v in videos] == [str(pending.pk), str(done.pk)]
+    for item in videos:
+        assert_fields(item, OLDER_VIDEO_FIELDS)
+    newest, oldest = videos
+    assert (newest["totalClips"], newest["_count"], newest["prompt"]) == (None, {"clips": 0}, None)
+    assert oldest == {
+        **oldest,
+        "userId": "user_web",
+        "youtubeUrl": URL,
+        "s3Key": done.s3_key,
+        "prompt": "funny bits",
+        "totalClips": 3,
+        "_count": {"clips": 3},
+        "videoDuration": "300",
+        "detectedLanguage": "en",
+        "processingStatus": "completed",
+    }
+    assert oldest["updatedAt"].endswith("Z") and oldest["updatedAt"] >= oldest["createdAt"]
+
+
+def test_the_older_list_costs_one_query_for_1_or_20_videos(
+    page, web_user, django_assert_num_queries
+):
+    identified_video(web_user, ((1, 2), 5))
+    page.get("/api/clips/list")  # signs in: the user is then cached
+    with django_assert_num_queries(1):
+        assert len(page.get("/api/clips/list").json()) == 1
+
+    for _ in range(19):
+        identified_video(web_user, ((1, 2), 5), ((3, 4), 6))
+    with django_assert_num_queries(1):
+        videos = page.get("/api/clips/list").json()
+    assert [v["_count"]["clips"] for v in videos] == [2] * 19 + [1]
+
+
+def test_the_older_detail_is_the_bare_video_with_its_clips_best_first(
+    page, web_user, django_assert_num_queries
+):
+    video = identified_video(web_user, ((154.623, 190), 9), ((10, 45.25), 10), ((300, 330), 2))
+    page.get("/api/clips/list")  # signs in
+
+    with django_assert_num_queries(2):  # the video, its clips
+        answer = page.get(f"/api/clips/{video.pk}")
+
+    assert answer.status_code == 200
+    detail = answer.json()
+    assert_fields(detail, OLDER_VIDEO_FIELDS)
+    assert (detail["id"], detail["userId"], detail["totalClips"]) == (str(video.pk), "user_web", 3)
+    # The page shows the first clip first: 10 > 9 > 2 as numbers.
+    assert [c["viralityScore"] for c in detail["clips"]] == ["10", "9", "2"]
+    assert [(c["start"], c["end"]) for c in detail["clips"]] == [
+        ("10", "45.25"),
+        ("154.623", "190"),
+        ("300", "330"),
+    ]
+    for clip in detail["clips"]:
+        assert_fields(clip, CLIP_FIELDS)
+        assert clip["videoId"] == str(video.pk)
+
+
+def test_the_older_detail_of_a_video_still_processing_has_no_clips_yet(page, web_user):
+    video = video_submit(owner=web_user, youtube_url=URL, prompt="")
+
+    detail = page.get(f"/api/clips/{video.pk}").json()
+
+    assert (detail["totalClips"], detail["clips"]) == (None, [])
+
+
+def test_the_older_detail_of_another_users_video_is_not_found(intruder_page, web_user):
+    video = identified_video(web_user, ((1, 2), 5))
+
+    answer = intruder_page.get(f"/api/clips/{video.pk}")
+
+    assert answer.status_code == 404
+    assert answer.json() == {"error": "No video with this id."}
+
+
+@pytest.mark.parametrize("video_id", ["clr1x2y3z0000abcd", uuid.uuid4()])
+def test_the_older_detail_of_an_unknown_id_is_not_found(page, video_id):
+    answer = page.get(f"/api/clips/{video_id}")
+
+    assert answer.status_code == 404
+    assert list(answer.json()) == ["error"]
+    assert "video" in answer.json()["error"].lower()
+
+
+def test_the_older_list_is_empty_for_another_user(intruder_page, web_user):
+    identified_video(web_user, ((1, 2), 5))
+
+    assert intruder_page.get("/api/clips/list").json() == []
 
 
 # --- DELETE /api/clips/videos/{id} ----------------------------------------------------------
@@ -453,6 +571,8 @@ def test_download_without_object_storage_is_a_503(page, video, settings):
     [
         ("get", "/api/clips/videos"),
         ("get", f"/api/clips/videos/{uuid.uuid4()}"),
+        ("get", "/api/clips/list"),
+        ("get", f"/api/clips/{uuid.uuid4()}"),
         ("post", "/api/clips/identify"),
         ("post", "/api/clips/process"),
     ],
