@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from api.docs import SwaggerView, docs_csp
+from api.docs import SwaggerView, docs_csp, redoc_bundle
 from core.inngest import inngest_client, serve
 from exports.functions import process_clips, process_clips_endings
 from inngest_endpoint.guard import guarded
@@ -55,6 +55,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", docs_csp(SwaggerView.as_view(url_name="schema")), name="docs"),
     path("api/redoc/", docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
+    path("api/redoc/bundles/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
     path("healthz/", healthz, name="healthz"),
     path("readyz/", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),

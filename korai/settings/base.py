@@ -275,7 +275,8 @@ SPECTACULAR_SETTINGS = {
     # requirements.txt, not from a CDN: /api/docs/ works offline and never changes under us.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    # Redoc's bundle, from the sidecar, served by api.docs.redoc_bundle (without its CDN logo).
+    "REDOC_DIST": "/api/redoc",
 }
 # Seconds a token's user is remembered between API requests (0: look it up every time).
 KORAI_TOKEN_CACHE_SECONDS = env.int("KORAI_TOKEN_CACHE_SECONDS", default=30)

@@ -80,6 +80,17 @@ def test_the_docs_pages_load_only_local_assets_that_are_served(db, path, bundle)
         assert not re.search(r"https?://|//cdn|@latest", html), html
 
 
+def test_redocs_bundle_loads_no_logo_from_a_cdn(db):
+    with override_settings(KORAI_API_DOCS_PUBLIC=True):
+        html = Client().get("/api/redoc/").content.decode()
+        [bundle] = re.findall(r'src="([^"]*redoc[^"]*\.js)"', html)
+        served = Client().get(bundle)
+    assert served.status_code == 200
+    assert served["Content-Type"].startswith("text/javascript")
+    assert b"cdn.redoc.ly" not in served.content
+    assert b"redocly logo" in served.content  # the rest of the bundle is all there
+
+
 # --- the docs and the schema behind a setting ----------------------------------------------------
 
 

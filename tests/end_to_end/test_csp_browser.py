@@ -61,6 +61,10 @@ def test_admin_and_docs_run_without_csp_violations(live_server, transactional_db
                 page.wait_for_selector(".swagger-ui .info", timeout=30_000)
                 assert "Korai API" in page.inner_text(".swagger-ui .info")
                 assert violations(messages) == []
+                page.goto(f"{live_server.url}/api/redoc/")
+                page.wait_for_selector(".api-info h1", timeout=30_000)
+                assert "Korai API" in page.inner_text(".api-info h1")
+                assert violations(messages) == []
         finally:
             browser.close()
 
