@@ -63,7 +63,7 @@ def failed_video(owner, youtube_id):
     video = video_submit(owner=owner, youtube_url=f"https://youtu.be/{youtube_id}")
     job_id, run_id = str(video.pk), f"01JRUN{youtube_id.upper()}"
     data = {"videoId": job_id}
-    video_start_for_event(event_id="e", data=data, run_id=run_id, attempt=0)
+    video_start_for_event(event_id=video.run_event_id, data=data, run_id=run_id, attempt=0)
     for attempt in range(4):
         job_step_failed(model=Video, job_id=job_id, step=STEP, attempt=attempt, error=UNREACHABLE)
     # What the function's on_failure reads from `inngest/function.failed`.

@@ -55,10 +55,10 @@ def test_a_failed_runs_error_names_its_step_whether_permanent_or_retried_out(
     fake_inngest.up()
     fake_clips_api.queue("identify", Reply(status=422, body={"detail": "video is private"}))
     refused = video_submit(owner=user, youtube_url="https://youtu.be/aaaaaaaaaaa")
-    executor.run("identify-clips", {"name": IDENTIFY_EVENT, "data": {"videoId": str(refused.pk)}})
+    executor.run("identify-clips", sent(refused))
     fake_clips_api.queue("identify", Reply(status=500, body={"detail": "down"}), times=10)
     down = video_submit(owner=user, youtube_url="https://youtu.be/bbbbbbbbbbb")
-    executor.run("identify-clips", {"name": IDENTIFY_EVENT, "data": {"videoId": str(down.pk)}})
+    executor.run("identify-clips", sent(down))
 
     for video, message in ((refused, "answered 422"), (down, "answered 500")):
         url = reverse("admin:videos_video_change", args=[video.pk])
@@ -67,6 +67,11 @@ def test_a_failed_runs_error_names_its_step_whether_permanent_or_retried_out(
             '<pre class="korai-pre">call-identify-clips-api: identify-clips API'
         )
         assert message in error
+
+
+def sent(video) -> dict:
+    """The video's identify event as the outbox sends it (its id names the run's event)."""
+    return {"id": video.run_event_id, "name": IDENTIFY_EVENT, "data": {"videoId": str(video.pk)}}
 
 
 def test_filters_narrow_the_videos(admin_client, jobs):
