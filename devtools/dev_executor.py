@@ -16,9 +16,13 @@ What it does as the server does (`pkg/execution/runner/runner.go`, `pkg/executio
 - each received event gets the engine's own id (a ULID, `received`), under which the engine's REST
   API (`devtools.engine_api`) lists its runs.
 
-What it is not: durable. Runs live in this process; if it stops mid-run the job stays
-`processing` until `resend_events --stuck` runs it again. Cron functions are not run (the one
-cron, resend-undelivered-events, sends the outbox to Inngest, which is what this loop does)."""
+What it is not: durable. Runs live in this process and die with it; a stop reports none of them
+(the server does not cancel its runs when it restarts). So when it starts, `resume()` takes up
+what the previous process left in flight: every video and export still pending (its event
+delivered) or processing is run again, and every video deletion whose clean-up is pending gets
+its `video/deleted` event again (its second sweep was a sleep in the dead process). Cron
+functions are not run (resend-undelivered-events sends the outbox to Inngest, which is what
+this loop does; reconcile-jobs is what `resume()` stands in for at a restart)."""
 
 from __future__ import annotations
 
@@ -27,14 +31,23 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import close_old_connections
 
+from core.events import VIDEO_DELETED_EVENT
 from devtools.answers import new_ulid
 from devtools.executor import InngestExecutor, Run
 from devtools.registry import FunctionSpec
+from exports.models import Export
+from exports.services import EXPORT_JOB
+from jobs.reruns import jobs_rerun
 from outbox.delivery import event_payload, events_mark_delivered
+from outbox.models import OutboxEvent
 from outbox.selectors import events_undelivered
+from videos.deletion import video_cleanup_retry
+from videos.models import Video, VideoDeletion
+from videos.services import VIDEO_JOB
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +67,19 @@ class ActiveRun:
     future: Future | None = None
 
 
+@dataclass
+class Resumed:
+    """What `resume()` took up from the previous process."""
+
+    videos: list[str] = field(default_factory=list)  # ids run again
+    exports: list[str] = field(default_factory=list)
+    deletions: list[str] = field(default_factory=list)  # ids whose clean-up was sent again
+
+    @property
+    def total(self) -> int:
+        return len(self.videos) + len(self.exports) + len(self.deletions)
+
+
 @dataclass(frozen=True)
 class Received:
     id: str  # the engine's id (a ULID), as the event API answers `{"ids": [...]}`
@@ -69,11 +95,51 @@ class DevExecutor:
         self.finished: list[Run] = []  # in the order they ended (tests and the summary read it)
         self.received: list[Received] = []  # every event, in the order it arrived
         self._seen: dict[tuple[str, str], float] = {}  # (function, event id) -> first seen
+        self._closing = threading.Event()
 
     @property
     def active(self) -> list[ActiveRun]:
         with self._lock:
             return list(self._active.values())
+
+    def resume(self) -> Resumed:
+        """Take up what a previous executor left in flight; call it once, when starting, before
+        any run of this one exists (every active job then belongs to a dead run).
+
+        - A video or export `processing`, or `pending` with its event delivered: its run died
+          with that process. It is run again (`jobs_rerun`: pending, a new event). One whose
+          event is still undelivered is left to the poll, which delivers it. An export whose
+          render was in its processing call waits for the video's render lease to expire
+          (`exports.leases`): that call may still be writing (a Django process that outlived
+          the executor).
+        - A `VideoDeletion` still pending, its `video/deleted` event delivered: that run's
+          second sweep (after its sleep) is gone. Its clean-up is started again
+          (`video_cleanup_retry`), which sweeps both times afresh."""
+        close_old_connections()
+        rerun = jobs_rerun(
+            candidates=[(VIDEO_JOB, Video.objects.all()), (EXPORT_JOB, Export.objects.all())],
+            stuck_for=timedelta(0),
+        )
+        resumed = Resumed(videos=rerun.of("video"), exports=rerun.of("export"))
+        waiting = {
+            event_id.split(":")[1]
+            for event_id in OutboxEvent.objects.filter(
+                name=VIDEO_DELETED_EVENT, delivered_at__isnull=True
+            ).values_list("event_id", flat=True)
+        }
+        for deletion in VideoDeletion.objects.filter(cleaned_at__isnull=True).order_by(
+            "deleted_at"
+        ):
+            if str(deletion.pk) not in waiting:
+                video_cleanup_retry(deletion=deletion)
+                resumed.deletions.append(str(deletion.pk))
+        if resumed.total:
+            logger.info(
+                "Resuming what the previous executor left in flight: %d video(s) and %d "
+                "export(s) run again, %d clean-up(s) started again",
+                len(resumed.videos), len(resumed.exports), len(resumed.deletions),
+            )  # fmt: skip
+        return resumed
 
     def poll_once(self) -> int:
         """Take up to POLL_BATCH undelivered events, oldest first: mark them delivered, then
@@ -178,7 +244,12 @@ class DevExecutor:
         return run
 
     def _report(self, event: dict) -> None:
-        """A run's end, received like any other event: its runs go on the pool."""
+        """A run's end, received like any other event: its runs go on the pool. While stopping
+        nothing is reported: a run stopped by the stop is not a cancelled one (the server does
+        not cancel its runs when it restarts); the next start resumes its job."""
+        if self._closing.is_set():
+            logger.info("Stopping: %s not reported", event["name"])
+            return
         self.dispatch(event)
 
     def serve(self, *, stop: threading.Event, poll_interval: float = 0.5) -> None:
@@ -194,7 +265,9 @@ class DevExecutor:
                 stop.wait(poll_interval)
 
     def close(self, *, cancel_runs: bool = True) -> None:
-        """Stop: cancel what runs (each stops before its next request) and wait for the pool."""
+        """Stop: cancel what runs (each stops before its next request, as a killed process
+        would leave it: nothing of its end reported) and wait for the pool."""
+        self._closing.set()
         if cancel_runs:
             for active in self.active:
                 active.cancel.set()

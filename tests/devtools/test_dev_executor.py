@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import inngest
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from core.inngest import inngest_client
 from devtools.dev_executor import DevExecutor
@@ -18,6 +19,7 @@ from exports.models import Export
 from exports.services import export_create
 from outbox.models import OutboxEvent
 from tests.fakes.clips_api import Reply
+from videos.deletion import video_delete
 from videos.models import Video
 from videos.services import video_submit
 
@@ -228,6 +230,79 @@ def test_a_cancelled_run_reports_function_cancelled_not_a_failure(
     assert not dev.cancel_run(run.run_id)  # over: nothing to cancel
     video.refresh_from_db()
     assert video.status == Video.Status.CANCELLED  # whoever cancelled it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restarted_executor_runs_again_the_job_the_stopped_one_had_in_flight(
+    live_server, fake_clips_api, user, settings
+):
+    settings.CLIPS_API_READ_TIMEOUT_SECONDS = 20  # the held call answers when the test says
+    answer = threading.Event()
+    fake_clips_api.queue("identify", Reply(hold=answer))
+    first = DevExecutor(executor=InngestExecutor(base_url=live_server.url), workers=2)
+    video = video_submit(owner=user, youtube_url=URL)
+    assert first.poll_once() == 1
+    _wait_for(lambda: fake_clips_api.count("identify") == 1)  # in call-identify-clips-api
+
+    first.close()  # stopped mid-call, as `make run` is: nothing of its run reported
+    answer.set()
+    _wait_for(lambda: fake_clips_api.calls[0].answered)
+    video.refresh_from_db()
+    assert video.status == Video.Status.PROCESSING
+    assert [got.event["name"] for got in first.received] == ["video/identify.clips"]
+    waiting = video_submit(owner=user, youtube_url=OTHER_URL)  # its event not taken yet
+
+    second = DevExecutor(executor=InngestExecutor(base_url=live_server.url), workers=2)
+    try:
+        resumed = second.resume()
+        assert (resumed.videos, resumed.exports, resumed.deletions) == ([str(video.pk)], [], [])
+        assert second.poll_once() == 2  # the rerun's event and the waiting one's, once each
+        _settle(second)
+    finally:
+        second.close()
+
+    for job in (video, waiting):
+        job.refresh_from_db()
+        assert (job.status, job.total_clips, job.clips.count()) == ("completed", 3, 3)
+    assert video.attempts == 2 and waiting.attempts == 1
+    assert fake_clips_api.count("identify") == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restarted_executor_finishes_a_deletion_whose_second_sweep_was_pending(
+    live_server, fake_clips_api, user, settings, s3
+):
+    settings.KORAI_CLEANUP_SWEEP_DELAY_SECONDS = 600  # the first executor stops in the sleep
+    video = Video.objects.get(pk=video_submit(owner=user, youtube_url=URL).pk)
+    s3.put(video.s3_key, b"source video")
+    first = DevExecutor(
+        executor=InngestExecutor(base_url=live_server.url, honour_sleeps=True), workers=2
+    )
+    OutboxEvent.objects.update(delivered_at=timezone.now())  # only the delete's event runs
+    Video.objects.filter(pk=video.pk).update(status=Video.Status.COMPLETED)
+    deletion = video_delete(video=video)
+    assert first.poll_once() == 1
+    _wait_for(lambda: any(run.sleeps for run in first.executor.recorded_runs()))
+    assert s3.keys(video.storage_prefix) == []  # the first sweep
+    s3.put(f"{video.storage_prefix}clip_0.mp4", b"a render that was in flight")
+
+    first.close()  # stopped in the sleep: the second sweep never comes
+    deletion.refresh_from_db()
+    assert deletion.pending
+
+    second = DevExecutor(executor=InngestExecutor(base_url=live_server.url), workers=2)
+    try:
+        resumed = second.resume()
+        assert (resumed.videos, resumed.deletions) == ([], [str(deletion.pk)])
+        assert second.resume().deletions == []  # its event waits in the outbox now
+        assert second.poll_once() == 1
+        _settle(second)
+    finally:
+        second.close()
+
+    deletion.refresh_from_db()
+    assert not deletion.pending and deletion.last_error == ""
+    assert s3.keys(video.storage_prefix) == []
 
 
 def _sent(video) -> dict:

@@ -22,7 +22,8 @@ class Command(BaseCommand):
         "Development only (INNGEST_DEV): stand in for Inngest when no Dev Server runs. Takes "
         "the outbox's undelivered events, drives the functions they trigger through "
         "/api/inngest over HTTP (steps, retries with backoff, on_failure, cancellation) and "
-        "marks the events delivered."
+        "marks the events delivered. On start it runs again the jobs a previous executor left "
+        "in flight and restarts pending video clean-ups."
     )
 
     def add_arguments(self, parser):
@@ -96,6 +97,14 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         dev = DevExecutor(executor=executor, workers=options["workers"])
+        resumed = dev.resume()
+        if resumed.total:
+            self.stdout.write(
+                f"    Resumed from the last stop: {len(resumed.videos)} video(s) and "
+                f"{len(resumed.exports)} export(s) run again, {len(resumed.deletions)} "
+                "video clean-up(s) started again"
+            )
+            self.stdout.flush()
         try:
             dev.serve(stop=stop, poll_interval=options["poll"])
         except KeyboardInterrupt:
