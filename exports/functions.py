@@ -1,8 +1,10 @@
 """`process-clips`: render an export's clips with the processing API (event `clips/process`, data
 `{"exportId", "videoId", "s3Key", "selectedClips", "targetLanguage", "aspectRatio", "userId"}`).
 
-Steps: `create-export-record`, `call-process-clips-api` (ONE request for every range still to
-render, then each output copied to a key of the export), `save-exported-clips-to-database`.
+Steps: `create-export-record`, `call-process-clips-api` (the POST of ONE call for every range
+still to render), while the service answers `303` `wait-for-process-clips-api-N` (a GET of the
+call's result URL each; docs/jobs.md, "Long calls"), the step with the result copying each
+output to a key of the export, then `save-exported-clips-to-database`.
 The processing API transcribes the whole source video once per request and names its outputs
 by position (`{dirname(s3_key)}/clip_{i}.mp4`), so one request per export is both the cheap
 way and, with the video's render lease (exports/leases.py), the way no render overwrites
