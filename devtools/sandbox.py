@@ -5,10 +5,14 @@ It speaks the contract (`POST /identify-clips`, `POST /process-clips`, bearer to
 always gets the same clips. Like the real service it renders every clip of a request in one job,
 names the outputs by position (`{dirname(s3_key)}/clip_{i}.mp4`) and, given a bucket (the
 command uses Korai's storage settings), really writes them there, and the source video at
-`s3_key_yt`: small playable MP4s whose bytes differ per clip. Latency and a failure rate can be
-switched on to rehearse retries and failure handling; `messy` identify answers (as raw LLM
-output) and 303 redirects for slow answers (`redirect_after`) rehearse what the real service
-does. Nothing in the settings points at it:
+`s3_key_yt`: small playable MP4s whose bytes differ per clip, each rendered clip in the shape of
+the requested aspect ratio (9:16, 1:1, 16:9). Latency and a failure rate can be switched on to
+rehearse retries and failure handling; `messy` identify answers (as raw LLM output) rehearse
+what the real service sends. Like the real service (Modal web endpoints, which hold a request
+150 s), a call slower than `hold` seconds is answered `303` to a result URL after `hold`; a GET
+of it waits up to `hold` again and answers `303` to itself or the result; reloading it starts
+nothing, every POST starts (and would pay for) a run of its own, and `GET /runs` counts the
+runs started per endpoint. Nothing in the settings points at it:
 local development reaches it through `.env.example`'s `CLIPS_API_URL`/`PROCESS_CLIPS_API_URL`,
 started with `python manage.py clips_sandbox`.
 """
@@ -35,11 +39,17 @@ logger = logging.getLogger(__name__)
 IDENTIFY_PATH = "/identify-clips"
 PROCESS_PATH = "/process-clips"
 HEALTH_PATH = "/healthz"
+RUNS_PATH = "/runs"
 ASPECT_RATIOS = ("9:16", "1:1", "16:9")
 FAILURE_KINDS = ("server-error", "throttle", "malformed")
 MAX_BODY_BYTES = 1_000_000
 RESULT_PARAMETER = "__modal_function_call_id"  # the real service's result URLs carry it
-SAMPLE_CLIP = Path(__file__).with_name("sandbox_clip.mp4")
+SAMPLE_CLIP = Path(__file__).with_name("sandbox_clip.mp4")  # the source video
+# A rendered clip of each aspect ratio: 2 s of H.264, 144x256, 192x192 and 256x144.
+SAMPLE_CLIPS = {
+    ratio: Path(__file__).with_name(f"sandbox_clip_{ratio.replace(':', 'x')}.mp4")
+    for ratio in ASPECT_RATIOS
+}
 
 _TOPICS = (
     "productivity", "startups", "fitness", "cooking", "travel", "money", "science", "history",
@@ -205,11 +215,15 @@ def process_clips_response(
     return {"processed_clips": processed}
 
 
-def rendered_clip_bytes(*, s3_key: str, start: float, end: float, note: str = "") -> bytes:
-    """A small playable MP4 (2 s, H.264) standing in for a rendered clip, with a trailing
-    `free` box (which players skip) naming the clip, so every clip's bytes differ."""
+def rendered_clip_bytes(
+    *, s3_key: str, start: float, end: float, note: str = "", aspect_ratio: str | None = None
+) -> bytes:
+    """A small playable MP4 (2 s, H.264) standing in for a rendered clip, in the shape of
+    `aspect_ratio` (None: the source video's), with a trailing `free` box (which players skip)
+    naming the clip, so every clip's bytes differ."""
+    sample = SAMPLE_CLIPS[aspect_ratio] if aspect_ratio else SAMPLE_CLIP
     text = f"korai sandbox render of {s3_key} {start:g}-{end:g}s {note}".strip().encode()
-    return SAMPLE_CLIP.read_bytes() + struct.pack(">I", 8 + len(text)) + b"free" + text
+    return sample.read_bytes() + struct.pack(">I", 8 + len(text)) + b"free" + text
 
 
 @dataclass
@@ -220,9 +234,9 @@ class SandboxConfig:
     failure_kind: str = "server-error"
     seed: int | None = None  # makes the sequence of failures repeatable
     messy: bool = False  # identify answers as an LLM writes them (`messy_clips`)
-    # Answers slower than this many seconds come as 303 to a result URL, as the real service
-    # (Modal web endpoints, 150 s) does; 0 never redirects.
-    redirect_after: float = 0.0
+    # How long a request is held before a call still running is answered 303 to its result
+    # URL, as the real service (Modal web endpoints) does after 150 s; 0 never redirects.
+    hold: float = 2.0
     # put(key, bytes): writes the source video and the rendered clips to the bucket, as the
     # real service does; None writes nothing (only the answers).
     store: Callable[[str, bytes], None] | None = None
@@ -230,6 +244,8 @@ class SandboxConfig:
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
     # result id -> (monotonic time the answer is ready, the request's builder and body)
     _pending: dict = field(init=False, repr=False, default_factory=dict)
+    # endpoint path -> runs started (one per accepted POST; a GET of a result URL starts none)
+    _runs: dict = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self):
         if not self.token:
@@ -238,8 +254,8 @@ class SandboxConfig:
             raise ValueError("failure rate must be between 0 and 1")
         if self.latency < 0:
             raise ValueError("latency must not be negative")
-        if self.redirect_after < 0:
-            raise ValueError("redirect-after must not be negative")
+        if self.hold < 0:
+            raise ValueError("hold must not be negative")
         if self.failure_kind not in FAILURE_KINDS:
             raise ValueError(f"failure kind must be one of {', '.join(FAILURE_KINDS)}")
         self._rng = random.Random(self.seed)  # noqa: S311 - not cryptography
@@ -250,6 +266,16 @@ class SandboxConfig:
             call_id = f"fc-{uuid.uuid4().hex[:12]}"
             self._pending[call_id] = (time.monotonic() + self.latency, builder, body)
             return call_id
+
+    def run_started(self, path: str) -> None:
+        with self._lock:
+            self._runs[path] = self._runs.get(path, 0) + 1
+        logger.info("clips sandbox: run %d of %s started", self._runs[path], path)
+
+    def runs(self) -> dict:
+        """Runs started per endpoint, e.g. {"/identify-clips": 1, "/process-clips": 2}."""
+        with self._lock:
+            return {path: self._runs.get(path, 0) for path in (IDENTIFY_PATH, PROCESS_PATH)}
 
     def pending_call(self, call_id: str):
         with self._lock:
@@ -271,14 +297,16 @@ class _Handler(BaseHTTPRequestHandler):
         call_id = urllib.parse.parse_qs(query).get(RESULT_PARAMETER, [""])[0]
         if path == HEALTH_PATH:
             self._send(HTTPStatus.OK, {"status": "ok"})
+        elif path == RUNS_PATH:
+            self._send(HTTPStatus.OK, self.server.config.runs())
         elif call_id:
             self._result(call_id)
         else:
             self._send(HTTPStatus.NOT_FOUND, {"detail": f"no such endpoint: GET {self.path}"})
 
     def _result(self, call_id: str):
-        """A result URL: blocks up to `redirect_after` seconds, then redirects to itself again
-        or answers; reloading it starts nothing new, as on Modal."""
+        """A result URL: blocks up to `hold` seconds, then redirects to itself again or
+        answers; reloading it starts nothing new, as on Modal."""
         config = self.server.config
         pending = config.pending_call(call_id)
         if pending is None:
@@ -288,8 +316,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         ready_at, builder, body = pending
         wait = ready_at - time.monotonic()
-        if wait > config.redirect_after:
-            time.sleep(config.redirect_after)
+        if wait > config.hold:
+            time.sleep(config.hold)
             self._redirect(call_id)
             return
         time.sleep(max(wait, 0))
@@ -328,9 +356,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.BAD_REQUEST, {"detail": str(exc)})
             return
 
-        if config.redirect_after and config.latency > config.redirect_after:
+        config.run_started(self.path.split("?", 1)[0])  # every POST is a new run, paid for
+        if config.hold and config.latency > config.hold:
             call_id = config.slow_call(builder, body)
-            time.sleep(config.redirect_after)
+            time.sleep(config.hold)
             self._redirect(call_id)
             return
         if config.latency:
@@ -411,7 +440,11 @@ def _write_objects(store, builder, body: dict, answer: dict) -> None:
         store(
             clip["s3_key"],
             rendered_clip_bytes(
-                s3_key=body["s3_key"], start=clip["start"], end=clip["end"], note=f"render {render}"
+                s3_key=body["s3_key"],
+                start=clip["start"],
+                end=clip["end"],
+                note=f"render {render}",
+                aspect_ratio=body["aspect_ratio"],
             ),
         )
 

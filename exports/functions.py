@@ -1,8 +1,10 @@
 """`process-clips`: render an export's clips with the processing API (event `clips/process`, data
 `{"exportId", "videoId", "s3Key", "selectedClips", "targetLanguage", "aspectRatio", "userId"}`).
 
-Steps: `create-export-record`, `call-process-clips-api` (ONE request for every range still to
-render, then each output copied to a key of the export), `save-exported-clips-to-database`.
+Steps: `create-export-record`, `call-process-clips-api` (the POST of ONE call for every range
+still to render), while the service answers `303` `wait-for-process-clips-api-N` (a GET of the
+call's result URL each; docs/jobs.md, "Long calls"), the step with the result copying each
+output to a key of the export, then `save-exported-clips-to-database`.
 The processing API transcribes the whole source video once per request and names its outputs
 by position (`{dirname(s3_key)}/clip_{i}.mp4`), so one request per export is both the cheap
 way and, with the video's render lease (exports/leases.py), the way no render overwrites
@@ -10,6 +12,7 @@ another's output. A clip missing from the answer gets its error and the export e
 `partial`; a rerun renders only the missing ranges."""
 
 import contextlib
+import functools
 
 import inngest
 from django.conf import settings
@@ -19,6 +22,7 @@ from core.inngest import inngest_client
 from exports.models import Export
 from exports.rendering import export_finish, export_render, export_render_failed
 from exports.services import export_failed_status, export_id_for_event, export_start_for_event
+from integrations import clips_api
 from jobs.endings import job_ending_functions
 from jobs.steps import run_step
 
@@ -74,9 +78,9 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
         return {"videoId": export["videoId"], "processedClips": export["processedClips"]}
     export_id = export["exportId"]
 
-    def call_process_clips_api() -> dict:
+    def call_process_clips_api(step: str = RENDER_STEP, last: bool = False) -> dict:
         return export_render(
-            export_id=export_id, run_id=ctx.run_id, step=RENDER_STEP, attempt=ctx.attempt
+            export_id=export_id, run_id=ctx.run_id, step=step, attempt=ctx.attempt, last=last
         )
 
     def render_gave_up(error: str) -> None:
@@ -84,17 +88,30 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
             export_id=export_id, step=RENDER_STEP, attempt=ctx.attempt, error=error
         )
 
-    # A refusal, or the last attempt's failure, becomes the error of each clip still missing
-    # (`render_gave_up`): the export then finishes `partial` or `failed` below. A failure on
-    # the last attempt still fails the step (StepError), so Inngest shows it.
-    with contextlib.suppress(inngest.StepError):
-        run_step(
-            ctx,
-            RENDER_STEP,
-            call_process_clips_api,
-            job=(Export, export_id),
-            gave_up=render_gave_up,
-        )
+    def render_step(step: str, last: bool = False) -> dict | None:
+        # A refusal, or the last attempt's failure, becomes the error of each clip still
+        # missing (`render_gave_up`): the export then finishes `partial` or `failed` below. A
+        # failure on the last attempt still fails the step (StepError), so Inngest shows it.
+        with contextlib.suppress(inngest.StepError):
+            return run_step(
+                ctx,
+                step,
+                functools.partial(call_process_clips_api, step, last),
+                job=(Export, export_id),
+                gave_up=render_gave_up,
+            )
+        return None
+
+    # ONE call: its POST, then, while the service answers `303`, one wait on its result URL
+    # per step (each at most one redirect interval), so a killed worker or a dropped
+    # connection costs one interval, never a second GPU run. The video's render lease is held
+    # from before the POST to the last copy, re-entered by each of these steps.
+    outcome = render_step(RENDER_STEP)
+    waits = clips_api.waits_allowed()
+    for wait in range(1, waits + 1):
+        if not (outcome or {}).get("waiting"):
+            break
+        outcome = render_step(f"wait-for-process-clips-api-{wait}", last=wait == waits)
 
     def save_exported_clips_to_database() -> dict:
         saved = export_finish(export_id=export_id, attempt=ctx.attempt)

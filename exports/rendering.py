@@ -20,6 +20,7 @@ from exports.subtitles import subtitle_customization
 from integrations import clips_api, storage
 from integrations.storage import StorageError, StorageUnavailable
 from jobs import lifecycle
+from jobs.calls import pending_call, pending_call_forget, pending_call_keep
 from jobs.records import (
     JobError,
     JobWaiting,
@@ -36,11 +37,17 @@ from videos.models import Video
 LEASE_MARGIN_SECONDS = 60
 
 
-def export_render(*, export_id: str, run_id: str, step: str, attempt: int) -> dict:
+def export_render(
+    *, export_id: str, run_id: str, step: str, attempt: int, last: bool = False
+) -> dict:
     """Render every range of the export that is not rendered yet, in ONE call of the processing
     API, and copy each output to a key of the export (`Export.clip_key`); a range the answer
     lacks, or whose output cannot be copied, gets its error. Returns `{"requested",
-    "rendered", "failed"}` (small: it is the step's output).
+    "rendered", "failed"}` (small: it is the step's output), or `{"waiting": True}` while the
+    call runs: the service answered `303`, its result URL is kept on the export
+    (`jobs.calls`), and the run's next step (or this one's retry) calls this again, which
+    waits on that URL instead of posting; on the `last` wait a call still running is given up
+    (ClipsApiNoResult).
 
     The API writes outputs to `{dirname(s3_key)}/clip_{i}.mp4` by position in the request, so
     the next render of the same video overwrites them: from before the call until the last
@@ -77,16 +84,25 @@ def export_render(*, export_id: str, run_id: str, step: str, attempt: int) -> di
         seconds=clips_api.process_call_max_seconds() + LEASE_MARGIN_SECONDS,
     )
     if not lease.held_by(export_id=export_id, run_id=run_id):
+        # A call of this run in flight lost the video (its lease expired before this step
+        # came): the outputs it writes may be overwritten, so it is rendered again once free.
+        pending_call_forget(Export, export_id)
         raise _wait_for(lease, export_id=export_id, run_id=run_id, step=step, attempt=attempt)
     try:
-        return _render(export, missing, run_id=run_id, step=step, attempt=attempt)
+        return _render(export, missing, run_id=run_id, step=step, attempt=attempt, last=last)
     finally:
-        # Whatever ended the render (done, refused, failed, cancelled): the video is free.
-        render_lease_release(video_id=export.video_id, export_id=export_id, run_id=run_id)
+        # Whatever ended the render (done, refused, failed, cancelled): the video is free;
+        # but while its call is still running (its result URL kept), the service may still be
+        # writing the video's outputs: the lease stays for this run's next step or retry.
+        if not pending_call(Export, export_id, run_id):
+            render_lease_release(video_id=export.video_id, export_id=export_id, run_id=run_id)
 
 
-def _render(export: Export, missing: list, *, run_id: str, step: str, attempt: int) -> dict:
-    """The call, the copies and their rows, for a run that holds the video's lease."""
+def _render(
+    export: Export, missing: list, *, run_id: str, step: str, attempt: int, last: bool
+) -> dict:
+    """The call (one request of it), the copies and their rows, for a run that holds the
+    video's lease."""
     export_id = str(export.pk)
     processed = clips_api.process_clips(
         s3_key=export.video.s3_key,
@@ -96,7 +112,20 @@ def _render(export: Export, missing: list, *, run_id: str, step: str, attempt: i
         aspect_ratio=export.aspect_ratio,
         subtitles=export.subtitles,
         subtitle_customization=subtitle_customization(export.subtitle_style),
+        result_url=pending_call(Export, export_id, run_id),
     )
+    if isinstance(processed, clips_api.StillRunning):
+        # Kept before anything else: a retry after whatever cuts this step resumes the call.
+        pending_call_keep(Export, export_id, run_id, processed.result_url)
+        if last:
+            raise clips_api.ClipsApiNoResult(
+                f"process-clips API had no result after {clips_api.waits_allowed()} waits "
+                f"of {settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS:g} s: given up, not posted "
+                "again"
+            )
+        return {"waiting": True}
+    # The call is over: nothing of it is still writing (a failure of the copies renders again).
+    pending_call_forget(Export, export_id)
     _ensure_still_rendering(export_id, run_id)  # cancelled while the API worked: no copies
     copying = len(missing) * (
         settings.AWS_S3_CONNECT_TIMEOUT_SECONDS + settings.AWS_S3_READ_TIMEOUT_SECONDS

@@ -12,16 +12,20 @@ and its kinds); `jobs.steps` turns them into what Inngest does next:
 When the primary URL fails in a retriable way and a fallback URL is configured, the fallback is
 tried once before giving up on the attempt.
 
-A call that runs past 150 s is answered `303 See Other` to a result URL, maybe again and again
-until the result is ready (the real service runs on Modal): redirects are followed within the
-read timeout (`_post_following_redirects`). Identification answers are raw LLM output, read
-leniently by `integrations.identify_answer` (what the real service sends is described there).
+A call that runs past one redirect interval (CLIPS_API_REDIRECT_INTERVAL_SECONDS; 150 s on
+Modal, where the real service runs) is answered `303 See Other` to a result URL; a GET of it
+waits one interval more and answers the result or `303` again. Each public call sends ONE
+request and returns `StillRunning(result_url)` on a `303`, never following it: the caller keeps
+the URL where a retry finds it (jobs/calls.py) and calls again with `result_url`, which GETs the
+result and never starts (or pays for) a new run. So no request outlasts one interval plus
+`REQUEST_MARGIN_SECONDS`. Identification answers are raw LLM output, read leniently by
+`integrations.identify_answer` (what the real service sends is described there).
 """
 
 import email.utils
 import math
-import time
 import urllib.parse
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -37,8 +41,10 @@ from integrations.identify_answer import IdentifyAnswerUnusable, read_identify_a
 # numbers back, possibly re-serialized (e.g. "12.5" for 12.5).
 _RANGE_TOLERANCE_SECONDS = 0.01
 _BODY_EXCERPT_CHARS = 300
-# Redirects followed for one call; the read timeout bounds them first (Modal: 150 s each).
-_MAX_REDIRECTS = 50
+# Beyond one redirect interval, what one request may take (the service answers `303` by then;
+# the margin covers its own lateness and the network). Proxy idle timeouts in front of the
+# steps pool must exceed the interval plus this.
+REQUEST_MARGIN_SECONDS = 30.0
 
 
 class ClipsApiError(Exception):
@@ -65,6 +71,19 @@ class ClipsApiMalformed(ClipsApiError):
     """The API answered, but not what the contract promises: retrying cannot help."""
 
 
+class ClipsApiNoResult(ClipsApiRefused):
+    """A call still running after every wait it is allowed (`waits_allowed`): given up, not
+    retried, since a retry would POST again and pay for another run."""
+
+
+@dataclass(frozen=True)
+class StillRunning:
+    """The service answered `303`: the call goes on, its result to be fetched at `result_url`
+    (pass it back as `result_url=`; a GET never starts a new run)."""
+
+    result_url: str
+
+
 def _outcome(err: Exception) -> str:
     """How a failed call counts in `korai_external_api_call_duration_seconds`."""
     if isinstance(err, ClipsApiMalformed):
@@ -77,16 +96,22 @@ def _outcome(err: Exception) -> str:
 # --- Public calls -------------------------------------------------------------------------------
 
 
-def identify_clips(*, youtube_url: str, s3_key: str, prompt: str) -> dict:
-    """Ask the identification API for a video's clips; returns `parse_identify_response`'s dict."""
+def identify_clips(
+    *, youtube_url: str, s3_key: str, prompt: str, result_url: str = ""
+) -> dict | StillRunning:
+    """Ask the identification API for a video's clips (or, given the `result_url` of that call
+    in flight, wait on it); returns `parse_identify_response`'s dict, or `StillRunning`."""
     with observe_api_call("identify-clips", _outcome):
-        payload = _post(
+        payload = _call(
             api="identify-clips",
             url=settings.CLIPS_API_URL,
             url_setting="CLIPS_API_URL",
             fallback_url=settings.CLIPS_API_FALLBACK_URL,
             body={"youtube_url": youtube_url, "s3_key_yt": s3_key, "prompt": prompt or ""},
+            result_url=result_url,
         )
+        if isinstance(payload, StillRunning):
+            return payload
         return parse_identify_response(payload)
 
 
@@ -99,10 +124,12 @@ def process_clips(
     aspect_ratio: str,
     subtitles: bool,
     subtitle_customization: dict,
-) -> list[dict]:
+    result_url: str = "",
+) -> list[dict] | StillRunning:
     """Render `clips` ([{"start", "end"}], in this order) of the video stored at `s3_key` in
-    ONE request; returns the answer's `processed_clips` ([{"start", "end", "s3_key"}]),
-    validated, in the answer's order.
+    ONE request (or, given the `result_url` of that call in flight, wait on it); returns the
+    answer's `processed_clips` ([{"start", "end", "s3_key"}]), validated, in the answer's
+    order, or `StillRunning`.
 
     How the real processing API (the original Korai's `py-server/`) behaves, which decides how
     Korai must call it:
@@ -118,7 +145,7 @@ def process_clips(
     - a call that runs past 150 s is answered with a 303 redirect to a result URL.
     """
     with observe_api_call("process-clips", _outcome):
-        payload = _post(
+        payload = _call(
             api="process-clips",
             url=settings.PROCESS_CLIPS_API_URL,
             url_setting="PROCESS_CLIPS_API_URL",
@@ -132,13 +159,16 @@ def process_clips(
                 "subtitles": subtitles,
                 "subtitle_customization": subtitle_customization,
             },
+            result_url=result_url,
         )
+        if isinstance(payload, StillRunning):
+            return payload
         return parse_process_response(payload)["processed_clips"]
 
 
 def process_call_max_seconds() -> float:
-    """The longest one `process_clips` call can take: each URL it tries (the fallback too)
-    gets a connect timeout and the read timeout, its redirects included."""
+    """The longest a render's call can still take from now: each URL it tries (the fallback
+    too) gets a connect timeout and CLIPS_API_READ_TIMEOUT_SECONDS, its waits included."""
     one = settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS + settings.CLIPS_API_READ_TIMEOUT_SECONDS
     return one * (2 if settings.PROCESS_CLIPS_API_FALLBACK_URL else 1)
 
@@ -223,18 +253,28 @@ def _number(value: object, where: str, field: str, *, minimum: float | None = No
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
-def _post(*, api: str, url: str, url_setting: str, fallback_url: str, body: dict) -> object:
-    """POST `body` to the API (then to its fallback if the primary fails retriably) and return
-    the decoded JSON answer."""
+def _call(
+    *, api: str, url: str, url_setting: str, fallback_url: str, body: dict, result_url: str
+) -> object:
+    """ONE request: the POST of `body` (then to the fallback if the primary fails
+    retriably), or, given the `result_url` of a call in flight, a GET of it. Returns the
+    decoded JSON answer, or `StillRunning` when the service answered `303` (still at work)."""
     if not url:
         raise ClipsApiRefused(f"{url_setting} is not set: cannot call the {api} API")
+    _release_db_connection()
+    if result_url:
+        # The token goes only to the origins Korai was configured with, not wherever a
+        # `Location` pointed.
+        ours = {_origin(u) for u in (url, fallback_url) if u}
+        response = _send(api, "GET", result_url, token=_origin(result_url) in ours)
+        return _answer(api, result_url, response)
     try:
-        return _post_once(api=api, url=url, body=body)
+        return _answer(api, url, _send(api, "POST", url, body=body))
     except (ClipsApiUnavailable, ClipsApiRetryAfter) as primary_error:
         if not fallback_url:
             raise
         try:
-            return _post_once(api=api, url=fallback_url, body=body)
+            return _answer(api, fallback_url, _send(api, "POST", fallback_url, body=body))
         except (ClipsApiUnavailable, ClipsApiRetryAfter) as fallback_error:
             # Both are down: the fallback's classification decides, the message names both.
             message = f"{primary_error}; fallback: {fallback_error}"
@@ -252,22 +292,42 @@ def _release_db_connection() -> None:
         connection.close()
 
 
-def _post_once(*, api: str, url: str, body: dict) -> object:
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if settings.CLIPS_API_TOKEN:
+def request_timeout_seconds() -> float:
+    """The read timeout of one request: one redirect interval (the service answers `303` by
+    then) plus a margin, and never more than the whole call may take."""
+    return min(
+        settings.CLIPS_API_READ_TIMEOUT_SECONDS,
+        settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS + REQUEST_MARGIN_SECONDS,
+    )
+
+
+def waits_allowed() -> int:
+    """How many waits on a result URL a call gets after its POST: each lasts one redirect
+    interval, and together they cover CLIPS_API_READ_TIMEOUT_SECONDS (900 / 150: 6)."""
+    interval = max(settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS, 0.1)
+    return max(math.ceil(settings.CLIPS_API_READ_TIMEOUT_SECONDS / interval), 1)
+
+
+def _send(
+    api: str, method: str, url: str, *, body: dict | None = None, token: bool = True
+) -> requests.Response:
+    headers = {"Accept": "application/json"}
+    if token and settings.CLIPS_API_TOKEN:
         headers["Authorization"] = f"Bearer {settings.CLIPS_API_TOKEN}"
-    _release_db_connection()
+    connect, read = settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS, request_timeout_seconds()
     try:
-        response = _post_following_redirects(api=api, url=url, body=body, headers=headers)
+        # A 303 is not followed here: its result URL must reach the job's row before anything
+        # else waits on it (jobs/calls.py).
+        return requests.request(
+            method, url, json=body, headers=headers, timeout=(connect, read), allow_redirects=False
+        )
     except requests.ConnectTimeout as err:
         raise ClipsApiUnavailable(
-            f"{api} API unreachable: no connection within "
-            f"{settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS:g}s ({url_origin(url)})"
+            f"{api} API unreachable: no connection within {connect:g}s ({url_origin(url)})"
         ) from err
     except requests.Timeout as err:
         raise ClipsApiUnavailable(
-            f"{api} API did not answer within {settings.CLIPS_API_READ_TIMEOUT_SECONDS:g}s "
-            f"({url_origin(url)})"
+            f"{api} API did not answer within {read:g}s ({url_origin(url)})"
         ) from err
     except requests.RequestException as err:
         # In words, not urllib3's HTTPConnectionPool(...) repr: it lands in the job's error
@@ -276,7 +336,14 @@ def _post_once(*, api: str, url: str, body: dict) -> object:
             f"{api} API unreachable: {connection_problem(err)} ({url_origin(url)})"
         ) from err
 
+
+def _answer(api: str, url: str, response: requests.Response) -> object:
+    """The decoded JSON of a 2xx, `StillRunning` for a `303` with a result URL, or the
+    failure's classification."""
     status = response.status_code
+    location = response.headers.get("Location")
+    if status == 303 and location:
+        return StillRunning(urllib.parse.urljoin(response.url or url, location))
     if status < 300:
         try:
             return response.json()
@@ -294,48 +361,6 @@ def _post_once(*, api: str, url: str, body: dict) -> object:
     if status == 429 or status >= 500:
         raise ClipsApiUnavailable(described)
     raise ClipsApiRefused(described)
-
-
-def _post_following_redirects(
-    *, api: str, url: str, body: dict, headers: dict
-) -> requests.Response:
-    """POST, then follow the service's `303 See Other` answers with GETs, all within one read
-    timeout (CLIPS_API_READ_TIMEOUT_SECONDS) counted from the POST.
-
-    The real service runs as Modal web endpoints: a call still running after 150 s is answered
-    `303` to a result URL (the same URL plus `__modal_function_call_id`), which blocks up to
-    150 s more and redirects to itself again until the result is ready; reloading it starts
-    nothing new. The bearer token goes along only while the URL stays on the same origin."""
-    connect = settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS
-    read = settings.CLIPS_API_READ_TIMEOUT_SECONDS
-    deadline = time.monotonic() + read
-    response = requests.post(
-        url, json=body, headers=headers, timeout=(connect, read), allow_redirects=False
-    )
-    origin = _origin(url)
-    for hop in range(1, _MAX_REDIRECTS + 1):
-        location = response.headers.get("Location")
-        if response.status_code != 303 or not location:
-            return response
-        next_url = urllib.parse.urljoin(response.url, location)
-        no_result = ClipsApiUnavailable(
-            f"{api} API at {url} had no result after {read:g} s (the read timeout; "
-            f"{hop} redirects to its result URL followed)"
-        )
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise no_result
-        hop_headers = {"Accept": "application/json"}
-        if _origin(next_url) == origin and "Authorization" in headers:
-            hop_headers["Authorization"] = headers["Authorization"]
-        response.close()
-        try:
-            response = requests.get(
-                next_url, headers=hop_headers, timeout=(connect, remaining), allow_redirects=False
-            )
-        except requests.Timeout:
-            raise no_result from None
-    raise ClipsApiUnavailable(f"{api} API at {url} redirected more than {_MAX_REDIRECTS} times")
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -36,6 +36,11 @@ class TrackedJob(TimeStampedModel):
     # [{"step": "...", "at": "<iso time>", "attempt": n, "detail": "..."}], appended by the
     # services the steps call: the job's timeline in the admin.
     timeline = models.JSONField(default=list, blank=True)
+    # A clips API call still running (answered `303` to its result URL), and the run that made
+    # it: that run's next steps, and a retry of the step that posted it, fetch the result there
+    # instead of posting again, which would pay for a second GPU run (jobs/calls.py).
+    pending_call_url = models.TextField(blank=True)
+    pending_call_run_id = models.CharField(max_length=64, blank=True)
     # Its outbox events (deleted with it).
     events = GenericRelation(
         "outbox.OutboxEvent", content_type_field="job_type", object_id_field="job_id"

@@ -9,8 +9,11 @@ class OperationsConfig(AppConfig):
     name = "operations"
 
     def ready(self):
+        from jobs.calls import pending_call_forget_on_end
         from jobs.lifecycle import status_changed
         from jobs.metrics import record_status_change
 
-        # The job lifecycle's one signal feeds the status, cancellation and rerun counters.
+        # The job lifecycle's one signal feeds the status, cancellation and rerun counters,
+        # and forgets the result URL of an ended job's call.
         status_changed.connect(record_status_change, dispatch_uid="jobs.metrics")
+        status_changed.connect(pending_call_forget_on_end, dispatch_uid="jobs.calls")

@@ -22,6 +22,7 @@ from tests.factories import (
 from tests.fakes.clerk import clerk  # noqa: F401 - a shared fixture
 from tests.fakes.clips_api import fake_clips_api  # noqa: F401 - a shared fixture
 from tests.fakes.inngest_api import fake_inngest  # noqa: F401 - a shared fixture
+from tests.fakes.proxy import proxy  # noqa: F401 - a shared fixture
 from tests.fakes.s3 import local_s3, s3  # noqa: F401 - shared fixtures
 from videos.models import Video
 

@@ -6,6 +6,7 @@ resumes after the last step that succeeded. The identification answer (megabytes
 transcripts) goes from the API step to the saving step through the database
 (`videos.models.IdentifyAnswer`), never through the step state."""
 
+import functools
 from datetime import timedelta
 
 import inngest
@@ -19,9 +20,9 @@ from jobs.steps import run_step
 from videos.deletion import video_cleanup_gave_up, video_objects_delete
 from videos.models import Video
 from videos.services import (
-    identify_answer_store,
     video_complete_from_answer,
     video_id_for_event,
+    video_identify_call,
     video_start_for_event,
 )
 
@@ -73,15 +74,33 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
             "totalClips": video["totalClips"],
         }
 
-    def call_identify_clips_api() -> dict:
-        answer = clips_api.identify_clips(
-            youtube_url=video["youtubeUrl"], s3_key=video["s3Key"], prompt=video["prompt"]
+    def call_identify_clips_api(last: bool = False) -> dict:
+        # One request: the POST, or a wait on its result URL. The answer is kept in the
+        # database for the saving step: the step returns counts only.
+        return video_identify_call(
+            video_id=video["videoId"],
+            run_id=ctx.run_id,
+            youtube_url=video["youtubeUrl"],
+            s3_key=video["s3Key"],
+            prompt=video["prompt"],
+            last=last,
         )
-        # Kept in the database for the next step: the step returns counts only.
-        return identify_answer_store(video_id=video["videoId"], run_id=ctx.run_id, answer=answer)
 
-    # A failed attempt is shown in the admin while Inngest retries.
-    run_step(ctx, "call-identify-clips-api", call_identify_clips_api, job=(Video, video["videoId"]))
+    # A failed attempt is shown in the admin while Inngest retries. A call still running
+    # (`303`) is waited on by further steps, each one request of at most one redirect interval,
+    # so a killed worker or a dropped connection costs one interval, never a new GPU run.
+    job = (Video, video["videoId"])
+    outcome = run_step(ctx, "call-identify-clips-api", call_identify_clips_api, job=job)
+    waits = clips_api.waits_allowed()
+    for wait in range(1, waits + 1):
+        if not outcome.get("waiting"):
+            break
+        outcome = run_step(
+            ctx,
+            f"wait-for-identify-clips-api-{wait}",
+            functools.partial(call_identify_clips_api, last=wait == waits),
+            job=job,
+        )
 
     def save_clips_to_database() -> int:
         saved = video_complete_from_answer(video_id=video["videoId"], attempt=ctx.attempt)

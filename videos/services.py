@@ -13,8 +13,10 @@ from django.db import IntegrityError, transaction
 from clips.services import clips_replace
 from core.events import IDENTIFY_CANCELLED_EVENT, IDENTIFY_EVENT
 from core.exceptions import ConflictError
+from integrations import clips_api
 from integrations.identify_answer import dropped_summary
 from jobs import lifecycle
+from jobs.calls import pending_call, pending_call_forget, pending_call_keep
 from jobs.records import (
     JobError,
     JobStopped,
@@ -169,6 +171,40 @@ def video_start_for_event(*, event_id: str, data: dict, run_id: str, attempt: in
     )
 
 
+def video_identify_call(
+    *, video_id: str, run_id: str, youtube_url: str, s3_key: str, prompt: str, last: bool = False
+) -> dict:
+    """One request of the run's identification call: the POST, or, once the service answered
+    `303`, a GET of its result URL (kept on the video by `pending_call_keep` first, so a retry
+    after anything cut this step waits on the same call instead of paying for a new one).
+    Returns `identify_answer_store`'s counts, or `{"waiting": True}` while the call runs; on
+    the `last` wait a call still running is given up (ClipsApiNoResult). A repeated step whose
+    answer is already kept calls nothing."""
+    kept = IdentifyAnswer.objects.filter(video_id=as_uuid(video_id), inngest_run_id=run_id)
+    if answer := kept.values_list("answer", flat=True).first():
+        return _answer_counts(answer)
+    result = clips_api.identify_clips(
+        youtube_url=youtube_url,
+        s3_key=s3_key,
+        prompt=prompt,
+        result_url=pending_call(Video, video_id, run_id),
+    )
+    if isinstance(result, clips_api.StillRunning):
+        pending_call_keep(Video, video_id, run_id, result.result_url)
+        if last:
+            raise clips_api.ClipsApiNoResult(
+                f"identify-clips API had no result after {clips_api.waits_allowed()} waits "
+                f"of {settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS:g} s: given up, not posted "
+                "again"
+            )
+        return {"waiting": True}
+    return identify_answer_store(video_id=video_id, run_id=run_id, answer=result)
+
+
+def _answer_counts(answer: dict) -> dict:
+    return {"clips": len(answer["identified_clips"]), "dropped": len(answer["dropped"])}
+
+
 def identify_answer_store(*, video_id: str, run_id: str, answer: dict) -> dict:
     """Keep an identification answer (`read_identify_answer`'s dict, integrations) for
     the step that saves its clips, and return what the fetching step hands on: counts only, so
@@ -179,7 +215,8 @@ def identify_answer_store(*, video_id: str, run_id: str, answer: dict) -> dict:
         IdentifyAnswer.objects.update_or_create(
             video_id=as_uuid(video_id), defaults={"inngest_run_id": run_id, "answer": answer}
         )
-    return {"clips": len(answer["identified_clips"]), "dropped": len(answer["dropped"])}
+        pending_call_forget(Video, video_id)  # the result is in: nothing to wait on
+    return _answer_counts(answer)
 
 
 @transaction.atomic

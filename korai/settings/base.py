@@ -360,8 +360,15 @@ CLIPS_API_TOKEN = env.str("CLIPS_API_TOKEN", default="")
 CLIPS_API_FALLBACK_URL = env.http_url("CLIPS_API_FALLBACK_URL")
 PROCESS_CLIPS_API_FALLBACK_URL = env.http_url("PROCESS_CLIPS_API_FALLBACK_URL")
 CLIPS_API_CONNECT_TIMEOUT_SECONDS = env.float("CLIPS_API_CONNECT_TIMEOUT_SECONDS", default=5.0)
-# Identifying clips downloads and analyses the whole video: allow it real time.
+# Identifying clips downloads and analyses the whole video: allow it real time. The longest
+# one call may take, its waits on the result URL included; one request waits at most
+# CLIPS_API_REDIRECT_INTERVAL_SECONDS + 30 s of it (integrations/clips_api.py).
 CLIPS_API_READ_TIMEOUT_SECONDS = env.float("CLIPS_API_READ_TIMEOUT_SECONDS", default=900.0)
+# How long the service holds a request before it answers `303` to its result URL (Modal web
+# endpoints: 150 s). A step sends one request, so no /api/inngest request outlasts it + 30 s.
+CLIPS_API_REDIRECT_INTERVAL_SECONDS = env.float(
+    "CLIPS_API_REDIRECT_INTERVAL_SECONDS", default=150.0
+)
 
 # --- Object storage (integrations/storage.py) -----------------------------------------------------
 # The bucket the clips service writes to; empty: no storage (answers carry no download URLs).

@@ -5,6 +5,7 @@ behave as documented."""
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import threading
@@ -18,7 +19,8 @@ from django.core.management import CommandError, call_command
 from devtools.sandbox import (
     IDENTIFY_PATH,
     PROCESS_PATH,
-    SAMPLE_CLIP,
+    RUNS_PATH,
+    SAMPLE_CLIPS,
     SandboxConfig,
     SandboxServer,
     identify_clips_response,
@@ -136,7 +138,7 @@ def test_the_source_and_every_rendered_clip_are_written_to_the_bucket(start_sand
     assert s3.keys() == [f"{folder}clip_0.mp4", f"{folder}clip_1.mp4", S3_KEY]
     first, second = (s3.get(clip["s3_key"]) for clip in rendered)
     assert first != second  # bytes of their own...
-    sample = SAMPLE_CLIP.read_bytes()
+    sample = SAMPLE_CLIPS["9:16"].read_bytes()
     assert first.startswith(sample) and second.startswith(sample)  # ...and a playable MP4
     assert sample[4:8] == b"ftyp"
     assert b"0-30s" in first and b"60-90s" in second
@@ -330,7 +332,12 @@ def test_command_serves_the_same_clips_from_another_process(settings):
         settings.CLIPS_API_FALLBACK_URL = ""
         settings.CLIPS_API_TOKEN = TOKEN
 
+        # By default a call takes 3 s: one 303 after the 2 s hold, then the result.
         answer = clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="")
+        assert isinstance(answer, clips_api.StillRunning)
+        answer = clips_api.identify_clips(
+            youtube_url=URL, s3_key=S3_KEY, prompt="", result_url=answer.result_url
+        )
         expected = clips_api.parse_identify_response(
             json.loads(json.dumps(identify_clips_response(youtube_url=URL, s3_key_yt=S3_KEY)))
         )
@@ -364,27 +371,83 @@ def test_messy_answers_are_what_the_real_service_passes_on_from_its_llm(start_sa
     assert reasons[3] == "start 'right after the intro' is not a time"
 
 
-def test_a_slow_answer_comes_through_303_redirects(start_sandbox):
-    server = start_sandbox(latency=0.9, redirect_after=0.25)
+def test_a_slow_call_is_answered_303_then_its_result_and_only_a_post_starts_a_run(start_sandbox):
+    server = start_sandbox(latency=0.9, hold=0.25)
     base = server.base_url
+    auth = {"Authorization": f"Bearer {TOKEN}"}
 
+    def runs():
+        return requests.get(base + RUNS_PATH, timeout=5).json()
+
+    assert runs() == {IDENTIFY_PATH: 0, PROCESS_PATH: 0}
+    started = time.monotonic()
     first = requests.post(
         base + IDENTIFY_PATH,
         json={"youtube_url": URL, "s3_key_yt": S3_KEY},
-        headers={"Authorization": f"Bearer {TOKEN}"},
+        headers=auth,
         allow_redirects=False,
         timeout=5,
     )
+    # Held for the hold, then 303 to a result URL, as Modal does after 150 s.
     assert first.status_code == 303
+    assert 0.2 <= time.monotonic() - started < 0.8
     assert "?__modal_function_call_id=fc-" in first.headers["Location"]
-    # The real client follows the chain (several 303s, then the answer) within its timeout.
-    started = time.monotonic()
-    answer = clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="")
-    assert 0.8 <= time.monotonic() - started < 5
-    assert answer["identified_clips"]
-    # The result URL needs the token, and reloading it gives the same answer.
+    assert runs() == {IDENTIFY_PATH: 1, PROCESS_PATH: 0}
     result_url = base + first.headers["Location"]
+    # The result URL needs the token; it redirects to itself until the result is ready.
     assert requests.get(result_url, timeout=5).status_code == 401
-    again = requests.get(result_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
-    assert again.status_code == 200  # ready by now (0.9 s after the POST)
-    assert again.json() == identify_clips_response(youtube_url=URL, s3_key_yt=S3_KEY)
+    statuses = []
+    while not statuses or statuses[-1] == 303:
+        answer = requests.get(result_url, headers=auth, allow_redirects=False, timeout=5)
+        statuses.append(answer.status_code)
+        if answer.status_code == 303:
+            assert base + answer.headers["Location"] == result_url
+    assert statuses[-1] == 200 and 303 in statuses
+    assert answer.json() == identify_clips_response(youtube_url=URL, s3_key_yt=S3_KEY)
+    # Reloading it gives the same answer and starts nothing.
+    again = requests.get(result_url, headers=auth, timeout=5)
+    assert again.json() == answer.json()
+    assert runs() == {IDENTIFY_PATH: 1, PROCESS_PATH: 0}
+    # The real client sends one request, and gets the result URL of a run of its own.
+    pending = clips_api.identify_clips(youtube_url=URL, s3_key=S3_KEY, prompt="")
+    assert isinstance(pending, clips_api.StillRunning)
+    assert pending.result_url != result_url
+    assert runs() == {IDENTIFY_PATH: 2, PROCESS_PATH: 0}
+    while isinstance(pending, clips_api.StillRunning):
+        pending = clips_api.identify_clips(
+            youtube_url=URL, s3_key=S3_KEY, prompt="", result_url=pending.result_url
+        )
+    assert pending["identified_clips"]
+    assert runs() == {IDENTIFY_PATH: 2, PROCESS_PATH: 0}
+
+
+def mp4_size(data: bytes) -> tuple[int, int]:
+    """The video track's width and height, read from its `tkhd` box (16.16 fixed point)."""
+
+    def boxes(start: int, end: int):
+        while start + 8 <= end:
+            size, kind = struct.unpack(">I4s", data[start : start + 8])
+            if size < 8:
+                return
+            yield kind, start + 8, start + size
+            start += size
+
+    for kind, start, end in boxes(0, len(data)):
+        if kind == b"moov":
+            for track, t_start, t_end in boxes(start, end):
+                if track == b"trak":
+                    for header, _, h_end in boxes(t_start, t_end):
+                        if header == b"tkhd":
+                            width, height = struct.unpack(">II", data[h_end - 8 : h_end])
+                            return width >> 16, height >> 16
+    raise AssertionError("no video track")
+
+
+def test_rendered_clips_have_the_shape_of_the_aspect_ratio_asked_for(start_sandbox, s3):
+    server = start_sandbox(store=s3.put)
+    sizes = {}
+    for ratio in ("9:16", "1:1", "16:9"):
+        rendered = _process(aspect_ratio=ratio)
+        sizes[ratio] = mp4_size(s3.get(rendered["s3_key"]))
+    assert sizes == {"9:16": (144, 256), "1:1": (192, 192), "16:9": (256, 144)}
+    assert requests.get(server.base_url + RUNS_PATH, timeout=5).json()[PROCESS_PATH] == 3

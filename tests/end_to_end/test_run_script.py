@@ -325,7 +325,7 @@ def test_readme_walkthrough_completes_without_a_dev_server(project, tmp_path):
     (fake_bin / "npx").chmod(0o755)
     # A clips sandbox already answering on the sandbox's port (started by hand, say): run.sh
     # must use it rather than report the sandbox as down.
-    from devtools.sandbox import SAMPLE_CLIP, SandboxConfig, SandboxServer
+    from devtools.sandbox import SAMPLE_CLIPS, SandboxConfig, SandboxServer
 
     # It writes its clips to the local S3 store run.sh starts, as `clips_sandbox` would.
     store = LocalS3()
@@ -371,7 +371,9 @@ def test_readme_walkthrough_completes_without_a_dev_server(project, tmp_path):
         for clip in answers["export"]["exported_clips"]:
             download = requests.get(clip["download_url"], timeout=5)
             assert download.status_code == 200
-            assert download.content.startswith(SAMPLE_CLIP.read_bytes())
+            assert download.content.startswith(
+                tuple(sample.read_bytes() for sample in SAMPLE_CLIPS.values())
+            )
 
         # A second `make run` while this one serves: says so, exits before touching anything.
         env_file = (project / ".env").stat().st_mtime_ns

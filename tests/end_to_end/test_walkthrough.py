@@ -19,7 +19,7 @@ from devtools.executor import InngestExecutor
 from devtools.sandbox import (
     IDENTIFY_PATH,
     PROCESS_PATH,
-    SAMPLE_CLIP,
+    SAMPLE_CLIPS,
     SandboxConfig,
     SandboxServer,
     identify_clips_response,
@@ -125,7 +125,8 @@ def test_walkthrough(live_server, sandbox, fake_inngest, settings, client):
     # 6. Each rendered clip downloads, a small playable MP4 of its own; the source too.
     downloads = [requests.get(c["download_url"], timeout=10) for c in export["exported_clips"]]
     assert [d.status_code for d in downloads] == [200, 200]
-    assert all(d.content.startswith(SAMPLE_CLIP.read_bytes()) for d in downloads)
+    # In the shape asked for (9:16).
+    assert all(d.content.startswith(SAMPLE_CLIPS["9:16"].read_bytes()) for d in downloads)
     assert downloads[0].content != downloads[1].content
     video = api.get(f"{base}/api/videos/{video_id}/", timeout=10).json()
     assert requests.get(video["source_download_url"], timeout=10).status_code == 200

@@ -3,6 +3,7 @@ fake processing API naming outputs by position as the real one does, and a real 
 (moto server) holding the rendered clips."""
 
 import threading
+import time
 
 import pytest
 import requests
@@ -10,7 +11,7 @@ from rest_framework.test import APIClient
 
 from devtools.executor import InngestExecutor, StepConcurrency
 from exports import functions
-from exports.models import Export, ExportedClip
+from exports.models import Export, ExportedClip, RenderLease
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
 from tests.factories import ClipFactory, ExportFactory, VideoFactory
 from tests.fakes.clips_api import Reply, render_bytes
@@ -403,3 +404,75 @@ def test_step_output_is_small(executor, fake_clips_api, export):
     assert run.steps["call-process-clips-api"] == {
         "data": {"requested": 3, "rendered": 3, "failed": 0}
     }
+
+
+# --- Long calls: the service answers 303 to a result URL every interval (Modal: 150 s) --------
+
+
+def test_a_render_cut_right_after_the_303_resumes_its_call_and_posts_once(
+    live_server, proxy, fake_clips_api, export
+):
+    """The POST step's answer is lost after the service answered 303 (a killed worker, a
+    deploy): the retry waits on the kept result URL, the video's lease held from before the
+    POST to the last copy, re-entered by each step."""
+    leases = []
+    fake_clips_api.queue("process", Reply(redirects=2))
+    proxy.forward()  # create-export-record
+    proxy.cut()  # call-process-clips-api: its answer never reaches Inngest
+    executor = InngestExecutor(base_url=proxy.url)
+    post = executor.session.post
+
+    def post_noting_the_lease(*args, **kwargs):
+        leases.append(list(RenderLease.objects.values_list("export_id", "run_id")))
+        return post(*args, **kwargs)
+
+    executor.session.post = post_noting_the_lease
+
+    run = executor.run("process-clips", event_for(export))
+
+    assert run.status == "completed", run.error
+    assert fake_clips_api.count("process") == 1
+    assert [c.endpoint for c in fake_clips_api.calls] == ["process"] + ["result:process"] * 2
+    assert list(run.step_attempts) == [
+        "create-export-record",
+        "call-process-clips-api",
+        "wait-for-process-clips-api-1",
+        "save-exported-clips-to-database",
+    ]
+    # Between the POST and the last copy, every request found the video leased to this run.
+    assert leases[2:4] == [[(export.id, run.run_id)]] * 2
+    assert not RenderLease.objects.exists()  # given back after the copies
+    export.refresh_from_db()
+    assert export.status == Export.Status.COMPLETED
+    assert export.pending_call_url == ""
+    assert all(key for key, _ in outcomes(export).values())
+
+
+def test_a_long_render_behind_a_short_idle_timeout_posts_once_one_interval_per_request(
+    live_server, fake_clips_api, export, settings
+):
+    """A 4 s render answered 303 every 1 s, behind an idle timeout of 2.5 s."""
+    settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS = 1.0
+    fake_clips_api.queue("process", Reply(redirects=4, redirect_delay=1.0))
+    executor = InngestExecutor(base_url=live_server.url, timeout=(5, 2.5))
+    durations = []
+    post = executor.session.post
+
+    def timed_post(*args, **kwargs):
+        started = time.monotonic()
+        try:
+            return post(*args, **kwargs)
+        finally:
+            durations.append(time.monotonic() - started)
+
+    executor.session.post = timed_post
+
+    run = executor.run("process-clips", event_for(export))
+
+    assert run.status == "completed", run.error
+    assert fake_clips_api.count("process") == 1
+    assert None not in run.responses
+    assert max(durations) < 1.0 + 0.6, durations
+    export.refresh_from_db()
+    assert export.status == Export.Status.COMPLETED
+    print(f"longest /api/inngest request {max(durations):.2f} s of {sum(durations):.2f} s")

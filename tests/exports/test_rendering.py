@@ -18,12 +18,13 @@ from tests.factories import ExportedClipFactory, ExportFactory
 CLIPS_API_READ_TIMEOUT_SECONDS = 10.0
 
 # Read the export with its video and its rendered ranges; take the video's render lease (a
-# savepoint: lock it or, the first time, insert it in a savepoint of its own); once the API
-# answered, check the export is still this run's (not cancelled) and keep the lease for the
-# copies; then, in one transaction (a savepoint inside the test's, with its release): lock the
-# export, give the lease back, note the step on it; give the lease back again, whatever ended
-# the render (nothing left to delete).
-QUERIES_PER_RENDER = 16
+# savepoint: lock it or, the first time, insert it in a savepoint of its own); look for a call of
+# this run in flight (none: POST); once the API answered, forget any kept result URL, check the
+# export is still this run's (not cancelled) and keep the lease for the copies; then, in one
+# transaction (a savepoint inside the test's, with its release): lock the export, give the lease
+# back, note the step on it; look for a call in flight again (none) and give the lease back
+# again, whatever ended the render (nothing left to delete).
+QUERIES_PER_RENDER = 19
 # For each clip of a custom range (no source clip to look up): lock and read its row, insert it
 # (update_or_create: a read, two savepoints with their releases), count it on the video.
 QUERIES_PER_RENDERED_CLIP = 8

@@ -269,6 +269,9 @@ class _Handler(BaseHTTPRequestHandler):
             with api._lock:
                 call_id = f"fc-{len(api._results) + 1}"
                 api._results[call_id] = [reply.redirects, reply]
+            # The POST too is held one interval before its 303, as on Modal.
+            if reply.redirect_delay and api._closing.wait(reply.redirect_delay):
+                return
             self._redirect(call_id)
             return
         if reply.hang and api._closing.wait(reply.hang):
@@ -330,8 +333,9 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_clips_api(request, settings, s3):
     """The fake clips APIs, with settings pointing at them and short timeouts (a test module
-    may set its own `CLIPS_API_READ_TIMEOUT_SECONDS`); rendered clips are written to the `s3`
-    fixture's bucket, as the real service writes to its bucket."""
+    may set its own `CLIPS_API_READ_TIMEOUT_SECONDS` and `CLIPS_API_REDIRECT_INTERVAL_SECONDS`);
+    rendered clips are written to the `s3` fixture's bucket, as the real service writes to its
+    bucket."""
     with FakeClipsAPI(clips=3, store=s3.put) as api:
         settings.CLIPS_API_URL = api.identify_url
         settings.PROCESS_CLIPS_API_URL = api.process_url
@@ -341,5 +345,9 @@ def fake_clips_api(request, settings, s3):
         settings.CLIPS_API_CONNECT_TIMEOUT_SECONDS = 1.0
         settings.CLIPS_API_READ_TIMEOUT_SECONDS = getattr(
             request.module, "CLIPS_API_READ_TIMEOUT_SECONDS", 0.5
+        )
+        # Short, so a call gets several waits on its result URL (the read timeout / this).
+        settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS = getattr(
+            request.module, "CLIPS_API_REDIRECT_INTERVAL_SECONDS", 0.1
         )
         yield api

@@ -8,11 +8,12 @@ from integrations import clips_api
 from tests.fakes.clips_api import FakeClipsAPI, Reply
 
 
-def identify():
+def identify(result_url=""):
     return clips_api.identify_clips(
         youtube_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ",
         s3_key="youtube-videos/abc/yt",
         prompt="funny bits",
+        result_url=result_url,
     )
 
 
@@ -275,37 +276,49 @@ def test_malformed_process_answer_names_the_field(payload, field):
 # --- 303 redirects: the real service answers a call over 150 s with a result URL ----------------
 
 
-def test_a_chain_of_redirects_is_followed_to_the_answer(fake_clips_api):
-    fake_clips_api.queue("identify", Reply(redirects=3))
+def test_a_303_is_not_followed_its_result_url_is_waited_on_one_request_at_a_time(fake_clips_api):
+    fake_clips_api.queue("identify", Reply(redirects=2))
 
-    result = identify()
+    first = identify()
+
+    # One request, its result URL handed back for the caller to keep.
+    assert isinstance(first, clips_api.StillRunning)
+    assert first.result_url.startswith(f"{fake_clips_api.identify_url}?__modal_function_call_id=")
+    assert [c.endpoint for c in fake_clips_api.calls] == ["identify"]
+    assert identify(result_url=first.result_url) == first  # 303 again, to itself
+    result = identify(result_url=first.result_url)
 
     assert len(result["identified_clips"]) == 3
     calls = [c.endpoint for c in fake_clips_api.calls]
-    assert calls == ["identify"] + ["result:identify"] * 3  # one POST, then GETs of the result
+    assert calls == ["identify"] + ["result:identify"] * 2  # one POST, then GETs of the result
     assert all(
         c.headers["Authorization"] == f"Bearer {fake_clips_api.token}" for c in fake_clips_api.calls
     )
 
 
-def test_a_redirect_to_another_origin_does_not_carry_the_token(fake_clips_api):
+def test_a_result_url_on_another_origin_does_not_get_the_token(fake_clips_api):
     with FakeClipsAPI() as elsewhere:
         fake_clips_api.queue(
             "identify",
             Reply(status=303, headers={"Location": f"{elsewhere.url}/identify-clips?x=1"}),
         )
+        pending = identify()
         with pytest.raises(clips_api.ClipsApiRefused, match="answered 404"):
-            identify()  # the other host does not know this call
+            identify(result_url=pending.result_url)  # the other host does not know this call
         assert "Authorization" not in elsewhere.calls[0].headers
 
 
-def test_redirects_stop_at_the_read_timeout_and_are_retried(fake_clips_api, settings):
-    settings.CLIPS_API_READ_TIMEOUT_SECONDS = 0.6
-    fake_clips_api.queue("identify", Reply(redirects=50, redirect_delay=0.25))
+def test_one_request_waits_one_redirect_interval_plus_a_margin(fake_clips_api, settings):
+    settings.CLIPS_API_READ_TIMEOUT_SECONDS = 900
+    settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS = 150
+    assert clips_api.request_timeout_seconds() == 180  # not the call's 900 s
+    assert clips_api.waits_allowed() == 6  # the 900 s, one interval per wait
 
-    with pytest.raises(clips_api.ClipsApiUnavailable, match=r"no result after 0.6 s"):
+    settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS = 0.2
+    settings.CLIPS_API_READ_TIMEOUT_SECONDS = 0.4  # below interval + margin: it bounds
+    fake_clips_api.queue("identify", Reply(redirects=1, redirect_delay=3))  # a late 303
+    with pytest.raises(clips_api.ClipsApiUnavailable, match=r"did not answer within 0.4s"):
         identify()
-    assert 2 <= fake_clips_api.count("result:identify") <= 3
 
 
 def test_a_303_without_location_is_refused(fake_clips_api):

@@ -2,12 +2,15 @@
 once in-process, with the SDK's mocked harness)."""
 
 import json
+import time
 
 import inngest
 import pytest
 from inngest.experimental import mocked
 
 from clips.models import Clip
+from devtools.executor import InngestExecutor
+from integrations import clips_api
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
 from tests.videos.test_identify_steps import answer
@@ -103,8 +106,9 @@ def test_every_step_delivered_twice_writes_one_set(live_server, fake_clips_api, 
     )
 
     assert run.status == "completed"
-    # Each step body really ran twice ...
-    assert fake_clips_api.count("identify") == 2
+    # Each step body really ran twice, but the second call step found this run's answer kept
+    # and paid for no second identification ...
+    assert fake_clips_api.count("identify") == 1
     steps_run = [e["step"] for e in Video.objects.get(pk=video.pk).timeline]
     # The second save found the answer saved (and forgotten) and the video completed.
     assert steps_run == [STEPS[0], STEPS[0], STEPS[2]]
@@ -280,17 +284,115 @@ def test_a_5_mb_answer_completes_with_small_step_state(executor, fake_clips_api,
     print(f"answer {raw_size} bytes; largest /api/inngest request {executor.largest_body_bytes}")
 
 
-def test_a_chain_of_303_redirects_is_followed(executor, fake_clips_api, video):
+def test_a_chain_of_303s_is_waited_on_one_step_per_redirect(executor, fake_clips_api, video):
     fake_clips_api.queue("identify", Reply(redirects=3))
 
     run = executor.run("identify-clips", event_for(video))
 
     assert run.status == "completed"
-    assert run.step_attempts["call-identify-clips-api"] == 1  # followed, not retried
+    waits = [f"wait-for-identify-clips-api-{n}" for n in (1, 2, 3)]
+    assert list(run.step_attempts) == [STEPS[0], STEPS[1], *waits, STEPS[2]]
+    assert set(run.step_attempts.values()) == {1}  # waited on, not retried
     assert [c.endpoint for c in fake_clips_api.calls] == ["identify"] + ["result:identify"] * 3
     video.refresh_from_db()
     assert video.status == Video.Status.COMPLETED
     assert video.clips.count() == 3
+    assert (video.pending_call_url, video.pending_call_run_id) == ("", "")  # the result is in
+
+
+def test_a_step_cut_right_after_the_303_resumes_the_call_and_posts_once(
+    live_server, proxy, fake_clips_api, video
+):
+    """The worker "dies" after the service answered 303: Django ran the POST step, but its
+    answer never reached Inngest, which retries the step. The retry finds the result URL the
+    step kept and waits on it: one GPU run."""
+    fake_clips_api.queue("identify", Reply(redirects=2))
+    proxy.forward()  # create-video-record
+    proxy.cut()  # call-identify-clips-api: its answer is lost
+
+    run = InngestExecutor(base_url=proxy.url).run("identify-clips", event_for(video))
+
+    assert run.status == "completed"
+    assert fake_clips_api.count("identify") == 1
+    assert [c.endpoint for c in fake_clips_api.calls] == ["identify"] + ["result:identify"] * 2
+    video.refresh_from_db()
+    assert (video.status, video.clips.count()) == (Video.Status.COMPLETED, 3)
+
+
+def long_call(settings, fake_clips_api, *, interval=1.0, seconds=4):
+    """A call of `seconds` s answered 303 every `interval` s, as Modal does every 150 s."""
+    settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS = interval
+    settings.CLIPS_API_READ_TIMEOUT_SECONDS = 10.0  # the whole call may take 10 s
+    fake_clips_api.queue("identify", Reply(redirects=seconds, redirect_delay=interval))
+
+
+def timed(executor) -> list[float]:
+    """The duration of each request the executor sends to /api/inngest."""
+    durations = []
+    post = executor.session.post
+
+    def timed_post(*args, **kwargs):
+        started = time.monotonic()
+        try:
+            return post(*args, **kwargs)
+        finally:
+            durations.append(time.monotonic() - started)
+
+    executor.session.post = timed_post
+    return durations
+
+
+def test_an_idle_timeout_shorter_than_the_call_costs_no_second_post(
+    live_server, fake_clips_api, video, settings
+):
+    """Inngest (or a proxy before Korai) gives up a request after 2.5 s; the call lasts 4 s. No
+    step waits longer than one interval (1 s), so none is cut and the call is posted once."""
+    long_call(settings, fake_clips_api)
+    executor = InngestExecutor(base_url=live_server.url, timeout=(5, 2.5))
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "completed", run.error
+    assert fake_clips_api.count("identify") == 1
+    assert None not in run.responses  # no request was cut
+    video.refresh_from_db()
+    assert (video.status, video.clips.count()) == (Video.Status.COMPLETED, 3)
+
+
+def test_no_request_outlasts_one_redirect_interval_during_a_long_call(
+    live_server, fake_clips_api, video, settings
+):
+    long_call(settings, fake_clips_api, interval=1.0, seconds=4)
+    executor = InngestExecutor(base_url=live_server.url)
+    durations = timed(executor)
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "completed"
+    assert sum(durations) >= 4  # the call really took its 4 s ...
+    longest = max(durations)
+    # ... but no request held more than one interval (plus scheduling slack), far under the
+    # interval + margin a proxy must allow.
+    assert longest < 1.0 + 0.6, durations
+    assert longest <= 1.0 + clips_api.REQUEST_MARGIN_SECONDS
+    assert fake_clips_api.count("identify") == 1
+    print(f"longest /api/inngest request {longest:.2f} s of {sum(durations):.2f} s")
+
+
+def test_a_call_still_running_after_every_wait_is_given_up_not_posted_again(
+    executor, fake_clips_api, video, settings
+):
+    # 0.5 s / 0.1 s: 5 waits; the call answers 303 for longer.
+    fake_clips_api.queue("identify", Reply(redirects=50))
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "failed"
+    assert "had no result after 5 waits" in run.error["message"]
+    assert fake_clips_api.count("identify") == 1
+    video.refresh_from_db()
+    assert video.status == Video.Status.FAILED
+    assert video.pending_call_url == ""  # the job ended: nothing to resume
 
 
 @pytest.mark.django_db

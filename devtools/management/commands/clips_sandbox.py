@@ -7,12 +7,17 @@ from devtools.sandbox import (
     FAILURE_KINDS,
     IDENTIFY_PATH,
     PROCESS_PATH,
+    RUNS_PATH,
     SandboxConfig,
     SandboxServer,
 )
 from integrations import storage
 
 DEFAULT_PORT = 8100
+# Short for development: a call of 3 s is answered 303 after 2 s, then its result URL answers;
+# `--hold 150 --latency 400` is the real service's pace.
+DEFAULT_HOLD = 2.0
+DEFAULT_LATENCY = 3.0
 
 
 def _default_port() -> int:
@@ -43,7 +48,11 @@ class Command(BaseCommand):
             "--token", default=None, help="bearer token to require (default: CLIPS_API_TOKEN)"
         )
         parser.add_argument(
-            "--latency", type=float, default=0.0, help="seconds added to every answer"
+            "--latency",
+            type=float,
+            default=DEFAULT_LATENCY,
+            help="seconds every call takes (default: long enough for one 303, as a real call "
+            "over 150 s gets)",
         )
         parser.add_argument(
             "--failure-rate",
@@ -68,11 +77,12 @@ class Command(BaseCommand):
             "of each kind (no end, inverted, repeated, unreadable time)",
         )
         parser.add_argument(
-            "--redirect-after",
+            "--hold",
             type=float,
-            default=0.0,
-            help="answers slower than this many seconds (see --latency) come as 303 to a "
-            "result URL, as the real service does after 150 s; 0 never redirects",
+            default=DEFAULT_HOLD,
+            help="seconds a request is held before a call still running (see --latency) is "
+            "answered 303 to its result URL, which holds as long again; the real service "
+            "holds 150 (set CLIPS_API_REDIRECT_INTERVAL_SECONDS to the same); 0 never redirects",
         )
 
     def handle(self, *args, **options):
@@ -86,7 +96,7 @@ class Command(BaseCommand):
                 failure_kind=options["failure_kind"],
                 seed=options["seed"],
                 messy=options["messy"],
-                redirect_after=options["redirect_after"],
+                hold=options["hold"],
                 # The configured bucket (make run: the local moto server), as the real
                 # service writes to its bucket.
                 store=storage.put_object if storage.is_configured() else None,
@@ -109,7 +119,7 @@ class Command(BaseCommand):
             f"  PROCESS_CLIPS_API_URL={base}{PROCESS_PATH}\n"
             f"  latency {config.latency:g}s, failure rate {config.failure_rate:g} "
             f"({config.failure_kind}), seed {config.seed}, messy {config.messy}, "
-            f"redirect after {config.redirect_after:g}s\n"
+            f"303 after a hold of {config.hold:g}s; runs started: GET {base}{RUNS_PATH}\n"
             + (
                 f"  writing clips to bucket {settings.AWS_S3_BUCKET_NAME}"
                 f" at {settings.AWS_S3_ENDPOINT_URL or 'AWS'}"

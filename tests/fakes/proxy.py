@@ -1,5 +1,7 @@
 """A proxy in front of the live server, as a load balancer stands in front of Korai: it answers
-what a test scripts (a status of its own, or a dropped connection) and forwards the rest."""
+what a test scripts (a status of its own, a dropped connection, or the live server's answer
+lost on its way back, as when a worker dies right after its step ran) and forwards the rest.
+The `proxy` fixture is shared by tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -14,13 +16,15 @@ import pytest
 import requests
 
 DROP = "drop"  # close the connection without answering
+FORWARD = "forward"  # forward, and answer what the live server answered
+CUT = "cut"  # forward, then close the connection without passing the answer on
 
 
 @dataclass
 class Proxy:
     target: str
     url: str = ""
-    script: deque = field(default_factory=deque)  # of DROP or (status, headers, body)
+    script: deque = field(default_factory=deque)  # of DROP, FORWARD, CUT or (status, headers, body)
     requests: list = field(default_factory=list)  # (monotonic time, JSON body) of each request
 
     def answer(self, status: int, *, times: int = 1, headers=None, body: bytes = b"") -> None:
@@ -28,6 +32,13 @@ class Proxy:
 
     def drop(self, *, times: int = 1) -> None:
         self.script.extend([DROP] * times)
+
+    def forward(self, *, times: int = 1) -> None:
+        self.script.extend([FORWARD] * times)
+
+    def cut(self, *, times: int = 1) -> None:
+        """The live server runs the request, but its answer never reaches the caller."""
+        self.script.extend([CUT] * times)
 
 
 def _handler(proxy: Proxy):
@@ -39,13 +50,16 @@ def _handler(proxy: Proxy):
             if reply == DROP:
                 self.close_connection = True
                 return
-            if reply is None:
+            if reply in (None, FORWARD, CUT):
                 forwarded = requests.post(
                     proxy.target + self.path,
                     data=body,
                     headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
                     timeout=60,
                 )
+                if reply == CUT:
+                    self.close_connection = True
+                    return
                 headers = {
                     k: v
                     for k, v in forwarded.headers.items()

@@ -1,0 +1,51 @@
+"""A job's clips API call in flight: the result URL of a call the service answered `303`.
+
+The real service (Modal web endpoints) answers a call still running after one redirect interval
+(CLIPS_API_REDIRECT_INTERVAL_SECONDS, 150 s) with `303` to a result URL; a GET of that URL waits
+one interval more and answers the result or `303` again. Reloading it never starts a new run; a
+new POST does, and pays for one. So the URL is written on the job's row the moment the `303`
+arrives, in a transaction of its own (an UPDATE in autocommit), before anything else: whatever
+cuts the step afterwards (a killed worker, a deploy, a dropped connection), its retry and the
+run's next steps find it there and wait on the same call.
+
+The URL belongs to the run that posted the call (`pending_call_run_id`): another run of the job
+(a rerun asks for something else) never resumes it. It is forgotten when the result arrives and
+when the job ends (`pending_call_forget_on_end`, a receiver of `status_changed`)."""
+
+from django.utils import timezone
+
+from jobs.lifecycle import FINAL
+from jobs.models import TrackedJob
+from jobs.records import as_uuid
+
+
+def pending_call(model: type[TrackedJob], job_id: str, run_id: str) -> str:
+    """The result URL of run `run_id`'s call in flight for the job, or "" (none)."""
+    url = (
+        model.objects.filter(pk=as_uuid(job_id), pending_call_run_id=run_id)
+        .values_list("pending_call_url", flat=True)
+        .first()
+    )
+    return url or ""
+
+
+def pending_call_keep(model: type[TrackedJob], job_id: str, run_id: str, url: str) -> None:
+    """Remember `url` as run `run_id`'s call in flight, committed at once (never inside the
+    step's other writes: the caller holds no transaction). A job gone, or worked on by another
+    run meanwhile, keeps nothing: that run's answer would not be kept either."""
+    model.objects.filter(pk=as_uuid(job_id), inngest_run_id=run_id).update(
+        pending_call_url=url, pending_call_run_id=run_id, updated_at=timezone.now()
+    )
+
+
+def pending_call_forget(model: type[TrackedJob], job_id: str) -> None:
+    """The call's result arrived (or the job ended): nothing is in flight any more."""
+    model.objects.filter(pk=as_uuid(job_id)).exclude(pending_call_url="").update(
+        pending_call_url="", pending_call_run_id=""
+    )
+
+
+def pending_call_forget_on_end(sender, *, job, new: str, **kwargs) -> None:
+    """Receiver of `jobs.lifecycle.status_changed`: a job that ended waits on no call."""
+    if new in FINAL:
+        pending_call_forget(sender, str(job.pk))
