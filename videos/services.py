@@ -9,6 +9,7 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from clips.services import clips_replace
 from core.events import IDENTIFY_CANCELLED_EVENT, IDENTIFY_EVENT
@@ -107,12 +108,13 @@ def _video_create(*, owner, url, youtube_id, prompt, idempotency_key, from_event
     return video
 
 
-def video_rerun(*, video: Video) -> Video:
+def video_rerun(*, video: Video, only_if: QuerySet | None = None) -> Video:
     """Run a failed, cancelled or stuck video's identification again: back to `pending` with a
     new event (a new event id, so a new Inngest run). A completed video has nothing to run
     again."""
     return job_rerun(
         video,
+        only_if=only_if,
         record_event=_record_identify_event,
         refused=lambda video: ConflictError(
             "This video's clips are already identified; there is nothing to run again.",
@@ -296,4 +298,8 @@ def _clean_idempotency_key(key: str | None) -> str:
 
 
 # How the reruns (`resend_events`, the admin) treat videos.
-VIDEO_JOB = JobKind(model=Video, rerun=lambda video: video_rerun(video=video), stuck=videos_stuck)
+VIDEO_JOB = JobKind(
+    model=Video,
+    rerun=lambda video, only_if=None: video_rerun(video=video, only_if=only_if),
+    stuck=videos_stuck,
+)
