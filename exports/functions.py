@@ -23,6 +23,7 @@ from exports.models import Export
 from exports.rendering import (
     export_copy_rendered,
     export_finish,
+    export_leftovers_delete,
     export_render,
     export_render_failed,
 )
@@ -153,4 +154,5 @@ process_clips_endings = job_ending_functions(
     failed=export_failed_status,
     id_field="exportId",
     id_for_event=export_id_for_event,
+    leftovers=lambda export_id: export_leftovers_delete(export_id=export_id),
 )

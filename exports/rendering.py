@@ -346,6 +346,22 @@ def _missing_ranges(export: Export) -> list[tuple[int, float, float]]:
     return [(index, start, end) for index, start, end in ranges if (start, end) not in rendered]
 
 
+def export_leftovers_delete(*, export_id: str) -> int:
+    """Delete the objects under the export's folder that no row points at: copies of a run
+    that ended (cancelled, failed) before keeping them. Not while the export is pending or
+    processing, nor while one of its runs holds the video's lease: a run at work copies there.
+    Returns how many were deleted; StorageUnavailable while storage is down (retried)."""
+    export = Export.objects.filter(pk=as_uuid(export_id)).first()
+    if export is None or export.status in lifecycle.ACTIVE:
+        return 0
+    if RenderLease.objects.filter(video_id=export.video_id, export_id=export.pk).exists():
+        return 0
+    kept = set(export.exported_clips.exclude(s3_key="").values_list("s3_key", flat=True))
+    left = [key for key in storage.list_keys(export.storage_prefix) if key not in kept]
+    storage.delete_keys(left)
+    return len(left)
+
+
 @transaction.atomic
 def export_finish(*, export_id: str, attempt: int) -> Export:
     """Finish the export from its clips: `completed` (all rendered), `partial` (some) or

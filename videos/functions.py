@@ -20,6 +20,7 @@ from videos.deletion import video_cleanup_gave_up, video_objects_delete
 from videos.models import Video
 from videos.services import (
     identify_answer_store,
+    identify_answers_left_delete,
     video_complete_from_answer,
     video_id_for_event,
     video_start_for_event,
@@ -98,6 +99,7 @@ identify_clips_endings = job_ending_functions(
     failed=Video.Status.FAILED,
     id_field="videoId",
     id_for_event=video_id_for_event,
+    leftovers=lambda video_id: identify_answers_left_delete(video_id=video_id),
 )
 
 

@@ -9,10 +9,12 @@ import pytest
 import requests
 from rest_framework.test import APIClient
 
-from devtools.executor import InngestExecutor, StepConcurrency
+from devtools.executor import InngestExecutor, Run, StepConcurrency
 from exports import functions
 from exports.models import Export, ExportedClip, RenderLease
+from exports.services import export_cancel
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+from integrations import storage
 from tests.factories import ClipFactory, ExportFactory, VideoFactory
 from tests.fakes.clips_api import Reply, render_bytes
 from videos.models import Video
@@ -474,3 +476,45 @@ def test_storage_down_through_every_try_of_the_copies_fails_those_clips(
     export.refresh_from_db()
     assert export.status == Export.Status.FAILED
     assert all("could not be kept" in error for _, error in outcomes(export).values())
+
+
+def test_a_cancel_during_the_copies_leaves_no_copy_and_no_row(
+    executor, fake_clips_api, export, s3, monkeypatch
+):
+    copy = storage.copy_unless_same
+
+    def copy_then_cancel(src, dst):
+        copied = copy(src, dst)
+        if dst == export.clip_key(1):  # two of the three copies made
+            export_cancel(export=Export.objects.get(pk=export.pk))  # the API's cancel
+        return copied
+
+    monkeypatch.setattr(storage, "copy_unless_same", copy_then_cancel)
+
+    run = executor.run("process-clips", event_for(export))
+
+    assert run.status == "completed"  # stopped at the copies' commit, not failed
+    assert fake_clips_api.count("process") == 1
+    export.refresh_from_db()
+    assert export.status == Export.Status.CANCELLED
+    assert not export.exported_clips.exists()
+    assert s3.keys(export.storage_prefix) == []  # the copies it made were deleted
+    assert not RenderLease.objects.filter(video_id=export.video_id).exists()
+
+
+def test_the_cancelled_function_deletes_copies_no_row_points_at(
+    executor, fake_clips_api, export, s3
+):
+    # A run cancelled in Inngest while it waited for storage: its copies stay until
+    # process-clips-cancelled settles the export and deletes what no row points at.
+    executor.run("process-clips", event_for(export))
+    kept = s3.keys(export.storage_prefix)
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.PROCESSING)
+    s3.put(f"{export.storage_prefix}clip_7.mp4", b"a copy of a cancelled run")
+    event = event_for(export)
+    run = Run(run_id=Export.objects.get(pk=export.pk).inngest_run_id, status="cancelled")
+
+    executor.cancelled("process-clips", event, run)
+
+    assert Export.objects.get(pk=export.pk).status == Export.Status.CANCELLED
+    assert s3.keys(export.storage_prefix) == kept
