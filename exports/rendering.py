@@ -295,8 +295,9 @@ def _wait_for(
 
 class RenderLeaseLost(Exception):
     """This run's lease of the video expired and another render took it while the API worked
-    or the copies were made: the outputs may be that render's, so nothing is kept and the step
-    is retried (rendered again)."""
+    or the copies were made: the outputs may be that render's, so nothing is kept. The render
+    step is retried (rendered again); the copy step deletes its copies and is retried, which
+    then gives those clips this error."""
 
     def __init__(self, export: Export) -> None:
         super().__init__(
