@@ -385,6 +385,13 @@ class InngestExecutor:
         self._report(spec, run, self.deliver)
         return run.failure_output
 
+    def cancelled(self, fn_id: str, event: dict, run: Run) -> None:
+        """Report `run` of `fn_id` for `event` as cancelled in the engine (its dashboard, a bulk
+        cancel): the functions on `inngest/function.cancelled` run here."""
+        spec = self.registry.get(fn_id)
+        run.function_id, run.event, run.status = spec.id, event, "cancelled"
+        self._report(spec, run, self.deliver)
+
     # --- wire -----------------------------------------------------------------------------
     def _send(
         self,

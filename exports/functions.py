@@ -3,8 +3,9 @@
 
 Steps: `create-export-record`, `call-process-clips-api` (the POST of ONE call for every range
 still to render), while the service answers `303` `wait-for-process-clips-api-N` (a GET of the
-call's result URL each; docs/jobs.md, "Long calls"), the step with the result copying each
-output to a key of the export, then `save-exported-clips-to-database`.
+call's result URL each; docs/jobs.md, "Long calls"), `copy-rendered-clips` (each output copied
+to a key of the export; tried again, after the sleep `wait-for-storage`, while storage is
+down), then `save-exported-clips-to-database`.
 The processing API transcribes the whole source video once per request and names its outputs
 by position (`{dirname(s3_key)}/clip_{i}.mp4`), so one request per export is both the cheap
 way and, with the video's render lease (exports/leases.py), the way no render overwrites
@@ -13,6 +14,7 @@ another's output. A clip missing from the answer gets its error and the export e
 
 import contextlib
 import functools
+from datetime import timedelta
 
 import inngest
 from django.conf import settings
@@ -20,7 +22,13 @@ from django.conf import settings
 from core.events import PROCESS_CANCELLED_EVENT, VIDEO_DELETED_EVENT
 from core.inngest import inngest_client
 from exports.models import Export
-from exports.rendering import export_finish, export_render, export_render_failed
+from exports.rendering import (
+    export_copy_rendered,
+    export_finish,
+    export_leftovers_delete,
+    export_render,
+    export_render_failed,
+)
 from exports.services import export_failed_status, export_id_for_event, export_start_for_event
 from integrations import clips_api
 from jobs.endings import job_ending_functions
@@ -28,6 +36,8 @@ from jobs.steps import run_step
 
 # The step that calls the processing API (its name is part of the contract).
 RENDER_STEP = "call-process-clips-api"
+# The step that copies its outputs to the export's keys.
+COPY_STEP = "copy-rendered-clips"
 
 
 @inngest_client.create_function(
@@ -112,6 +122,9 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
         if not (outcome or {}).get("waiting"):
             break
         outcome = render_step(f"wait-for-process-clips-api-{wait}", last=wait == waits)
+    rendered = outcome or {}
+    if rendered.get("requested"):
+        copy_rendered_clips(ctx, export_id, rendered["outputs"])
 
     def save_exported_clips_to_database() -> dict:
         saved = export_finish(export_id=export_id, attempt=ctx.attempt)
@@ -128,6 +141,27 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
     return {"videoId": export["videoId"], "processedClips": saved["processedClips"]}
 
 
+def copy_rendered_clips(ctx: inngest.ContextSync, export_id: str, outputs: list) -> None:
+    """The copies of the render's outputs to the export's keys, a step of their own: while
+    storage is down the step answers when to try again, and the run sleeps that long (15 s,
+    30 s, 1 m … 2 h: Inngest's back-off), KORAI_COPY_RETRIES times. The render's step is
+    memoized, so these tries never render again; its lease keeps the outputs meanwhile."""
+    for tried in range(settings.KORAI_COPY_RETRIES + 1):
+        copy = functools.partial(
+            export_copy_rendered,
+            export_id=export_id,
+            run_id=ctx.run_id,
+            outputs=outputs,
+            tried=tried,
+            step=COPY_STEP,
+            attempt=ctx.attempt,
+        )
+        copied = run_step(ctx, COPY_STEP, copy, job=(Export, export_id))
+        if "retryIn" not in copied:
+            return
+        ctx.step.sleep("wait-for-storage", timedelta(seconds=copied["retryIn"]))
+
+
 # `process-clips-failed` and `process-clips-cancelled`: the export ends failed (or partial) or
 # cancelled.
 process_clips_endings = job_ending_functions(
@@ -136,4 +170,5 @@ process_clips_endings = job_ending_functions(
     failed=export_failed_status,
     id_field="exportId",
     id_for_event=export_id_for_event,
+    leftovers=lambda export_id: export_leftovers_delete(export_id=export_id),
 )

@@ -45,18 +45,40 @@ def render_lease_acquire(
         if not ours:
             lease.export_id, lease.run_id = holder["export_id"], holder["run_id"]
             lease.acquired_at = holder["acquired_at"]
-        lease.expires_at, lease.calling = until, True
+        lease.expires_at, lease.calling, lease.outputs = until, True, []
         lease.save()
         return lease
 
 
-def render_lease_renew(*, video_id: object, export_id: str, run_id: str, seconds: float) -> bool:
-    """The call has ended: keep the lease `seconds` more (the copies), no longer `calling`.
-    False when this run does not hold it any more (it expired and another render took it)."""
+def render_lease_renew(
+    *, video_id: object, export_id: str, run_id: str, seconds: float, outputs: list | None = None
+) -> bool:
+    """The call has ended: keep the lease `seconds` more (the copies), no longer `calling`,
+    with the call's `outputs` when given. False when this run does not hold it any more (it
+    expired and another render took it)."""
+    fields = {"expires_at": timezone.now() + timedelta(seconds=seconds), "calling": False}
+    if outputs is not None:
+        fields["outputs"] = outputs
     return bool(
         RenderLease.objects.filter(video_id=video_id, export_id=export_id, run_id=run_id).update(
-            expires_at=timezone.now() + timedelta(seconds=seconds), calling=False
+            **fields
         )
+    )
+
+
+def render_lease_answered(*, video_id: object, export_id: str, run_id: str) -> RenderLease | None:
+    """This run's lease, if its call has answered (its outputs wait to be copied)."""
+    return RenderLease.objects.filter(
+        video_id=video_id, export_id=export_id, run_id=run_id, calling=False
+    ).first()
+
+
+def render_lease_held_by_another_run(*, video_id: object, export_id: str, run_id: str) -> bool:
+    """Whether another run of the same export holds the video (it copies to the same keys)."""
+    return (
+        RenderLease.objects.filter(video_id=video_id, export_id=export_id)
+        .exclude(run_id=run_id)
+        .exists()
     )
 
 

@@ -151,6 +151,10 @@ class RenderLease(models.Model):
     # The processing call may still be writing the video's outputs: only the render itself
     # (or the expiry) frees the lease then, not a cancel.
     calling = models.BooleanField(default=False)
+    # Once the call answered: what it rendered, `[[index in selected_ranges, its output's key
+    # ("" if the answer lacks it)], …]`, for the copies (a re-delivered render step reads it
+    # instead of calling again).
+    outputs = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"video {self.video_id}: export {self.export_id} until {self.expires_at:%H:%M:%S}"

@@ -5,6 +5,7 @@ that failed for good, finish the export from its clips.
 Each is safe to run twice: Inngest may deliver a step again after its writes committed, and a
 rerun of a partial export must not render again the clips that already succeeded."""
 
+import contextlib
 import math
 from datetime import timedelta
 
@@ -14,7 +15,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from clips.models import Clip
-from exports.leases import render_lease_acquire, render_lease_release, render_lease_renew
+from exports.leases import (
+    render_lease_acquire,
+    render_lease_answered,
+    render_lease_held_by_another_run,
+    render_lease_release,
+    render_lease_renew,
+)
 from exports.models import Export, ExportedClip, RenderLease
 from exports.subtitles import subtitle_customization
 from integrations import clips_api, storage
@@ -23,10 +30,12 @@ from jobs import lifecycle
 from jobs.calls import pending_call, pending_call_forget, pending_call_keep
 from jobs.records import (
     JobError,
+    JobStopped,
     JobWaiting,
     as_uuid,
     ensure_run,
     job_note,
+    job_step_failed,
     lock,
     truncate_error,
 )
@@ -35,35 +44,36 @@ from videos.models import Video
 # Beyond the longest call (or copies): a render's lease outlives its own deadlines, so it is
 # never taken over from a render still at work.
 LEASE_MARGIN_SECONDS = 60
+# The waits between tries of the copies while storage is down: Inngest's back-off table
+# (`pkg/backoff/backoff.go`, `TableBackoff`), seconds.
+COPY_RETRY_DELAYS = (15, 30, 60, 120, 300, 600, 1200, 2400, 3600, 7200)
 
 
 def export_render(
     *, export_id: str, run_id: str, step: str, attempt: int, last: bool = False
 ) -> dict:
     """Render every range of the export that is not rendered yet, in ONE call of the processing
-    API, and copy each output to a key of the export (`Export.clip_key`); a range the answer
-    lacks, or whose output cannot be copied, gets its error. Returns `{"requested",
-    "rendered", "failed"}` (small: it is the step's output), or `{"waiting": True}` while the
-    call runs: the service answered `303`, its result URL is kept on the export
-    (`jobs.calls`), and the run's next step (or this one's retry) calls this again, which
-    waits on that URL instead of posting; on the `last` wait a call still running is given up
-    (ClipsApiNoResult).
+    API. Returns `{"requested", "rendered", "failed", "outputs"}` (the step's output: counts,
+    and `[[index in selected_ranges, the output's key or ""], …]` for `export_copy_rendered`),
+    or `{"waiting": True}` while the call runs: the service answered `303`, its result URL is
+    kept on the export (`jobs.calls`), and the run's next step (or this one's retry) calls
+    this again, which waits on that URL instead of posting; on the `last` wait a call still
+    running is given up (ClipsApiNoResult).
 
     The API writes outputs to `{dirname(s3_key)}/clip_{i}.mp4` by position in the request, so
     the next render of the same video overwrites them: from before the call until the last
-    copy this run holds the video's render lease (`exports.leases`). While another export's
-    render holds it, the API is not called: JobWaiting, asked again later. A repeat (a retried
-    or re-delivered step, a rerun of a partial export) renders only what is still missing, so
-    it never overwrites a clip that was kept.
+    copy this run holds the video's render lease (`exports.leases`), which keeps the outputs
+    for the copies. While another export's render holds it, the API is not called:
+    JobWaiting, asked again later. A repeat (a retried or re-delivered step, a rerun of a
+    partial export) renders only what is still missing, so it never overwrites a clip that was
+    kept; a step re-delivered after its call answered returns that answer again.
 
     An export cancelled (or taken over by a newer run) before the call is not rendered, and one
-    cancelled while the API worked keeps nothing of that call: no copy, no clip row (JobStopped);
-    a rerun renders those ranges again. Nor does a render whose lease was lost meanwhile
-    (RenderLeaseLost, retried).
+    cancelled while the API worked keeps nothing of that call (JobStopped). Nor does a render
+    whose lease was lost meanwhile (RenderLeaseLost, retried).
 
-    Raises JobError when the export is gone or storage is not configured, what
-    `integrations.clips_api.process_clips` raises, and StorageUnavailable when the store is
-    down (the step is retried; the render is repeated). No transaction is held while the API
+    Raises JobError when the export is gone or storage is not configured, and what
+    `integrations.clips_api.process_clips` raises. No transaction is held while the API
     works."""
     if not storage.is_configured():
         raise JobError(
@@ -74,9 +84,12 @@ def export_render(
     if export is None:
         raise JobError(f"export {export_id} does not exist")
     ensure_run(export, run_id)  # cancelled before the call: no render to pay for
+    answered = render_lease_answered(video_id=export.video_id, export_id=export_id, run_id=run_id)
+    if answered is not None:
+        return _rendered(answered.outputs)  # a re-delivered step: its call answered already
     missing = _missing_ranges(export)
     if not missing:
-        return {"requested": 0, "rendered": 0, "failed": 0}
+        return _rendered([])
     lease = render_lease_acquire(
         video_id=export.video_id,
         export_id=export_id,
@@ -89,20 +102,19 @@ def export_render(
         pending_call_forget(Export, export_id)
         raise _wait_for(lease, export_id=export_id, run_id=run_id, step=step, attempt=attempt)
     try:
-        return _render(export, missing, run_id=run_id, step=step, attempt=attempt, last=last)
-    finally:
-        # Whatever ended the render (done, refused, failed, cancelled): the video is free;
-        # but while its call is still running (its result URL kept), the service may still be
-        # writing the video's outputs: the lease stays for this run's next step or retry.
+        return _render(export, missing, run_id=run_id, last=last)
+    except Exception:
+        # Refused, failed, cancelled: the video is free; but while its call is still running
+        # (its result URL kept), the service may still be writing the video's outputs: the
+        # lease stays. Waiting or rendered: kept for this run's next step or its copies.
         if not pending_call(Export, export_id, run_id):
             render_lease_release(video_id=export.video_id, export_id=export_id, run_id=run_id)
+        raise
 
 
-def _render(
-    export: Export, missing: list, *, run_id: str, step: str, attempt: int, last: bool
-) -> dict:
-    """The call (one request of it), the copies and their rows, for a run that holds the
-    video's lease."""
+def _render(export: Export, missing: list, *, run_id: str, last: bool) -> dict:
+    """The call (one request of it), for a run that holds the video's lease, which then keeps
+    its outputs for the copies."""
     export_id = str(export.pk)
     processed = clips_api.process_clips(
         s3_key=export.video.s3_key,
@@ -127,41 +139,120 @@ def _render(
     # The call is over: nothing of it is still writing (a failure of the copies renders again).
     pending_call_forget(Export, export_id)
     _ensure_still_rendering(export_id, run_id)  # cancelled while the API worked: no copies
-    copying = len(missing) * (
-        settings.AWS_S3_CONNECT_TIMEOUT_SECONDS + settings.AWS_S3_READ_TIMEOUT_SECONDS
-    )
+    outputs = []
+    for index, start, end in missing:
+        output = clips_api.rendered_for(processed, start=start, end=end)
+        outputs.append([index, output["s3_key"] if output else ""])
     if not render_lease_renew(
         video_id=export.video_id,
         export_id=export_id,
         run_id=run_id,
-        seconds=copying + LEASE_MARGIN_SECONDS,
+        seconds=_copy_seconds(len(outputs)),
+        outputs=outputs,
     ):
         raise RenderLeaseLost(export)
+    return _rendered(outputs)
+
+
+def _rendered(outputs: list) -> dict:
+    rendered = sum(1 for _, key in outputs if key)
+    return {
+        "requested": len(outputs),
+        "rendered": rendered,
+        "failed": len(outputs) - rendered,
+        "outputs": outputs,
+    }
+
+
+def _copy_seconds(count: int, *, then_wait: float = 0) -> float:
+    """How long the lease must outlive the copies of `count` outputs (a head of each object,
+    the copy, a head of the copy), and a wait before they are tried again."""
+    per_request = settings.AWS_S3_CONNECT_TIMEOUT_SECONDS + settings.AWS_S3_READ_TIMEOUT_SECONDS
+    return then_wait + 4 * count * per_request + LEASE_MARGIN_SECONDS
+
+
+def copy_retry_delay(tried: int) -> int:
+    """Seconds before the copies are tried again after try `tried` (0 first) found storage
+    down: Inngest's own back-off table, as a retried step would wait."""
+    return COPY_RETRY_DELAYS[min(tried, len(COPY_RETRY_DELAYS) - 1)]
+
+
+def export_copy_rendered(
+    *, export_id: str, run_id: str, outputs: list, tried: int, step: str, attempt: int
+) -> dict:
+    """Copy each output of this run's render (`outputs`, from `export_render`) to its key of
+    the export (`Export.clip_key`) and keep the clips: a row per range, with the copy's key or
+    its error (the answer lacked it, the store refused it). Returns `{"copied", "failed"}`.
+
+    While storage is down, returns `{"retryIn": seconds, "error"}` after renewing the lease
+    over that wait: the function sleeps, then tries again (try `tried` + 1), up to
+    KORAI_COPY_RETRIES times; then the clips still to copy get the storage error. A copy that
+    already holds its output's bytes is not made again.
+
+    The video's render lease is held from the call to the last copy (renewed before copying,
+    given back with the rows): the outputs are overwritten by the next render of the video.
+    An export cancelled (or taken over) meanwhile keeps nothing: the copies this run made are
+    deleted, no row is written (JobStopped). A lease lost meanwhile (it expired, another render
+    took the video) keeps nothing either: those clips get that error."""
+    export = Export.objects.select_related("video").filter(pk=as_uuid(export_id)).first()
+    if export is None:
+        raise JobError(f"export {export_id} was deleted while its clips were rendered")
+    try:
+        ensure_run(export, run_id)
+        return _copy_and_keep(
+            export, outputs, run_id=run_id, tried=tried, step=step, attempt=attempt
+        )
+    except (JobStopped, RenderLeaseLost):
+        export_copies_drop(export=export, indexes=[index for index, _ in outputs], run_id=run_id)
+        raise
+
+
+def _copy_and_keep(
+    export: Export, outputs: list, *, run_id: str, tried: int, step: str, attempt: int
+) -> dict:
+    export_id = str(export.pk)
+    lease = {"video_id": export.video_id, "export_id": export_id, "run_id": run_id}
     outcomes = {}  # index in selected_ranges -> (kept key, error)
-    for index, start, end in missing:
-        output = clips_api.rendered_for(processed, start=start, end=end)
-        if output is None:
+    if not render_lease_renew(**lease, seconds=_copy_seconds(len(outputs))):
+        lost = str(RenderLeaseLost(export))
+        outcomes = {index: ("", lost) for index, _ in outputs}
+    for index, source in outputs:
+        if index in outcomes:
+            continue
+        selected = export.selected_ranges[index]
+        if not source:
             outcomes[index] = (
                 "",
-                f"the processing API's answer has no clip for {start:g}-{end:g}s",
+                "the processing API's answer has no clip for "
+                f"{float(selected['start']):g}-{float(selected['end']):g}s",
             )
             continue
         try:
-            storage.copy_object(output["s3_key"], export.clip_key(index))
-        except StorageUnavailable:
-            raise
+            storage.copy_unless_same(source, export.clip_key(index))
+        except StorageUnavailable as err:
+            if tried < settings.KORAI_COPY_RETRIES:
+                return _copy_later(
+                    export, len(outputs), err, tried=tried, step=step, attempt=attempt, lease=lease
+                )
+            outcomes.update(
+                {
+                    i: ("", f"the rendered clip could not be kept: {err}")
+                    for i, _ in outputs
+                    if i not in outcomes
+                }
+            )
+            break
         except StorageError as err:
             outcomes[index] = ("", f"the rendered clip could not be kept: {err}")
             continue
         outcomes[index] = (export.clip_key(index), "")
-    rendered = sum(1 for key, _ in outcomes.values() if key)
+    copied = sum(1 for key, _ in outcomes.values() if key)
     with transaction.atomic():
         # The export first, then its clips, in the same order as `export_finish`. Deleted or
-        # cancelled while the copies were made: nothing is written (delete-video-objects sweeps
-        # a deleted video's copies; a rerun overwrites a cancelled export's).
+        # cancelled while the copies were made: nothing is written, the copies are deleted.
         locked = _ensure_still_rendering(export_id, run_id, lock=True)
         # Given back with the rows: still ours, or the copies may hold another render's bytes.
-        if not render_lease_release(video_id=export.video_id, export_id=export_id, run_id=run_id):
+        if not render_lease_release(**lease) and copied:
             raise RenderLeaseLost(export)
         for index, (key, error) in outcomes.items():
             _store(locked, locked.selected_ranges[index], s3_key=key, error=error)
@@ -169,10 +260,45 @@ def _render(
             locked,
             step=step,
             attempt=attempt,
-            detail=f"{rendered} of {len(missing)} clips rendered in one call",
+            detail=f"{copied} of {len(outputs)} clips rendered in one call and kept",
         )
         locked.save(update_fields=["timeline", "updated_at"])
-    return {"requested": len(missing), "rendered": rendered, "failed": len(missing) - rendered}
+    return {"copied": copied, "failed": len(outputs) - copied}
+
+
+def _copy_later(export, count, err, *, tried, step, attempt, lease) -> dict:
+    """Storage is down: keep the lease over the wait, note the failed try, and ask to be
+    tried again after Inngest's back-off."""
+    delay = copy_retry_delay(tried)
+    render_lease_renew(**lease, seconds=_copy_seconds(count, then_wait=delay))
+    job_step_failed(
+        model=Export,
+        job_id=str(export.pk),
+        step=step,
+        attempt=attempt,
+        error=f"{err} (try {tried + 1} of {settings.KORAI_COPY_RETRIES + 1}; "
+        f"trying again in {delay} s)",
+    )
+    return {"retryIn": delay, "error": str(err)}
+
+
+def export_copies_drop(*, export: Export, indexes: list[int], run_id: str) -> None:
+    """Delete the copies run `run_id` made for these ranges, which no row points at (its export
+    was cancelled or deleted meanwhile, or its lease lost). Not while another run of the same
+    export holds the video (a rerun): it copies to the same keys. Storage being down leaves
+    them to `export_leftovers_delete`."""
+    if render_lease_held_by_another_run(
+        video_id=export.video_id, export_id=str(export.pk), run_id=run_id
+    ):
+        return
+    kept = set(
+        ExportedClip.objects.filter(export_id=export.pk)
+        .exclude(s3_key="")
+        .values_list("s3_key", flat=True)
+    )
+    keys = [export.clip_key(index) for index in indexes if export.clip_key(index) not in kept]
+    with contextlib.suppress(StorageError):
+        storage.delete_keys(keys)
 
 
 def _wait_for(
@@ -196,8 +322,9 @@ def _wait_for(
 
 class RenderLeaseLost(Exception):
     """This run's lease of the video expired and another render took it while the API worked
-    or the copies were made: the outputs may be that render's, so nothing is kept and the step
-    is retried (rendered again)."""
+    or the copies were made: the outputs may be that render's, so nothing is kept. The render
+    step is retried (rendered again); the copy step deletes its copies and is retried, which
+    then gives those clips this error."""
 
     def __init__(self, export: Export) -> None:
         super().__init__(
@@ -245,6 +372,22 @@ def _missing_ranges(export: Export) -> list[tuple[int, float, float]]:
         for index, selected in enumerate(export.selected_ranges)
     ]
     return [(index, start, end) for index, start, end in ranges if (start, end) not in rendered]
+
+
+def export_leftovers_delete(*, export_id: str) -> int:
+    """Delete the objects under the export's folder that no row points at: copies of a run
+    that ended (cancelled, failed) before keeping them. Not while the export is pending or
+    processing, nor while one of its runs holds the video's lease: a run at work copies there.
+    Returns how many were deleted; StorageUnavailable while storage is down (retried)."""
+    export = Export.objects.filter(pk=as_uuid(export_id)).first()
+    if export is None or export.status in lifecycle.ACTIVE:
+        return 0
+    if RenderLease.objects.filter(video_id=export.video_id, export_id=export.pk).exists():
+        return 0
+    kept = set(export.exported_clips.exclude(s3_key="").values_list("s3_key", flat=True))
+    left = [key for key in storage.list_keys(export.storage_prefix) if key not in kept]
+    storage.delete_keys(left)
+    return len(left)
 
 
 @transaction.atomic

@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from clips.models import Clip
 from core.events import PROCESS_CANCELLED_EVENT, PROCESS_EVENT
@@ -115,13 +116,14 @@ def export_create(
     return export
 
 
-def export_rerun(*, export: Export) -> Export:
+def export_rerun(*, export: Export, only_if: QuerySet | None = None) -> Export:
     """Run a failed, partial, cancelled or stuck export again: back to `pending` with a new
     event (a new event id, so a new Inngest run). Rendered clips are kept and skipped by the
     new run, which renders only the missing ones; a completed export has nothing to run
     again."""
     return job_rerun(
         export,
+        only_if=only_if,
         record_event=_record_process_event,
         refused=lambda export: ConflictError(
             f"This export is {export.status}; there is nothing to run again.",
@@ -292,7 +294,7 @@ def export_failed_status(export: Export) -> str:
 # clips, and running it again renders only those.
 EXPORT_JOB = JobKind(
     model=Export,
-    rerun=lambda export: export_rerun(export=export),
+    rerun=lambda export, only_if=None: export_rerun(export=export, only_if=only_if),
     stuck=exports_stuck,
     failed_statuses=frozenset({lifecycle.FAILED, lifecycle.PARTIAL}),
     failed_status=export_failed_status,

@@ -100,6 +100,52 @@ def copy_object(src: str, dst: str) -> None:
         )
 
 
+def copy_unless_same(src: str, dst: str) -> bool:
+    """Copy `src` to `dst` unless `dst` already holds the same object (same ETag and size);
+    returns whether it copied. A copy that ends with another size than `src` is
+    StorageUnavailable (tried again)."""
+    source = _head(src)
+    if source is None:
+        raise StorageError(f"object storage: copy {src} to {dst}: {src} does not exist")
+    if _head(dst) == source:
+        return False
+    copy_object(src, dst)
+    copied = _head(dst)
+    if copied is None or copied[1] != source[1]:
+        raise StorageUnavailable(f"object storage: copy {src} to {dst}: the copy is incomplete")
+    return True
+
+
+def _head(key: str) -> tuple[str, int] | None:
+    """(ETag, size) of `key`, or None when there is no such object."""
+    from botocore.exceptions import ClientError
+
+    with _classified(f"read {key}"):
+        try:
+            answer = client().head_object(Bucket=bucket_name(), Key=key)
+        except ClientError as error:
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return None
+            raise
+    return answer["ETag"], answer["ContentLength"]
+
+
+def delete_keys(keys: list[str]) -> None:
+    """Delete these objects (a missing one is no error)."""
+    for start in range(0, len(keys), _DELETE_BATCH):
+        batch = [{"Key": key} for key in keys[start : start + _DELETE_BATCH]]
+        with _classified(f"delete {len(batch)} objects"):
+            answer = client().delete_objects(
+                Bucket=bucket_name(), Delete={"Objects": batch, "Quiet": True}
+            )
+        if errors := answer.get("Errors"):
+            first = errors[0]
+            raise StorageUnavailable(
+                f"delete {len(errors)} objects: not deleted ({first.get('Key')}: "
+                f"{first.get('Code')} {first.get('Message')})"
+            )
+
+
 def delete_prefix(prefix: str) -> int:
     """Delete every object whose key starts with `prefix` (a folder: it must end with "/", so
     `exports/1/` never takes `exports/10/` along); returns how many were deleted. Repeating it

@@ -35,11 +35,14 @@ def job_ending_functions(
     failed: str | Callable[[TrackedJob], str],
     id_field: str,
     id_for_event: Callable[[str], object],
+    leftovers: Callable[[str], object] | None = None,
 ) -> list[inngest.Function]:
     """The `-failed` and `-cancelled` functions of the job function `function`, whose runs
     work on `model` rows: the job's id is the run's event's `id_field`, or for the original
     app's event shape `id_for_event(event id)`. `failed`: the status a failure ends in, or a
-    function of the locked job that returns it."""
+    function of the locked job that returns it. `leftovers(job id)`, when given, deletes what
+    the ended run left that no row points at (the step `delete-leftovers`, after the job is
+    settled; retried like any step while storage is down)."""
     # The engine names the function by its fully qualified id (`korai-app-identify-clips`).
     of_this_function = f"event.data.function_id == '{function.id}'"
     common = {
@@ -70,6 +73,7 @@ def job_ending_functions(
                 )
             ),
         )
+        _delete_leftovers(ctx, leftovers, run.job_id)
 
     @inngest_client.create_function(
         fn_id=f"{function.local_id}-cancelled",
@@ -87,8 +91,14 @@ def job_ending_functions(
                 )
             ),
         )
+        _delete_leftovers(ctx, leftovers, run.job_id)
 
     return [record_failed_run, record_cancelled_run]
+
+
+def _delete_leftovers(ctx, leftovers, job_id) -> None:
+    if leftovers is not None and job_id:
+        ctx.step.run("delete-leftovers", lambda: leftovers(str(job_id)))
 
 
 def _status_of(job: TrackedJob | None) -> str:

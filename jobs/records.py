@@ -219,10 +219,36 @@ def job_rerun(
     *,
     record_event: Callable[[TrackedJob], object],
     refused: Callable[[TrackedJob], ConflictError],
+    only_if: models.QuerySet | None = None,
 ) -> TrackedJob:
     """Back to `pending` with a new event (`record_event`, a new event id, so a new Inngest
-    run); `refused(job)` is raised when the job's status does not allow it (completed)."""
-    return _job_move(job, lifecycle.PENDING, RERUN_STEP, record_event, refused)
+    run); `refused(job)` is raised when the job's status does not allow it (completed).
+
+    `only_if` is what the caller selected the job by (failed, cancelled, stuck): asked again
+    once the row is locked, so of several reruns of one job at once exactly one runs it. The
+    others wait for its lock, then find the job `pending` and no longer stuck: ConflictError,
+    "a rerun is already under way"."""
+    if only_if is None:
+        return _job_move(job, lifecycle.PENDING, RERUN_STEP, record_event, refused)
+
+    def still_selected(locked: TrackedJob) -> ConflictError | None:
+        if only_if.filter(pk=locked.pk).exists():
+            return None
+        if lifecycle.PENDING not in lifecycle.ALLOWED[locked.status]:
+            return refused(locked)  # finished meanwhile (completed)
+        return rerun_under_way(locked)
+
+    return _job_move(job, lifecycle.PENDING, RERUN_STEP, record_event, refused, still_selected)
+
+
+def rerun_under_way(job: TrackedJob) -> ConflictError:
+    """The refusal of a rerun that another one beat to the job (or that its run moved on)."""
+    name = f"This {job._meta.verbose_name}"
+    if job.status in lifecycle.ACTIVE:
+        message = f"{name} is {job.status} again already: a rerun is already under way."
+    else:
+        message = f"{name} is {job.status} now: it changed since it was selected."
+    return ConflictError(message, code="rerun_under_way")
 
 
 @transaction.atomic
@@ -238,10 +264,12 @@ def job_cancel(
     return _job_move(job, lifecycle.CANCELLED, CANCEL_STEP, record_event, refused)
 
 
-def _job_move(job, new: str, step: str, record_event, refused) -> TrackedJob:
-    """Lock, move through the lifecycle, or refuse in the app's words; then record the event
-    in the same transaction."""
+def _job_move(job, new: str, step: str, record_event, refused, check=None) -> TrackedJob:
+    """Lock, move through the lifecycle, or refuse in the app's words (`check(locked job)`:
+    the caller's own refusal, or None); then record the event in the same transaction."""
     job = type(job).objects.select_for_update().get(pk=job.pk)
+    if check is not None and (refusal := check(job)) is not None:
+        raise refusal
     try:
         lifecycle.transition(job, new, step=step)
     except TransitionRefused:

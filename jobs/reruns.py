@@ -20,8 +20,10 @@ class JobKind:
     """One kind of durable job as the reruns see it; each app declares its own."""
 
     model: type[TrackedJob]
-    # The app's rerun service: back to pending with a new event (a new Inngest run).
-    rerun: Callable[[TrackedJob], TrackedJob]
+    # The app's rerun service: back to pending with a new event (a new Inngest run);
+    # `rerun(job, only_if=queryset)` refuses (ConflictError) a job no longer in the queryset
+    # once it is locked.
+    rerun: Callable[..., TrackedJob]
     # The app's stuck rule: `stuck(older_than=...)`, a queryset.
     stuck: Callable[..., QuerySet]
     # What "failed" selects: a partial export failed for some clips and reruns only those.
@@ -74,9 +76,10 @@ def jobs_rerun(
         for pk in pks[:room]:
             if not dry_run:
                 try:
-                    kind.rerun(kind.model.objects.get(pk=pk))
+                    kind.rerun(kind.model.objects.get(pk=pk), only_if=chosen)
                 except ApplicationError as exc:
-                    # It changed since it was selected (finished meanwhile): nothing to run.
+                    # It changed since it was selected (run again by another rerun, finished
+                    # meanwhile): nothing to run.
                     report.skipped.append(f"{kind.name} {pk}: {exc.message}")
                     continue
             ids.append(str(pk))

@@ -11,7 +11,7 @@ from exports.models import Export
 from exports.services import EXPORT_JOB
 from jobs.reconcile import jobs_reconcile
 from videos.models import Video
-from videos.services import VIDEO_JOB
+from videos.services import VIDEO_JOB, identify_answers_left_delete
 
 
 @inngest_client.create_function(
@@ -31,4 +31,5 @@ def reconcile_now() -> dict:
         candidates=[(VIDEO_JOB, Video.objects.all()), (EXPORT_JOB, Export.objects.all())],
         older_than=timedelta(minutes=settings.KORAI_RECONCILE_AFTER_MINUTES),
     )
-    return report.as_dict()
+    # Answers a cancel or a failure left behind (their -failed/-cancelled run missed them).
+    return {**report.as_dict(), "answersDeleted": identify_answers_left_delete()}

@@ -20,6 +20,7 @@ from jobs.steps import run_step
 from videos.deletion import video_cleanup_gave_up, video_objects_delete
 from videos.models import Video
 from videos.services import (
+    identify_answers_left_delete,
     video_complete_from_answer,
     video_id_for_event,
     video_identify_call,
@@ -117,6 +118,7 @@ identify_clips_endings = job_ending_functions(
     failed=Video.Status.FAILED,
     id_field="videoId",
     id_for_event=video_id_for_event,
+    leftovers=lambda video_id: identify_answers_left_delete(video_id=video_id),
 )
 
 

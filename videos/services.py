@@ -9,6 +9,7 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, QuerySet
 
 from clips.services import clips_replace
 from core.events import IDENTIFY_CANCELLED_EVENT, IDENTIFY_EVENT
@@ -109,12 +110,13 @@ def _video_create(*, owner, url, youtube_id, prompt, idempotency_key, from_event
     return video
 
 
-def video_rerun(*, video: Video) -> Video:
+def video_rerun(*, video: Video, only_if: QuerySet | None = None) -> Video:
     """Run a failed, cancelled or stuck video's identification again: back to `pending` with a
     new event (a new event id, so a new Inngest run). A completed video has nothing to run
     again."""
     return job_rerun(
         video,
+        only_if=only_if,
         record_event=_record_identify_event,
         refused=lambda video: ConflictError(
             "This video's clips are already identified; there is nothing to run again.",
@@ -126,7 +128,15 @@ def video_rerun(*, video: Video) -> Video:
 def video_cancel(*, video: Video) -> Video:
     """Cancel a pending or processing video: `cancelled` now, and a `video/identify.cancelled`
     event (sent after commit) that cancels its Inngest run. A step still in flight finds the
-    video cancelled and writes nothing. ConflictError if the video is already final."""
+    video cancelled and writes nothing, and an answer kept for the save step is deleted.
+    ConflictError if the video is already final."""
+    with transaction.atomic():
+        video = _video_cancel(video)
+        IdentifyAnswer.objects.filter(video=video).delete()
+    return video
+
+
+def _video_cancel(video: Video) -> Video:
     return job_cancel(
         video,
         record_event=lambda video: event_record(
@@ -229,6 +239,8 @@ def video_complete_from_answer(*, video_id: str, attempt: int) -> Video:
     if kept is None:
         if video.status == Video.Status.COMPLETED:
             return video
+        if video.status != Video.Status.PROCESSING:  # cancelled: its answer was deleted
+            raise JobStopped(f"video {video_id} is {video.status}: there is no answer to save")
         raise JobError(f"video {video_id} has no identification answer to save")
     if video.status != Video.Status.PROCESSING or video.inngest_run_id != kept.inngest_run_id:
         raise JobStopped(f"video {video_id} is {video.status}: its answer is not saved")
@@ -269,6 +281,25 @@ def video_complete(*, video_id: str, identified: dict, attempt: int) -> Video:
         )
     video.save()
     return video
+
+
+def identify_answers_left_delete(*, video_id: str | None = None) -> int:
+    """Delete the identification answers no run will save (of `video_id`, or of every video):
+    their video is no longer `processing` by the run that fetched them (cancelled, failed,
+    completed or taken over by another run). Returns how many. The `-failed`/`-cancelled`
+    functions call it for their video, reconciliation for all."""
+    answers = (
+        IdentifyAnswer.objects.all()
+        if video_id is None
+        else IdentifyAnswer.objects.filter(video_id=as_uuid(video_id))
+    )
+    current = Video.objects.filter(
+        pk=OuterRef("video_id"),
+        status=Video.Status.PROCESSING,
+        inngest_run_id=OuterRef("inngest_run_id"),
+    )
+    deleted, _ = answers.exclude(Exists(current)).delete()
+    return deleted
 
 
 def _record_identify_event(video: Video) -> None:
@@ -333,4 +364,8 @@ def _clean_idempotency_key(key: str | None) -> str:
 
 
 # How the reruns (`resend_events`, the admin) treat videos.
-VIDEO_JOB = JobKind(model=Video, rerun=lambda video: video_rerun(video=video), stuck=videos_stuck)
+VIDEO_JOB = JobKind(
+    model=Video,
+    rerun=lambda video, only_if=None: video_rerun(video=video, only_if=only_if),
+    stuck=videos_stuck,
+)

@@ -386,6 +386,10 @@ KORAI_DOWNLOAD_URL_EXPIRES_SECONDS = env.int("KORAI_DOWNLOAD_URL_EXPIRES_SECONDS
 # (Inngest allows up to 20, spread over hours by its back-off), and the wait before the second
 # sweep, which takes what a clips-API call in flight at the delete wrote afterwards.
 KORAI_CLEANUP_RETRIES = env.int("KORAI_CLEANUP_RETRIES", default=20, between=(0, 20))
+# Copying an export's rendered clips to its keys (`copy-rendered-clips`): tries again while
+# storage is down, each after a wait of Inngest's back-off table (15 s … 2 h), so 20 cover a
+# day; the render is never paid again.
+KORAI_COPY_RETRIES = env.int("KORAI_COPY_RETRIES", default=20, between=(0, 100))
 KORAI_CLEANUP_SWEEP_DELAY_SECONDS = env.int(
     "KORAI_CLEANUP_SWEEP_DELAY_SECONDS", default=int(CLIPS_API_READ_TIMEOUT_SECONDS) + 60
 )

@@ -3,7 +3,7 @@
 import pytest
 
 from exports.models import Export
-from exports.rendering import export_render
+from exports.rendering import export_copy_rendered, export_render
 from tests.factories import ExportFactory, VideoFactory
 from videos.models import Video
 
@@ -24,9 +24,20 @@ def _export(video, ranges):
 
 
 def _render(export, attempt=0):
-    return export_render(
+    """The render step, then the copy step, as one run does them: what each counted."""
+    rendered = export_render(
         export_id=str(export.pk), run_id="run-1", step="call-process-clips-api", attempt=attempt
     )
+    if rendered["requested"]:
+        export_copy_rendered(
+            export_id=str(export.pk),
+            run_id="run-1",
+            outputs=rendered["outputs"],
+            tried=0,
+            step="copy-rendered-clips",
+            attempt=attempt,
+        )
+    return {key: rendered[key] for key in ("requested", "rendered", "failed")}
 
 
 def test_each_rendered_clip_is_counted_once_across_retries_and_exports(fake_clips_api):

@@ -2,6 +2,7 @@
 fake processing API naming outputs by position as the real one does, and a real S3 HTTP API
 (moto server) holding the rendered clips."""
 
+import posixpath
 import threading
 import time
 
@@ -9,10 +10,12 @@ import pytest
 import requests
 from rest_framework.test import APIClient
 
-from devtools.executor import InngestExecutor, StepConcurrency
+from devtools.executor import InngestExecutor, Run, StepConcurrency
 from exports import functions
 from exports.models import Export, ExportedClip, RenderLease
+from exports.services import export_cancel
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
+from integrations import storage
 from tests.factories import ClipFactory, ExportFactory, VideoFactory
 from tests.fakes.clips_api import Reply, render_bytes
 from videos.models import Video
@@ -95,6 +98,7 @@ def test_one_call_renders_every_clip_into_objects_of_the_export(executor, fake_c
     assert list(run.step_attempts) == [
         "create-export-record",
         "call-process-clips-api",
+        "copy-rendered-clips",
         "save-exported-clips-to-database",
     ]
     # ONE request with every range, the contract's body and the export's subtitle overrides.
@@ -401,9 +405,120 @@ def test_export_deleted_before_saving_fails_at_once(executor, fake_clips_api, ex
 
 def test_step_output_is_small(executor, fake_clips_api, export):
     run = executor.run("process-clips", event_for(export))
+    folder = posixpath.dirname(export.video.s3_key)
     assert run.steps["call-process-clips-api"] == {
-        "data": {"requested": 3, "rendered": 3, "failed": 0}
+        "data": {
+            "requested": 3,
+            "rendered": 3,
+            "failed": 0,
+            "outputs": [[n, f"{folder}/clip_{n}.mp4"] for n in range(3)],
+        }
     }
+    assert run.steps["copy-rendered-clips"] == {"data": {"copied": 3, "failed": 0}}
+
+
+def test_storage_down_during_the_copies_renders_once_and_completes_once_it_is_back(
+    live_server, fake_clips_api, export, s3, settings
+):
+    assert settings.KORAI_COPY_RETRIES == 20
+    render = fake_clips_api.process_answer
+
+    def render_then_storage_goes_down(body):
+        answer = render(body)  # the outputs are written to the video's folder first
+        s3.down()
+        return answer
+
+    fake_clips_api.process_answer = render_then_storage_goes_down
+    sleeps = []
+
+    def storage_back_after_two_waits(name):
+        sleeps.append(name)
+        if len(sleeps) == 2:
+            s3.up()
+
+    executor = InngestExecutor(base_url=live_server.url, on_sleep=storage_back_after_two_waits)
+
+    run = executor.run("process-clips", event_for(export))
+
+    assert run.status == "completed", run.error
+    assert fake_clips_api.count("process") == 1  # one GPU run, whatever storage did
+    assert sleeps == ["wait-for-storage", "wait-for-storage"]
+    assert run.step_attempts["copy-rendered-clips"] == 3  # two tries while down, then kept
+    export.refresh_from_db()
+    assert export.status == Export.Status.COMPLETED
+    assert export.last_error == ""
+    assert downloads(export) == [
+        (200, render_bytes(export.video.s3_key, s, e, 1)) for s, e in RANGES
+    ]
+    failed_tries = [e["detail"] for e in export.timeline if e["step"] == "copy-rendered-clips"]
+    assert "trying again in 15 s" in failed_tries[0]
+    assert "trying again in 30 s" in failed_tries[1]
+    assert not RenderLease.objects.filter(video_id=export.video_id).exists()  # given back
+
+
+def test_storage_down_through_every_try_of_the_copies_fails_those_clips(
+    live_server, fake_clips_api, export, s3, settings
+):
+    settings.KORAI_COPY_RETRIES = 2
+    render = fake_clips_api.process_answer
+
+    def render_then_storage_goes_down(body):
+        answer = render(body)
+        s3.down()
+        return answer
+
+    fake_clips_api.process_answer = render_then_storage_goes_down
+
+    run = InngestExecutor(base_url=live_server.url).run("process-clips", event_for(export))
+
+    assert run.status == "failed"
+    assert fake_clips_api.count("process") == 1
+    assert run.step_attempts["copy-rendered-clips"] == 3
+    export.refresh_from_db()
+    assert export.status == Export.Status.FAILED
+    assert all("could not be kept" in error for _, error in outcomes(export).values())
+
+
+def test_a_cancel_during_the_copies_leaves_no_copy_and_no_row(
+    executor, fake_clips_api, export, s3, monkeypatch
+):
+    copy = storage.copy_unless_same
+
+    def copy_then_cancel(src, dst):
+        copied = copy(src, dst)
+        if dst == export.clip_key(1):  # two of the three copies made
+            export_cancel(export=Export.objects.get(pk=export.pk))  # the API's cancel
+        return copied
+
+    monkeypatch.setattr(storage, "copy_unless_same", copy_then_cancel)
+
+    run = executor.run("process-clips", event_for(export))
+
+    assert run.status == "completed"  # stopped at the copies' commit, not failed
+    assert fake_clips_api.count("process") == 1
+    export.refresh_from_db()
+    assert export.status == Export.Status.CANCELLED
+    assert not export.exported_clips.exists()
+    assert s3.keys(export.storage_prefix) == []  # the copies it made were deleted
+    assert not RenderLease.objects.filter(video_id=export.video_id).exists()
+
+
+def test_the_cancelled_function_deletes_copies_no_row_points_at(
+    executor, fake_clips_api, export, s3
+):
+    # A run cancelled in Inngest while it waited for storage: its copies stay until
+    # process-clips-cancelled settles the export and deletes what no row points at.
+    executor.run("process-clips", event_for(export))
+    kept = s3.keys(export.storage_prefix)
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.PROCESSING)
+    s3.put(f"{export.storage_prefix}clip_7.mp4", b"a copy of a cancelled run")
+    event = event_for(export)
+    run = Run(run_id=Export.objects.get(pk=export.pk).inngest_run_id, status="cancelled")
+
+    executor.cancelled("process-clips", event, run)
+
+    assert Export.objects.get(pk=export.pk).status == Export.Status.CANCELLED
+    assert s3.keys(export.storage_prefix) == kept
 
 
 # --- Long calls: the service answers 303 to a result URL every interval (Modal: 150 s) --------
@@ -437,6 +552,7 @@ def test_a_render_cut_right_after_the_303_resumes_its_call_and_posts_once(
         "create-export-record",
         "call-process-clips-api",
         "wait-for-process-clips-api-1",
+        "copy-rendered-clips",
         "save-exported-clips-to-database",
     ]
     # Between the POST and the last copy, every request found the video leased to this run.

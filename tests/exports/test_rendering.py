@@ -7,7 +7,12 @@ import pytest
 from django.utils import timezone
 
 from exports.models import Export
-from exports.rendering import export_finish, export_render, export_render_failed
+from exports.rendering import (
+    export_copy_rendered,
+    export_finish,
+    export_render,
+    export_render_failed,
+)
 from exports.selectors import exports_stuck
 from exports.services import export_failed_status
 from jobs.records import job_fail
@@ -17,14 +22,15 @@ from tests.factories import ExportedClipFactory, ExportFactory
 # before it answers, which on a loaded machine can outlast the default 0.5 s (then retried).
 CLIPS_API_READ_TIMEOUT_SECONDS = 10.0
 
-# Read the export with its video and its rendered ranges; take the video's render lease (a
-# savepoint: lock it or, the first time, insert it in a savepoint of its own); look for a call of
-# this run in flight (none: POST); once the API answered, forget any kept result URL, check the
-# export is still this run's (not cancelled) and keep the lease for the copies; then, in one
-# transaction (a savepoint inside the test's, with its release): lock the export, give the lease
-# back, note the step on it; look for a call in flight again (none) and give the lease back
-# again, whatever ended the render (nothing left to delete).
-QUERIES_PER_RENDER = 19
+# Read the export with its video, this run's answered lease (none) and its rendered ranges;
+# take the video's render lease (a savepoint: lock it or, the first time, insert it in a
+# savepoint of its own); look for a call of this run in flight (none: POST); once the API
+# answered, forget any kept result URL, check the export is still this run's (not cancelled) and
+# keep the lease, with the outputs, for the copies.
+QUERIES_PER_RENDER = 13
+# Read the export with its video; renew the lease; then, in one transaction (a savepoint
+# inside the test's, with its release): lock the export, give the lease back, note the step.
+QUERIES_PER_COPY = 7
 # For each clip of a custom range (no source clip to look up): lock and read its row, insert it
 # (update_or_create: a read, two savepoints with their releases), count it on the video.
 QUERIES_PER_RENDERED_CLIP = 8
@@ -126,20 +132,30 @@ def test_rendering_is_progress_on_the_export(fake_clips_api, ranges, django_asse
     long_ago = timezone.now() - timedelta(hours=2)
     Export.objects.filter(pk=export.pk).update(updated_at=long_ago)
 
-    with django_assert_num_queries(QUERIES_PER_RENDER + QUERIES_PER_RENDERED_CLIP * ranges):
+    with django_assert_num_queries(QUERIES_PER_RENDER):
         rendered = export_render(
             export_id=str(export.id), run_id="run-1", step="call-process-clips-api", attempt=1
         )
+    with django_assert_num_queries(QUERIES_PER_COPY + QUERIES_PER_RENDERED_CLIP * ranges):
+        copied = export_copy_rendered(
+            export_id=str(export.id),
+            run_id="run-1",
+            outputs=rendered["outputs"],
+            tried=0,
+            step="copy-rendered-clips",
+            attempt=1,
+        )
 
-    assert rendered == {"requested": ranges, "rendered": ranges, "failed": 0}
+    assert (rendered["requested"], rendered["rendered"], rendered["failed"]) == (ranges, ranges, 0)
+    assert copied == {"copied": ranges, "failed": 0}
     export.refresh_from_db()
     assert export.updated_at > long_ago
     assert export not in exports_stuck(older_than=timedelta(minutes=30))
     assert export.timeline[-1] | {"at": None} == {
-        "step": "call-process-clips-api",
+        "step": "copy-rendered-clips",
         "at": None,
         "attempt": 1,
-        "detail": f"{ranges} of {ranges} clips rendered in one call",
+        "detail": f"{ranges} of {ranges} clips rendered in one call and kept",
     }
     assert [c.s3_key for c in export.exported_clips.all()] == [
         export.clip_key(n) for n in range(ranges)

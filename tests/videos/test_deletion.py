@@ -12,7 +12,7 @@ from clips.models import Clip
 from devtools.executor import InngestExecutor
 from exports import rendering
 from exports.models import Export, ExportedClip
-from exports.rendering import export_render
+from exports.rendering import export_copy_rendered, export_render
 from outbox.models import OutboxEvent
 from tests.factories import ClipFactory, ExportedClipFactory, ExportFactory, VideoFactory
 from videos.models import Video, VideoDeletion
@@ -46,8 +46,17 @@ def export_of(video, ranges):
 
 
 def render(export):
-    export_render(
+    """The render step, then the copy step, as one run of `process-clips` does them."""
+    rendered = export_render(
         export_id=str(export.pk), run_id="run-1", step="call-process-clips-api", attempt=0
+    )
+    export_copy_rendered(
+        export_id=str(export.pk),
+        run_id="run-1",
+        outputs=rendered["outputs"],
+        tried=0,
+        step="copy-rendered-clips",
+        attempt=0,
     )
 
 

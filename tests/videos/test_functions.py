@@ -11,13 +11,14 @@ from inngest.experimental import mocked
 from clips.models import Clip
 from devtools.executor import InngestExecutor
 from integrations import clips_api
+from operations.functions import reconcile_now
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
 from tests.videos.test_identify_steps import answer
 from videos import functions
 from videos.functions import identify_clips
 from videos.models import IdentifyAnswer, Video
-from videos.services import identify_answer_store, video_id_for_event
+from videos.services import identify_answer_store, video_cancel, video_id_for_event
 
 STEPS = ["create-video-record", "call-identify-clips-api", "save-clips-to-database"]
 
@@ -415,3 +416,57 @@ def test_identify_clips_with_the_sdk_mocked_harness(settings):
     assert result.status is mocked.Status.COMPLETED
     assert result.output == {"videoId": str(video.id), "s3Key": video.s3_key, "totalClips": 1}
     assert list(video.clips.values_list("start", "end")) == [(10, 20)]
+
+
+# --- What a run that did not save its answer leaves behind: nothing -----------------------------
+
+
+def test_a_cancel_before_the_save_deletes_the_kept_answer(
+    executor, fake_clips_api, video, monkeypatch
+):
+    save = functions.video_complete_from_answer
+
+    def cancel_then_save(**kwargs):
+        assert IdentifyAnswer.objects.filter(video_id=kwargs["video_id"]).exists()
+        video_cancel(video=Video.objects.get(pk=kwargs["video_id"]))  # the API's cancel
+        return save(**kwargs)
+
+    monkeypatch.setattr(functions, "video_complete_from_answer", cancel_then_save)
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "completed"  # stopped, not failed: nothing to look into
+    assert fake_clips_api.count("identify") == 1
+    assert Video.objects.get(pk=video.pk).status == Video.Status.CANCELLED
+    assert not IdentifyAnswer.objects.exists()
+    assert not Clip.objects.exists()
+
+
+def test_a_run_failing_before_the_save_leaves_no_answer(
+    executor, fake_clips_api, video, monkeypatch, settings
+):
+    def database_down(**kwargs):
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr(functions, "video_complete_from_answer", database_down)
+
+    run = executor.run("identify-clips", event_for(video))
+
+    assert run.status == "failed"
+    assert run.step_attempts["save-clips-to-database"] == settings.INNGEST_RETRIES + 1
+    assert Video.objects.get(pk=video.pk).status == Video.Status.FAILED
+    # identify-clips-failed marked it failed, then deleted the answer no run will save.
+    assert not IdentifyAnswer.objects.exists()
+
+
+def test_reconciliation_deletes_answers_no_run_will_save(db):
+    saving = VideoFactory(status=Video.Status.PROCESSING, inngest_run_id="run-2")
+    IdentifyAnswer.objects.create(video=saving, inngest_run_id="run-2", answer={})
+    replaced = VideoFactory(status=Video.Status.PROCESSING, inngest_run_id="run-3")
+    IdentifyAnswer.objects.create(video=replaced, inngest_run_id="run-1", answer={})
+    failed = VideoFactory(status=Video.Status.FAILED, inngest_run_id="run-1")
+    IdentifyAnswer.objects.create(video=failed, inngest_run_id="run-1", answer={})
+
+    assert reconcile_now()["answersDeleted"] == 2
+
+    assert list(IdentifyAnswer.objects.values_list("video_id", flat=True)) == [saving.pk]
