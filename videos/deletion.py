@@ -12,8 +12,9 @@ call, and what it then leaves in storage (a render's outputs and copies, a sourc
 taken by the function's second sweep, made after the longest such call can last
 (`KORAI_CLEANUP_SWEEP_DELAY_SECONDS`)."""
 
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
+from psycopg.errors import DeadlockDetected
 
 from core.events import VIDEO_DELETED_EVENT
 from integrations import storage
@@ -21,11 +22,30 @@ from jobs.records import JobError, as_uuid, truncate_error
 from outbox.services import event_record
 from videos.models import Video, VideoDeletion
 
+# Tries of a delete that PostgreSQL chose as a deadlock's victim.
+DEADLOCK_TRIES = 3
 
-@transaction.atomic
+
 def video_delete(*, video: Video) -> VideoDeletion:
     """Delete the video and everything under it, and record the removal of its stored objects
-    (the video's folder and each export's), which happens after commit."""
+    (the video's folder and each export's), which happens after commit.
+
+    The delete's cascade locks the video's rows in its own order while a step of one of its
+    jobs may hold some of them (a render giving its lease back with its clips): PostgreSQL then
+    breaks the deadlock by failing one side. When that is the delete, it is tried again, so
+    the user is not told the database is down; inside a caller's transaction it cannot be."""
+    for tried in range(1, DEADLOCK_TRIES + 1):
+        try:
+            return _video_delete_once(video=video)
+        except OperationalError as err:
+            deadlock = isinstance(err.__cause__, DeadlockDetected)
+            if not deadlock or tried == DEADLOCK_TRIES or connection.in_atomic_block:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _video_delete_once(*, video: Video) -> VideoDeletion:
     video = Video.objects.select_for_update().get(pk=video.pk)
     # Each export's folder, read through the relation: this app does not import `exports`.
     # (`video_id` too: the related manager checks it on every row it returns.)

@@ -6,6 +6,8 @@ import threading
 import time
 
 import pytest
+from django.db import OperationalError
+from psycopg.errors import DeadlockDetected
 from rest_framework.test import APIClient
 
 from clips.models import Clip
@@ -15,6 +17,7 @@ from exports.models import Export, ExportedClip
 from exports.rendering import export_copy_rendered, export_render
 from outbox.models import OutboxEvent
 from tests.factories import ClipFactory, ExportedClipFactory, ExportFactory, VideoFactory
+from videos import deletion
 from videos.models import Video, VideoDeletion
 
 # Read by the fake_clips_api fixture: a render call writes each output to the local S3 server
@@ -288,3 +291,31 @@ def test_a_render_in_flight_when_its_video_is_deleted_writes_nothing_that_stays(
     # render found its export gone before copying them, so no copy was made.
     assert cleanup.output["deletedObjects"] == 2
     assert s3.keys(video.storage_prefix) == [] and s3.keys(export.storage_prefix) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delete_chosen_as_a_deadlocks_victim_is_tried_again(user, monkeypatch):
+    """PostgreSQL fails one side of a deadlock (the delete's cascade against a render giving
+    its lease back with its clips, seen by the fault-injection suite): the user's DELETE still
+    succeeds."""
+    video = VideoFactory(owner=user, status=Video.Status.COMPLETED)
+    once = deletion._video_delete_once
+    victims = []
+
+    def deadlocked_once(**kwargs):
+        if not victims:
+            victims.append(kwargs["video"].pk)
+            try:
+                raise DeadlockDetected("deadlock detected")
+            except DeadlockDetected as cause:
+                raise OperationalError("deadlock detected") from cause
+        return once(**kwargs)
+
+    monkeypatch.setattr(deletion, "_video_delete_once", deadlocked_once)
+
+    response = client_for(user).delete(f"/api/videos/{video.pk}/")
+
+    assert response.status_code == 204
+    assert victims == [video.pk]
+    assert not Video.objects.filter(pk=video.pk).exists()
+    assert VideoDeletion.objects.filter(pk=video.pk).exists()
