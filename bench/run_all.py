@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench import cancel, exports, inflight, instances, poll, scale, steps, submit
+from bench import cancel, exports, inflight, instances, paid, poll, scale, steps, submit
 from bench.common import setup_django
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -26,6 +26,7 @@ def main() -> None:
         "submission": lambda: submit.main(requests_per_mode=200),
         "durable_steps": lambda: steps.main(runs=20),
         "exports": exports.main,
+        "gpu_runs_paid": paid.main,
         "steps_in_flight": lambda: inflight.main(runs=100),
         "two_instances": instances.main,
         "scale": scale.main,
