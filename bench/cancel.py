@@ -199,6 +199,9 @@ def _round(n: int, base: str, headers: dict, dev) -> dict | None:
         raise RuntimeError(f"cancel answered {answer.status_code}: {answer.text}")
     _wait_for(lambda: video_id in dev.ended)
     ended_at, run = dev.ended[video_id]
+    # The engine gives a cancelled run up at once (the server abandons its request): the step
+    # in flight still answers on the Django side when its call ends.
+    _wait_for(lambda: in_flight[0]["answered"] is not None)
     step_answered = in_flight[0]["answered"]
     after = [c for c in calls[video_id] if c["sent"] > step_answered]
     status = session.get(f"{base}/api/videos/{video_id}/status/", headers=headers, timeout=30)

@@ -115,7 +115,10 @@ def _deployment(design: str, env: dict):
     """Gunicorn as the README deploys it: yields the API's and the steps' base URLs and the
     service's process ids."""
     pools = (
-        [("all", "4", "8")] if design == "one_pool" else [("api", "4", "8"), ("steps", "2", "160")]
+        # The steps pool: one worker whose threads hold every step Inngest may send it at once
+        # (deploy/gunicorn/steps.py refuses to start otherwise: korai/capacity.py counts each
+        # function at the benchmark's INNGEST_CONCURRENCY_GLOBAL).
+        [("all", "4", "8")] if design == "one_pool" else [("api", "4", "8"), ("steps", "1", "416")]
     )
     processes, urls = [], {}
     try:

@@ -131,9 +131,10 @@ def _undelivered_count() -> int:
 def _wait_until_delivered(user, timeout: float = 60) -> None:
     """Until this benchmark's events are delivered (the submission benchmark leaves its own
     undelivered: waiting for those took the whole timeout)."""
-    from outbox.models import OutboxEvent
+    from outbox.selectors import events_undelivered
+    from videos.models import Video
 
-    undelivered = OutboxEvent.objects.filter(delivered_at__isnull=True, video__owner=user)
+    undelivered = events_undelivered(jobs=[Video.objects.filter(owner=user)])
     deadline = time.monotonic() + timeout
     while undelivered.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
