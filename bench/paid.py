@@ -186,8 +186,7 @@ def _proxy(target: str):
 def _no_resume():
     """A retried call step posts again: no kept result URL is ever found."""
     stack = contextlib.ExitStack()
-    for module in ("videos.services", "exports.rendering"):
-        stack.enter_context(mock.patch(f"{module}.pending_call", lambda *a, **k: ""))
+    stack.enter_context(mock.patch("jobs.calls.pending_call", lambda *a, **k: ""))
     return stack
 
 

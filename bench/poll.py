@@ -1,11 +1,15 @@
 """Polling: GET /api/videos/{id}/status/ against a bare one-row JSON view, same gunicorn server.
 
-Target: the status endpoint keeps at least 0.8 of the bare view's throughput.
+Target: the status endpoint keeps at least 0.8 of the bare view's throughput. The figure is
+the median of the ratios of back-to-back pairs (bare, then status, a few seconds each): this
+2-core VM drifts by ±15% between runs of a few seconds, and pairing takes most of that drift
+out of the ratio. The pairs' lowest and highest ratios are reported with it.
 
 Also the web client's list page, which polls `GET /api/clips/videos` every 5 s with ALL of a
 user's videos: its query count (in-process) and median latency (wrk, same server) for a user
 with 1,000 videos."""
 
+import statistics
 import sys
 
 from bench.common import gunicorn, report, setup_django, wrk
@@ -74,7 +78,7 @@ def web_client_list_queries(token: str) -> int:
     return len(queries)
 
 
-def main(seconds: int = 8) -> dict:
+def main(seconds: int = 3, pairs: int = 7) -> dict:
     setup_django()
     video, token = seed()
     web_token = seed_web_client_user()
@@ -90,17 +94,19 @@ def main(seconds: int = 8) -> dict:
         }
         wrk(urls["status"][0], headers=urls["status"][1], seconds=2)  # warm up both
         wrk(urls["bare"][0], seconds=2)
-        for _ in range(2):  # interleaved, so drift on the machine hits both alike
+        for _ in range(pairs):  # interleaved, so drift on the machine hits both alike
             for name, (url, headers) in urls.items():
                 rounds[name].append(wrk(url, headers=headers, seconds=seconds))
         web_list = wrk(
             f"{base}/api/clips/videos",
             headers={"Authorization": f"Token {web_token}"},
-            seconds=seconds,
+            seconds=5,
             connections=4,
         )
     bare, status = (_mean(rounds[name]) for name in ("bare", "status"))
-    ratio = status["rps"] / bare["rps"]
+    pairs_run = zip(rounds["bare"], rounds["status"], strict=True)
+    pair_ratios = sorted(polled["rps"] / baseline["rps"] for baseline, polled in pairs_run)
+    ratio = statistics.median(pair_ratios)
     report(
         "Polling: status endpoint vs bare view (gunicorn, 2 workers, PostgreSQL, wrk -c16)",
         [
@@ -108,7 +114,8 @@ def main(seconds: int = 8) -> dict:
             f"  p99 {bare['p99_ms']:.2f} ms",
             f"status endpoint: {status['rps']:8.0f} req/s  p50 {status['p50_ms']:.2f} ms"
             f"  p99 {status['p99_ms']:.2f} ms",
-            f"ratio (status / bare throughput): {ratio:.2f}  (target >= {TARGET_RATIO})"
+            f"ratio (status / bare throughput), median of {pairs} pairs: {ratio:.2f}"
+            f"  (pairs {pair_ratios[0]:.2f}-{pair_ratios[-1]:.2f}; target >= {TARGET_RATIO})"
             f"  {'MET' if ratio >= TARGET_RATIO else 'MISSED'}",
             f"web client list, 1,000 videos: {web_queries} queries; median "
             f"{web_list['p50_ms']:.1f} ms, p99 {web_list['p99_ms']:.1f} ms, "
@@ -119,6 +126,7 @@ def main(seconds: int = 8) -> dict:
         "bare": bare,
         "status": status,
         "ratio": ratio,
+        "pair_ratios": pair_ratios,
         "met": ratio >= TARGET_RATIO,
         "web_client_list": {"videos": 1000, "queries": web_queries, **web_list},
     }
@@ -129,4 +137,4 @@ def _mean(results: list[dict]) -> dict:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 8)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

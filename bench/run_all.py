@@ -20,11 +20,11 @@ def main() -> None:
     setup_django(fresh=True)  # every run starts from an empty, freshly migrated database
     results = {"machine": _machine()}
     benchmarks = {
-        "polling": lambda: poll.main(seconds=5),
+        "polling": poll.main,
         # Before the benchmarks that leave undelivered events in the outbox.
         "cancellation": lambda: cancel.main(rounds=5),
         "submission": lambda: submit.main(requests_per_mode=200),
-        "durable_steps": lambda: steps.main(runs=20),
+        "durable_steps": lambda: steps.main(runs=30),
         "exports": exports.main,
         "gpu_runs_paid": paid.main,
         "steps_in_flight": lambda: inflight.main(runs=100),

@@ -6,6 +6,7 @@ Each is safe to run twice: Inngest may deliver a step again after its writes com
 rerun of a partial export must not render again the clips that already succeeded."""
 
 import contextlib
+import functools
 import math
 from datetime import timedelta
 
@@ -27,7 +28,7 @@ from exports.subtitles import subtitle_customization
 from integrations import clips_api, storage
 from integrations.storage import StorageError, StorageUnavailable
 from jobs import lifecycle
-from jobs.calls import pending_call, pending_call_forget, pending_call_keep
+from jobs.calls import call_resumed, pending_call, pending_call_forget
 from jobs.records import (
     JobError,
     JobStopped,
@@ -116,7 +117,8 @@ def _render(export: Export, missing: list, *, run_id: str, last: bool) -> dict:
     """The call (one request of it), for a run that holds the video's lease, which then keeps
     its outputs for the copies."""
     export_id = str(export.pk)
-    processed = clips_api.process_clips(
+    request = functools.partial(
+        clips_api.process_clips,
         s3_key=export.video.s3_key,
         clips=[{"start": start, "end": end} for _, start, end in missing],
         prompt=export.video.prompt,
@@ -124,17 +126,10 @@ def _render(export: Export, missing: list, *, run_id: str, last: bool) -> dict:
         aspect_ratio=export.aspect_ratio,
         subtitles=export.subtitles,
         subtitle_customization=subtitle_customization(export.subtitle_style),
-        result_url=pending_call(Export, export_id, run_id),
     )
+    # A retry after whatever cuts this step resumes the call (its URL kept before anything).
+    processed = call_resumed(Export, export_id, run_id, request, api="process-clips", last=last)
     if isinstance(processed, clips_api.StillRunning):
-        # Kept before anything else: a retry after whatever cuts this step resumes the call.
-        pending_call_keep(Export, export_id, run_id, processed.result_url)
-        if last:
-            raise clips_api.ClipsApiNoResult(
-                f"process-clips API had no result after {clips_api.waits_allowed()} waits "
-                f"of {settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS:g} s: given up, not posted "
-                "again"
-            )
         return {"waiting": True}
     # The call is over: nothing of it is still writing (a failure of the copies renders again).
     pending_call_forget(Export, export_id)

@@ -133,17 +133,9 @@ def _head(key: str) -> tuple[str, int] | None:
 def delete_keys(keys: list[str]) -> None:
     """Delete these objects (a missing one is no error)."""
     for start in range(0, len(keys), _DELETE_BATCH):
-        batch = [{"Key": key} for key in keys[start : start + _DELETE_BATCH]]
+        batch = keys[start : start + _DELETE_BATCH]
         with _classified(f"delete {len(batch)} objects"):
-            answer = client().delete_objects(
-                Bucket=bucket_name(), Delete={"Objects": batch, "Quiet": True}
-            )
-        if errors := answer.get("Errors"):
-            first = errors[0]
-            raise StorageUnavailable(
-                f"delete {len(errors)} objects: not deleted ({first.get('Key')}: "
-                f"{first.get('Code')} {first.get('Message')})"
-            )
+            _delete_batch(batch, what=f"delete {len(batch)} objects")
 
 
 def delete_prefix(prefix: str) -> int:
@@ -162,20 +154,24 @@ def delete_prefix(prefix: str) -> int:
             )
         )
         for page in pages:
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if not keys:
-                continue
-            answer = client().delete_objects(
-                Bucket=bucket_name(), Delete={"Objects": keys, "Quiet": True}
-            )
-            if errors := answer.get("Errors"):
-                first = errors[0]
-                raise StorageUnavailable(
-                    f"delete under {prefix}: {len(errors)} objects not deleted "
-                    f"({first.get('Key')}: {first.get('Code')} {first.get('Message')})"
-                )
-            deleted += len(keys)
+            if keys := [item["Key"] for item in page.get("Contents", [])]:
+                _delete_batch(keys, what=f"delete under {prefix}")
+                deleted += len(keys)
     return deleted
+
+
+def _delete_batch(keys: list[str], *, what: str) -> None:
+    """One DeleteObjects request (at most _DELETE_BATCH keys). S3 answers 200 even when some
+    keys were not deleted, naming them in `Errors`: those are StorageUnavailable too."""
+    answer = client().delete_objects(
+        Bucket=bucket_name(), Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
+    )
+    if errors := answer.get("Errors"):
+        first = errors[0]
+        raise StorageUnavailable(
+            f"{what}: {len(errors)} objects not deleted ({first.get('Key')}: "
+            f"{first.get('Code')} {first.get('Message')})"
+        )
 
 
 def put_object(key: str, body: bytes, *, content_type: str = "video/mp4") -> None:

@@ -12,11 +12,39 @@ The URL belongs to the run that posted the call (`pending_call_run_id`): another
 (a rerun asks for something else) never resumes it. It is forgotten when the result arrives and
 when the job ends (`pending_call_forget_on_end`, a receiver of `status_changed`)."""
 
+from collections.abc import Callable
+
+from django.conf import settings
 from django.utils import timezone
 
+from integrations import clips_api
 from jobs.lifecycle import FINAL
 from jobs.models import TrackedJob
 from jobs.records import as_uuid
+
+
+def call_resumed(
+    model: type[TrackedJob],
+    job_id: str,
+    run_id: str,
+    request: Callable[..., object],
+    *,
+    api: str,
+    last: bool,
+) -> object:
+    """One request of run `run_id`'s call to the clips API `api`: `request(result_url=...)`
+    POSTs, or, with the result URL the service gave this run, GETs it. Returns the answer, or
+    `clips_api.StillRunning` once its URL is kept; on the `last` wait a call still running is
+    given up (ClipsApiNoResult), never posted again."""
+    result = request(result_url=pending_call(model, job_id, run_id))
+    if isinstance(result, clips_api.StillRunning):
+        pending_call_keep(model, job_id, run_id, result.result_url)
+        if last:
+            raise clips_api.ClipsApiNoResult(
+                f"{api} API had no result after {clips_api.waits_allowed()} waits of "
+                f"{settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS:g} s: given up, not posted again"
+            )
+    return result
 
 
 def pending_call(model: type[TrackedJob], job_id: str, run_id: str) -> str:
@@ -46,6 +74,8 @@ def pending_call_forget(model: type[TrackedJob], job_id: str) -> None:
 
 
 def pending_call_forget_on_end(sender, *, job, new: str, **kwargs) -> None:
-    """Receiver of `jobs.lifecycle.status_changed`: a job that ended waits on no call."""
+    """Receiver of `jobs.lifecycle.status_changed`: a job that ended waits on no call. The
+    instance is cleared too, so the caller's save of it does not write the URL back."""
     if new in FINAL:
+        job.pending_call_url = job.pending_call_run_id = ""
         pending_call_forget(sender, str(job.pk))

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import inngest
 from django.conf import settings
 
-from core.inngest import failed_run, inngest_client
+from core.inngest import FailedRun, failed_run, inngest_client
 from jobs.models import TrackedJob
 from jobs.records import job_cancelled_in_engine, job_fail
 
@@ -45,60 +45,44 @@ def job_ending_functions(
     settled; retried like any step while storage is down)."""
     # The engine names the function by its fully qualified id (`korai-app-identify-clips`).
     of_this_function = f"event.data.function_id == '{function.id}'"
-    common = {
-        "retries": settings.INNGEST_RETRIES,
-        # Each run is one short database write; a small limit keeps a burst of failures from
-        # taking the steps pool's threads (counted in its capacity: korai/capacity.py).
-        "concurrency": [inngest.Concurrency(limit=ENDINGS_CONCURRENCY)],
-    }
 
-    @inngest_client.create_function(
-        fn_id=f"{function.local_id}-failed",
-        name=f"{function.name}: record a failed run",
-        trigger=inngest.TriggerEvent(event=FUNCTION_FAILED_EVENT, expression=of_this_function),
-        **common,
-    )
-    def record_failed_run(ctx: inngest.ContextSync) -> None:
-        run = failed_run(ctx, id_field=id_field, id_for_event=id_for_event)
-        ctx.step.run(
-            "mark-job-failed",
-            lambda: _status_of(
-                job_fail(
-                    model=model,
-                    job_id=run.job_id,
-                    run_id=run.run_id,
-                    event_id=run.event_id,
-                    error=run.error,
-                    failed=failed,
-                )
-            ),
+    def record_failure(run: FailedRun) -> TrackedJob | None:
+        return job_fail(
+            model=model,
+            job_id=run.job_id,
+            run_id=run.run_id,
+            event_id=run.event_id,
+            error=run.error,
+            failed=failed,
         )
-        _delete_leftovers(ctx, leftovers, run.job_id)
 
-    @inngest_client.create_function(
-        fn_id=f"{function.local_id}-cancelled",
-        name=f"{function.name}: record a cancelled run",
-        trigger=inngest.TriggerEvent(event=FUNCTION_CANCELLED_EVENT, expression=of_this_function),
-        **common,
-    )
-    def record_cancelled_run(ctx: inngest.ContextSync) -> None:
-        run = failed_run(ctx, id_field=id_field, id_for_event=id_for_event)
-        ctx.step.run(
-            "mark-job-cancelled",
-            lambda: _status_of(
-                job_cancelled_in_engine(
-                    model=model, job_id=run.job_id, run_id=run.run_id, event_id=run.event_id
-                )
-            ),
+    def record_cancel(run: FailedRun) -> TrackedJob | None:
+        return job_cancelled_in_engine(
+            model=model, job_id=run.job_id, run_id=run.run_id, event_id=run.event_id
         )
-        _delete_leftovers(ctx, leftovers, run.job_id)
 
-    return [record_failed_run, record_cancelled_run]
+    def ending(kind: str, event: str, step: str, record) -> inngest.Function:
+        @inngest_client.create_function(
+            fn_id=f"{function.local_id}-{kind}",
+            name=f"{function.name}: record a {kind} run",
+            trigger=inngest.TriggerEvent(event=event, expression=of_this_function),
+            # Each run is one short database write; a small limit keeps a burst of endings
+            # from taking the steps pool's threads (counted in its capacity: korai/capacity.py).
+            concurrency=[inngest.Concurrency(limit=ENDINGS_CONCURRENCY)],
+            retries=settings.INNGEST_RETRIES,
+        )
+        def record_ended_run(ctx: inngest.ContextSync) -> None:
+            run = failed_run(ctx, id_field=id_field, id_for_event=id_for_event)
+            ctx.step.run(step, lambda: _status_of(record(run)))
+            if leftovers is not None and run.job_id:
+                ctx.step.run("delete-leftovers", lambda: leftovers(str(run.job_id)))
 
+        return record_ended_run
 
-def _delete_leftovers(ctx, leftovers, job_id) -> None:
-    if leftovers is not None and job_id:
-        ctx.step.run("delete-leftovers", lambda: leftovers(str(job_id)))
+    return [
+        ending("failed", FUNCTION_FAILED_EVENT, "mark-job-failed", record_failure),
+        ending("cancelled", FUNCTION_CANCELLED_EVENT, "mark-job-cancelled", record_cancel),
+    ]
 
 
 def _status_of(job: TrackedJob | None) -> str:

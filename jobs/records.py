@@ -171,18 +171,12 @@ def job_fail(
     event), or for a job that already finished, is ignored: the newer outcome wins. Safe to
     call twice: the second call finds the job final."""
     with transaction.atomic():
-        job = model.objects.select_for_update().filter(pk=as_uuid(job_id)).first()
-        if job is None:
-            return None
-        if job.status in lifecycle.FINAL or not run_is_current(
-            job, run_id=run_id, event_id=event_id
-        ):
-            return job
-        job.last_error = truncate_error(error)
-        lifecycle.transition(
-            job, failed(job) if callable(failed) else failed, step=step, detail=job.last_error
-        )
-        job.save(update_fields=["status", "last_error", "finished_at", "timeline", "updated_at"])
+        job, news = _locked_for_ending(model, job_id, run_id=run_id, event_id=event_id)
+        if news:
+            job.last_error = truncate_error(error)
+            status = failed(job) if callable(failed) else failed
+            lifecycle.transition(job, status, step=step, detail=job.last_error)
+            job.save(update_fields=[*_ENDING_FIELDS, "last_error"])
         return job
 
 
@@ -199,18 +193,30 @@ def job_cancelled_in_engine(
     for a job that already finished (Korai's own cancel got there first) or that a newer run
     works on; safe to call twice."""
     with transaction.atomic():
-        job = model.objects.select_for_update().filter(pk=as_uuid(job_id)).first()
-        if job is None:
-            return None
-        if job.status in lifecycle.FINAL or not run_is_current(
-            job, run_id=run_id, event_id=event_id
-        ):
-            return job
-        lifecycle.transition(
-            job, lifecycle.CANCELLED, step=step, detail=f"run {run_id} was cancelled in Inngest"
-        )
-        job.save(update_fields=["status", "finished_at", "timeline", "updated_at"])
+        job, news = _locked_for_ending(model, job_id, run_id=run_id, event_id=event_id)
+        if news:
+            detail = f"run {run_id} was cancelled in Inngest"
+            lifecycle.transition(job, lifecycle.CANCELLED, step=step, detail=detail)
+            job.save(update_fields=_ENDING_FIELDS)
         return job
+
+
+# What ending a job writes (with `last_error` for a failure).
+_ENDING_FIELDS = ["status", "finished_at", "timeline", "updated_at"]
+
+
+def _locked_for_ending(
+    model: type[TrackedJob], job_id: str, *, run_id: str, event_id: str
+) -> tuple[TrackedJob | None, bool]:
+    """The job (None: deleted), locked, and whether the end of run `run_id` is news to it:
+    not for a job already final, nor for one a newer run works on (the newer outcome wins)."""
+    job = model.objects.select_for_update().filter(pk=as_uuid(job_id)).first()
+    news = (
+        job is not None
+        and job.status not in lifecycle.FINAL
+        and run_is_current(job, run_id=run_id, event_id=event_id)
+    )
+    return job, news
 
 
 @transaction.atomic

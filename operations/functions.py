@@ -3,27 +3,14 @@ processing while the engine has nothing running for them (`jobs.reconcile`)."""
 
 from datetime import timedelta
 
-import inngest
 from django.conf import settings
 
-from core.inngest import inngest_client
+from core.inngest import periodic_function
 from exports.models import Export
 from exports.services import EXPORT_JOB
 from jobs.reconcile import jobs_reconcile
 from videos.models import Video
 from videos.services import VIDEO_JOB, identify_answers_left_delete
-
-
-@inngest_client.create_function(
-    fn_id="reconcile-jobs",
-    name="Reconcile jobs with the engine",
-    trigger=inngest.TriggerCron(cron="*/5 * * * *"),
-    # The next tick is the retry; two ticks at once would settle the same jobs twice.
-    retries=0,
-    concurrency=[inngest.Concurrency(limit=1)],
-)
-def reconcile_jobs(ctx: inngest.ContextSync) -> dict:
-    return ctx.step.run("reconcile-jobs", reconcile_now)
 
 
 def reconcile_now() -> dict:
@@ -33,3 +20,8 @@ def reconcile_now() -> dict:
     )
     # Answers a cancel or a failure left behind (their -failed/-cancelled run missed them).
     return {**report.as_dict(), "answersDeleted": identify_answers_left_delete()}
+
+
+reconcile_jobs = periodic_function(
+    fn_id="reconcile-jobs", name="Reconcile jobs with the engine", work=reconcile_now
+)

@@ -3,26 +3,12 @@
 While Inngest is up this makes an outage heal by itself; while it is down the cron does not fire
 at all, which is what `python manage.py resend_events` is for."""
 
-import inngest
-
-from core.inngest import inngest_client
+from core.inngest import periodic_function
 from outbox.services import events_resend_undelivered
 
 # Rows per tick: keeps one run well inside an HTTP request even with a hanging event API
 # (batches of 50, one timeout each); a larger backlog continues on the next tick.
 RESEND_PER_RUN = 1000
-
-
-@inngest_client.create_function(
-    fn_id="resend-undelivered-events",
-    name="Resend undelivered events",
-    trigger=inngest.TriggerCron(cron="*/5 * * * *"),
-    # The next tick is the retry; two ticks at once would only skip each other's rows.
-    retries=0,
-    concurrency=[inngest.Concurrency(limit=1)],
-)
-def resend_undelivered_events(ctx: inngest.ContextSync) -> dict:
-    return ctx.step.run("resend-undelivered-events", _resend)
 
 
 def _resend() -> dict:
@@ -33,3 +19,8 @@ def _resend() -> dict:
         "skipped": report.skipped,
         "errors": report.errors,
     }
+
+
+resend_undelivered_events = periodic_function(
+    fn_id="resend-undelivered-events", name="Resend undelivered events", work=_resend
+)

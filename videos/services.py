@@ -4,6 +4,7 @@ the steps of the `identify-clips` function call (start, keep the answer, complet
 Each step-side service is safe to run twice: Inngest may deliver a step again after its writes
 committed."""
 
+import functools
 import uuid
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from core.exceptions import ConflictError
 from integrations import clips_api
 from integrations.identify_answer import dropped_summary
 from jobs import lifecycle
-from jobs.calls import pending_call, pending_call_forget, pending_call_keep
+from jobs.calls import call_resumed, pending_call_forget
 from jobs.records import (
     JobError,
     JobStopped,
@@ -193,20 +194,17 @@ def video_identify_call(
     kept = IdentifyAnswer.objects.filter(video_id=as_uuid(video_id), inngest_run_id=run_id)
     if answer := kept.values_list("answer", flat=True).first():
         return _answer_counts(answer)
-    result = clips_api.identify_clips(
-        youtube_url=youtube_url,
-        s3_key=s3_key,
-        prompt=prompt,
-        result_url=pending_call(Video, video_id, run_id),
+    result = call_resumed(
+        Video,
+        video_id,
+        run_id,
+        functools.partial(
+            clips_api.identify_clips, youtube_url=youtube_url, s3_key=s3_key, prompt=prompt
+        ),
+        api="identify-clips",
+        last=last,
     )
     if isinstance(result, clips_api.StillRunning):
-        pending_call_keep(Video, video_id, run_id, result.result_url)
-        if last:
-            raise clips_api.ClipsApiNoResult(
-                f"identify-clips API had no result after {clips_api.waits_allowed()} waits "
-                f"of {settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS:g} s: given up, not posted "
-                "again"
-            )
         return {"waiting": True}
     return identify_answer_store(video_id=video_id, run_id=run_id, answer=result)
 
@@ -221,11 +219,12 @@ def identify_answer_store(*, video_id: str, run_id: str, answer: dict) -> dict:
     the function's step state stays a few hundred bytes whatever the answer's size. An answer
     that arrives after the video was cancelled (or deleted) is not kept: JobStopped/JobError."""
     with transaction.atomic():
-        job_of_run(Video, video_id, run_id)
+        video = job_of_run(Video, video_id, run_id)  # locked: its pending call is current
         IdentifyAnswer.objects.update_or_create(
             video_id=as_uuid(video_id), defaults={"inngest_run_id": run_id, "answer": answer}
         )
-        pending_call_forget(Video, video_id)  # the result is in: nothing to wait on
+        if video.pending_call_url:  # the result is in: nothing to wait on
+            pending_call_forget(Video, video_id)
     return _answer_counts(answer)
 
 
