@@ -331,8 +331,11 @@ class RenderLeaseLost(Exception):
 def _ensure_still_rendering(export_id: str, run_id: str, *, lock: bool = False) -> Export:
     """The export, if run `run_id` still renders it: JobError if it was deleted meanwhile,
     JobStopped if it was cancelled or taken over by a newer run."""
-    exports = Export.objects.select_for_update() if lock else Export.objects
-    export = exports.filter(pk=as_uuid(export_id)).first()
+    export = (
+        _locked_for_clips(export_id)
+        if lock
+        else Export.objects.filter(pk=as_uuid(export_id)).first()
+    )
     if export is None:
         raise JobError(f"export {export_id} was deleted while its clips were rendered")
     ensure_run(export, run_id)
@@ -344,7 +347,7 @@ def export_render_failed(*, export_id: str, step: str, attempt: int, error: str)
     missing gets `error`, so the export can finish `partial` or `failed` with a reason per
     clip. Nothing is written to an export that is no longer being processed (cancelled)."""
     with transaction.atomic():
-        export = Export.objects.select_for_update().filter(pk=as_uuid(export_id)).first()
+        export = _locked_for_clips(export_id)
         if export is None or export.status != Export.Status.PROCESSING:
             return
         for index, _, _ in _missing_ranges(export):
@@ -420,9 +423,22 @@ def export_finish(*, export_id: str, attempt: int) -> Export:
     return export
 
 
+def _locked_for_clips(export_id: str) -> Export | None:
+    """The export (None: deleted), locked for writing its clips (`_store`), after its video's
+    row. `_store` counts a rendered clip on the video, and `video_delete` locks the video
+    before its cascade reaches the export: taking the video first too, a step writing clips
+    and a delete of the video queue on its row instead of each holding what the other waits
+    for (a deadlock). FOR NO KEY UPDATE: new exports of the video (a key share) still go on."""
+    export_pk = as_uuid(export_id)
+    videos = Video.objects.select_for_update(no_key=True, of=("self",))
+    videos.filter(exports=export_pk).values_list("pk").first()
+    return Export.objects.select_for_update().filter(pk=export_pk).first()
+
+
 def _store(export: Export, selected: dict, *, s3_key: str, error: str) -> ExportedClip:
-    """Write one clip's outcome. The caller holds a transaction with the export locked (so
-    two writers of one clip take turns)."""
+    """Write one clip's outcome. The caller holds a transaction with the export locked by
+    `_locked_for_clips` (so two writers of one clip take turns, and a delete of the video
+    waits)."""
     start, end = float(selected["start"]), float(selected["end"])
     row = (
         ExportedClip.objects.select_for_update().filter(export=export, start=start, end=end).first()

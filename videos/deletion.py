@@ -30,10 +30,11 @@ def video_delete(*, video: Video) -> VideoDeletion:
     """Delete the video and everything under it, and record the removal of its stored objects
     (the video's folder and each export's), which happens after commit.
 
-    The delete's cascade locks the video's rows in its own order while a step of one of its
-    jobs may hold some of them (a render giving its lease back with its clips): PostgreSQL then
-    breaks the deadlock by failing one side. When that is the delete, it is tried again, so
-    the user is not told the database is down; inside a caller's transaction it cannot be."""
+    The video's row is locked first, then the cascade locks the rows under it. A step that
+    writes an export's clips takes the video's row first too (`exports.rendering`), so the two
+    queue on it instead of deadlocking. Should PostgreSQL still pick the delete as a deadlock's
+    victim (a writer not taking that order), it is tried again, so the user is not told the
+    database is down; inside a caller's transaction it cannot be."""
     for tried in range(1, DEADLOCK_TRIES + 1):
         try:
             return _video_delete_once(video=video)

@@ -29,8 +29,9 @@ CLIPS_API_READ_TIMEOUT_SECONDS = 10.0
 # keep the lease, with the outputs, for the copies.
 QUERIES_PER_RENDER = 13
 # Read the export with its video; renew the lease; then, in one transaction (a savepoint
-# inside the test's, with its release): lock the export, give the lease back, note the step.
-QUERIES_PER_COPY = 7
+# inside the test's, with its release): lock the video, then the export (the order a delete of
+# the video takes), give the lease back, note the step.
+QUERIES_PER_COPY = 8
 # For each clip of a custom range (no source clip to look up): lock and read its row, insert it
 # (update_or_create: a read, two savepoints with their releases), count it on the video.
 QUERIES_PER_RENDERED_CLIP = 8

@@ -319,3 +319,43 @@ def test_a_delete_chosen_as_a_deadlocks_victim_is_tried_again(user, monkeypatch)
     assert victims == [video.pk]
     assert not Video.objects.filter(pk=video.pk).exists()
     assert VideoDeletion.objects.filter(pk=video.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_step_writing_clips_and_a_delete_of_its_video_queue_instead_of_deadlocking(
+    user, video, monkeypatch
+):
+    """The copy step keeps its clips (counting them on the video) while the user deletes the
+    video. Both take the video's row first, so the delete waits for the step's transaction
+    instead of PostgreSQL failing one of them. No second try hides a deadlock here."""
+    from django.db import connection, transaction
+
+    monkeypatch.setattr(deletion, "DEADLOCK_TRIES", 1)
+    export = export_of(video, [(0, 10)])
+    locked, delete_started = threading.Event(), threading.Event()
+    problems = []
+
+    def keep_a_clip() -> None:
+        try:
+            with transaction.atomic():
+                held = rendering._locked_for_clips(str(export.pk))
+                locked.set()
+                delete_started.wait(5)
+                time.sleep(0.5)  # the delete is now waiting on a lock, or holding one
+                rendering._store(held, held.selected_ranges[0], s3_key=held.clip_key(0), error="")
+        except Exception as err:  # asserted below
+            problems.append(err)
+        finally:
+            connection.close()
+
+    step = threading.Thread(target=keep_a_clip)
+    step.start()
+    assert locked.wait(5)
+    delete_started.set()
+    response = client_for(user).delete(f"/api/videos/{video.pk}/")
+    step.join(10)
+
+    assert problems == []
+    assert response.status_code == 204
+    assert not Video.objects.filter(pk=video.pk).exists()
+    assert not ExportedClip.objects.filter(export_id=export.pk).exists()
