@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format migrations-check bench lock clean
+.PHONY: run test lint format migrations-check bench bench-compare lock clean
 
 # Two locks, both compiled from pyproject.toml by `make lock`, every transitive version pinned
 # with hashes: requirements.txt is the runtime set (what production installs: pip install
@@ -42,6 +42,13 @@ migrations-check: $(VENV)/.installed
 bench: $(VENV)/.installed
 	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk" >&2; exit 1; }
 	$(BIN)/python -m bench.run_all
+
+# The figures a change must not make worse, for BASE (a git revision) and this tree side by
+# side, interleaved, with this tree's benchmark code (bench/compare.py; about 10 minutes).
+bench-compare: $(VENV)/.installed
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<git revision>" >&2; exit 1; }
+	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk" >&2; exit 1; }
+	$(BIN)/python -m bench.compare $(BASE)
 
 # Regenerate both locks after editing [project] dependencies or the dev extra of pyproject.toml,
 # then commit all three files. The compiler is uv, pinned, in a virtualenv of its own
