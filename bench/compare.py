@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 from bench.common import PYTHON, ROOT, report
 
+OUT = ROOT / "bench" / "out"
+
 ROUNDS = 3
 # Each benchmark's arguments: run once per side and round, every figure read from that run.
 RUNS = {"poll": "", "steps": "30", "inflight": "100, one_pool_runs=0"}
@@ -70,8 +72,8 @@ def main(base: str, rounds: int = ROUNDS) -> dict:
         _remove(sides["base"])
     lines = [
         f"baseline {base} against this tree, {rounds} rounds, interleaved",
-        "| figure | base | head | head ÷ base | better |",
-        "|---|---|---|---|---|",
+        "| figure | base | head | head ÷ base | better | base, each round | head, each round |",
+        "|---|---|---|---|---|---|---|",
     ]
     summary = {}
     for figure in FIGURES:
@@ -80,10 +82,17 @@ def main(base: str, rounds: int = ROUNDS) -> dict:
         summary[figure.name] = {**measured, "head_over_base": head_median / base_median}
         lines.append(
             f"| {figure.name} | {base_median:.2f} | {head_median:.2f} | "
-            f"{head_median / base_median:.2f} | {figure.better} |"
+            f"{head_median / base_median:.2f} | {figure.better} | "
+            f"{_each(measured['base'])} | {_each(measured['head'])} |"
         )
     report("Side by side: a baseline revision and this tree", lines)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "compare.json").write_text(json.dumps({"base": base, "figures": summary}, indent=2))
     return summary
+
+
+def _each(values: list[float]) -> str:
+    return " ".join(f"{value:.2f}" for value in values)
 
 
 def _checkout(revision: str) -> Path:
