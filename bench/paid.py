@@ -157,6 +157,14 @@ class _Served:
         self.server.shutdown()
         self.server.server_close()
 
+    def until_one_is_in_flight(self, *, since: int, timeout: float = 15) -> None:
+        """Wait until a request (of those from index `since` on) is being served."""
+        deadline = time.monotonic() + timeout
+        while not any(not end for _, end in self.requests[since:]):
+            if time.monotonic() > deadline:
+                raise RuntimeError("no /api/inngest request came")
+            time.sleep(0.005)
+
     def settle(self, timeout: float = 15) -> None:
         """Wait until no request is in flight (a cut request's step still runs on)."""
         deadline = time.monotonic() + timeout
@@ -477,6 +485,8 @@ class _Bench:
             driver = threading.Thread(target=drive)
             driver.start()
             time.sleep(CANCEL_AFTER)
+            # Mid-step, not in the moment between two of the run's requests.
+            self.served.until_one_is_in_flight(since=first)
             export_cancel(export=Export.objects.get(pk=export.pk))  # the API's cancel
             cancelled = time.monotonic()
             cancel.set()
