@@ -4,7 +4,7 @@ Exports of 1, 5 and 20 clips run through /api/inngest (signed HTTP, the executor
 devtools/executor.py) against the fake processing API, which names its outputs by position as
 the real service does, writes them to a local S3 server (moto, over HTTP), and takes a fixed
 `LATENCY` per call: calls are what the GPU bills. Korai copies each output to the export's own
-key in the same step.
+key in the next step (`copy-rendered-clips`).
 
 Side by side, the same clips rendered one processing call per clip (the naive way)
 (here: one single-clip export per clip, in sequence). Target: 1 call per export, whatever its
@@ -50,7 +50,9 @@ def main(latency: float = LATENCY) -> dict:
 
                 executor = InngestExecutor(base_url=base)
                 owner = _owner()
-                _render(executor, api, [_export(owner, 1)])  # warm up the workers
+                # Warm up both workers: each builds its boto3 client (half a second) on its
+                # first copy, and the copy step may land on either.
+                _render(executor, api, [_export(owner, 1) for _ in range(4)])
                 results = {}
                 for size in SIZES:
                     one = _render(executor, api, [_export(owner, size)])
