@@ -10,7 +10,7 @@ JOBS_FIRST = ("videos", "exports")
 class KoraiAdminSite(admin.AdminSite):
     # Korai has no site of its own to view: "View site" led to a 404.
     site_url = None
-    # The app sidebar takes a fifth of a 1,400 px screen from the job lists; the index page and
+    # The app sidebar takes a fifth of a 1,366 px screen from the job lists; the index page and
     # the breadcrumbs lead to every model, the header to the dashboard.
     enable_nav_sidebar = False
 

@@ -1,7 +1,8 @@
-"""An operator's round trip in a real headless Chromium at a 1,400 px laptop viewport: log in,
-open the dashboard, the lists and a job's page, and run a failed job again, both from its page
-and from the list. Nothing may overflow sideways: every dashboard card and list fits its box
-(scrollWidth <= clientWidth). Screenshots land in artifacts/ (CI keeps them)."""
+"""An operator's round trip in a real headless Chromium at a 1,366 px laptop viewport, the
+narrowest common one: log in, open the dashboard, the lists and a job's page, and run a failed
+job again, both from its page and from the list. Nothing may overflow sideways: every dashboard
+card and list fits its box (scrollWidth <= clientWidth). Screenshots land in artifacts/ (CI
+keeps them)."""
 
 import os
 import shutil
@@ -29,7 +30,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-VIEWPORT = {"width": 1400, "height": 900}
+VIEWPORT = {"width": 1366, "height": 768}
 STEP = "call-identify-clips-api"
 UNREACHABLE = "identify-clips API unreachable: connection refused (http://127.0.0.1:8001)"
 # What errors look like at their worst: long, one unbreakable word.
