@@ -123,3 +123,37 @@ def report(title: str, lines: list[str]) -> str:
     text = "\n".join([f"## {title}", *lines, ""])
     print(text, flush=True)
     return text
+
+
+# --- the events that start the jobs -----------------------------------------------------------
+# As videos.services.identify_event and exports.services.process_event write them, here rather
+# than imported: bench/compare.py runs this code against older revisions, which may lack them.
+
+
+def identify_event(video) -> dict:
+    return {
+        "name": "video/identify.clips",
+        "data": {
+            "videoId": str(video.id),
+            "youtubeUrl": video.youtube_url,
+            "prompt": video.prompt,
+            "userId": str(video.owner_id),
+        },
+    }
+
+
+def process_event(export) -> dict:
+    return {
+        "name": "clips/process",
+        "data": {
+            "exportId": str(export.id),
+            "videoId": str(export.video_id),
+            "s3Key": export.video.s3_key,
+            "selectedClips": [
+                {"start": r["start"], "end": r["end"]} for r in export.selected_ranges
+            ],
+            "targetLanguage": export.target_language,
+            "aspectRatio": export.aspect_ratio,
+            "userId": str(export.owner_id),
+        },
+    }

@@ -13,7 +13,7 @@ size."""
 import logging
 import time
 
-from bench.common import gunicorn, report, setup_django
+from bench.common import gunicorn, process_event, report, setup_django
 
 LATENCY = 0.5
 SIZES = (1, 5, 20)
@@ -114,7 +114,7 @@ def _render(executor, api, exports) -> dict:
     before = api.count("process")
     started = time.perf_counter()
     for export in exports:
-        run = executor.run("process-clips", _event(export))
+        run = executor.run("process-clips", process_event(export))
         assert run.status == "completed", run
     seconds = time.perf_counter() - started
     rendered = [Export.objects.get(pk=e.pk) for e in exports]
@@ -125,24 +125,3 @@ def _render(executor, api, exports) -> dict:
         "seconds": seconds,
         "objects": len(set(keys)),
     }
-
-
-def _event(export) -> dict:
-    return {
-        "name": "clips/process",
-        "data": {
-            "exportId": str(export.id),
-            "videoId": str(export.video_id),
-            "s3Key": export.video.s3_key,
-            "selectedClips": [
-                {"start": r["start"], "end": r["end"]} for r in export.selected_ranges
-            ],
-            "targetLanguage": export.target_language,
-            "aspectRatio": export.aspect_ratio,
-            "userId": str(export.owner_id),
-        },
-    }
-
-
-if __name__ == "__main__":
-    main()

@@ -35,6 +35,7 @@ from bench.common import (
     PYTHON,
     ROOT,
     free_port,
+    identify_event,
     percentile,
     report,
     setup_django,
@@ -222,16 +223,7 @@ def _identify(steps_url: str, video) -> str:
 
     if getattr(_local, "executor", None) is None:
         _local.executor = InngestExecutor(base_url=steps_url)
-    event = {
-        "name": "video/identify.clips",
-        "data": {
-            "videoId": str(video.id),
-            "youtubeUrl": video.youtube_url,
-            "prompt": video.prompt,
-            "userId": str(video.owner_id),
-        },
-    }
-    run = _local.executor.run("identify-clips", event)
+    run = _local.executor.run("identify-clips", identify_event(video))
     return run.status
 
 

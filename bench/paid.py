@@ -33,7 +33,7 @@ import time
 from http.server import ThreadingHTTPServer
 from unittest import mock
 
-from bench.common import report, setup_django
+from bench.common import identify_event, process_event, report, setup_django
 
 INTERVAL = 1.0  # CLIPS_API_REDIRECT_INTERVAL_SECONDS
 SCALE = 0.05  # Inngest's back-off and the waits for storage: 15 s -> 0.75 s
@@ -305,7 +305,7 @@ class _Bench:
         with _proxy(self.served.url) as proxy, _switch(protected, _no_resume):
             proxy.forward()  # create-video-record
             proxy.cut()  # call-identify-clips-api: its answer never reaches the executor
-            run = self.executor(proxy.url).run("identify-clips", _identify_event(video))
+            run = self.executor(proxy.url).run("identify-clips", identify_event(video))
         return {"paid": self.paid("identify", before), "run": run.status}
 
     # (b) An idle timeout in front of the steps pool shorter than the call.
@@ -321,7 +321,7 @@ class _Bench:
         before = self.api.count("identify")
         executor = self.executor(timeout=(5, IDLE_TIMEOUT))
         with _switch(protected, _one_request_per_call):
-            run = executor.run("identify-clips", _identify_event(video))
+            run = executor.run("identify-clips", identify_event(video))
         return {
             "paid": self.paid("identify", before),
             "run": run.status,
@@ -356,7 +356,7 @@ class _Bench:
         try:
             self.api.process_answer = render_then_storage_goes_down
             with _switch(protected, _copies_in_the_render_step):
-                run = executor.run("process-clips", _process_event(export))
+                run = executor.run("process-clips", process_event(export))
         finally:
             self.api.process_answer = real_answer
             while not self.store.running:
@@ -449,7 +449,7 @@ class _Bench:
         self.api.queue("process", Reply(redirects=CALL_INTERVALS, redirect_delay=INTERVAL))
         first = len(self.served.requests)
         with _switch(protected, _one_request_per_call):
-            run = self.executor().run("process-clips", _process_event(export))
+            run = self.executor().run("process-clips", process_event(export))
         self.served.settle()
         durations = [end - start for start, end in self.served.requests[first:]]
         return {
@@ -477,7 +477,7 @@ class _Bench:
 
         def drive():
             try:
-                runs.append(executor.run("process-clips", _process_event(export), cancel=cancel))
+                runs.append(executor.run("process-clips", process_event(export), cancel=cancel))
             finally:
                 connection.close()
 
@@ -501,24 +501,6 @@ class _Bench:
             "run": runs[0].status if runs else "?",
             "export": export.status,
         }
-
-
-def _identify_event(video) -> dict:
-    return {
-        "name": "video/identify.clips",
-        "data": {
-            "videoId": str(video.id),
-            "youtubeUrl": video.youtube_url,
-            "prompt": video.prompt,
-            "userId": str(video.owner_id),
-        },
-    }
-
-
-def _process_event(export) -> dict:
-    from bench.exports import _event
-
-    return _event(export)
 
 
 def _report(results: dict) -> None:

@@ -13,7 +13,7 @@ import statistics
 import sys
 import time
 
-from bench.common import gunicorn, report, setup_django
+from bench.common import gunicorn, identify_event, report, setup_django
 
 TARGET_RATIO = 1.3
 CLIPS = 50
@@ -97,7 +97,7 @@ def _large_answer_state(clips_api, video, executor) -> dict:
     clips_api.queue("identify", Reply(body=answer))
     clips_api.clips = CLIPS
     executor.largest_body_bytes = 0
-    run = executor.run("identify-clips", _event(video))
+    run = executor.run("identify-clips", identify_event(video))
     assert run.status == "completed", run
     return {
         "answer_bytes": len(json.dumps(answer).encode()),
@@ -166,20 +166,8 @@ def _identify_in_process(video) -> None:
 
 
 def _identify_durably(video, executor) -> None:
-    run = executor.run("identify-clips", _event(video))
+    run = executor.run("identify-clips", identify_event(video))
     assert run.status == "completed" and run.output["totalClips"] == CLIPS, run
-
-
-def _event(video) -> dict:
-    return {
-        "name": "video/identify.clips",
-        "data": {
-            "videoId": str(video.id),
-            "youtubeUrl": video.youtube_url,
-            "prompt": video.prompt,
-            "userId": str(video.owner_id),
-        },
-    }
 
 
 def _timed(work, *args) -> float:

@@ -182,6 +182,8 @@ class InngestExecutor:
         self.session.trust_env = False
         # The largest request body sent so far: what the step state costs on the wire.
         self.largest_body_bytes = 0
+        # How long each request took, answered or not, in the order sent (seconds).
+        self.request_seconds: list[float] = []
         self._last_signed: tuple[bytes, int] = (b"", 0)
         self.runs: dict[str, Run] = {}  # every run, by run id, in the order they started
         self._runs_lock = threading.Lock()
@@ -460,9 +462,13 @@ class InngestExecutor:
             self._last_signed = (raw, signed_at)
         if signing_key:
             headers["X-Inngest-Signature"] = sign_request(raw, signing_key, signed_at)
-        return self.session.post(
-            self.url, data=raw, params=params, headers=headers, timeout=self.timeout
-        )
+        started = time.monotonic()
+        try:
+            return self.session.post(
+                self.url, data=raw, params=params, headers=headers, timeout=self.timeout
+            )
+        finally:
+            self.request_seconds.append(time.monotonic() - started)
 
 
 def _memoize(run: Run, progress: _Progress, name: str, hashed: str, memo: dict) -> None:

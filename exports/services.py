@@ -163,14 +163,15 @@ def export_cancel(*, export: Export) -> Export:
     return export
 
 
-def _record_process_event(export: Export) -> None:
-    video = export.video
-    event = event_record(
-        name=PROCESS_EVENT,
-        data={
+def process_event(export: Export) -> dict:
+    """The `clips/process` event that starts the export's render (its name and data, as the
+    outbox records and sends it)."""
+    return {
+        "name": PROCESS_EVENT,
+        "data": {
             "exportId": str(export.pk),
-            "videoId": str(video.pk),
-            "s3Key": video.s3_key,
+            "videoId": str(export.video_id),
+            "s3Key": export.video.s3_key,
             "selectedClips": [
                 {"start": r["start"], "end": r["end"]} for r in export.selected_ranges
             ],
@@ -178,9 +179,11 @@ def _record_process_event(export: Export) -> None:
             "aspectRatio": export.aspect_ratio,
             "userId": str(export.owner_id),
         },
-        job=export,
-    )
-    job_triggered(export, event)
+    }
+
+
+def _record_process_event(export: Export) -> None:
+    job_triggered(export, event_record(**process_event(export), job=export))
 
 
 def _selected_ranges(*, video: Video, clip_ids, clips) -> tuple[list[dict], dict]:

@@ -10,9 +10,11 @@ from django.utils import timezone
 
 from clips.models import Clip
 from exports.models import AspectRatio, Export, ExportedClip
+from exports.services import process_event
 from inngest_endpoint.models import SeenSignature
 from outbox.models import OutboxEvent
 from videos.models import Video, VideoDeletion
+from videos.services import identify_event
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -103,22 +105,9 @@ def _event_data(event) -> dict:
     """The data the services record with the event (`videos.services`, `exports.services`)."""
     job = event.job
     if event.name == "video/identify.clips":
-        return {
-            "videoId": str(job.pk),
-            "youtubeUrl": job.youtube_url,
-            "prompt": job.prompt,
-            "userId": str(job.owner_id),
-        }
+        return identify_event(job)["data"]
     if event.name == "clips/process":
-        return {
-            "exportId": str(job.pk),
-            "videoId": str(job.video_id),
-            "s3Key": job.video.s3_key,
-            "selectedClips": [{"start": r["start"], "end": r["end"]} for r in job.selected_ranges],
-            "targetLanguage": job.target_language,
-            "aspectRatio": job.aspect_ratio,
-            "userId": str(job.owner_id),
-        }
+        return process_event(job)["data"]
     if isinstance(job, Export):
         return {"exportId": str(job.pk), "videoId": str(job.video_id)}
     return {"videoId": str(job.pk)}

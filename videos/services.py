@@ -301,18 +301,22 @@ def identify_answers_left_delete(*, video_id: str | None = None) -> int:
     return deleted
 
 
-def _record_identify_event(video: Video) -> None:
-    event = event_record(
-        name=IDENTIFY_EVENT,
-        data={
+def identify_event(video: Video) -> dict:
+    """The `video/identify.clips` event that starts the video's identification (its name and
+    data, as the outbox records and sends it)."""
+    return {
+        "name": IDENTIFY_EVENT,
+        "data": {
             "videoId": str(video.pk),
             "youtubeUrl": video.youtube_url,
             "prompt": video.prompt,
             "userId": str(video.owner_id),
         },
-        job=video,
-    )
-    job_triggered(video, event)
+    }
+
+
+def _record_identify_event(video: Video) -> None:
+    job_triggered(video, event_record(**identify_event(video), job=video))
 
 
 def _video_for_key(*, owner, key: str) -> Video | None:

@@ -22,6 +22,7 @@ from tests.exports.test_functions import make_export
 from tests.factories import VideoFactory
 from tests.fakes.clips_api import Reply
 from videos.models import Video
+from videos.services import identify_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,17 +35,6 @@ CLIPS_API_READ_TIMEOUT_SECONDS = 20.0
 @pytest.fixture
 def video(user):
     return VideoFactory(owner=user)
-
-
-def identify_event(video) -> dict:
-    return {
-        "name": "video/identify.clips",
-        "data": {
-            "videoId": str(video.id),
-            "youtubeUrl": video.youtube_url,
-            "userId": str(video.owner_id),
-        },
-    }
 
 
 def wait_for(predicate, timeout: float = 15.0) -> None:

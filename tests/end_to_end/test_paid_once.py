@@ -11,25 +11,24 @@ POST itself is in flight, leaves nothing to resume: docs/jobs.md, "What a user p
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-import requests
 from django.conf import settings
 from django.db import connection
 
 from devtools.executor import InngestExecutor
 from devtools.sandbox import IDENTIFY_PATH, PROCESS_PATH, SandboxConfig, SandboxServer
 from exports.models import Export
+from exports.services import process_event
 from tests.factories import ClipFactory, ExportFactory, VideoFactory
+from tests.pools import PRODUCTION_ENV, free_port, start, wait_until_it_answers
 from videos.models import Video
+from videos.services import identify_event
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "paid-once-sandbox-token"
 HOLD_SECONDS = 1.0  # the sandbox's redirect interval (the real service's is 150 s)
 CALL_SECONDS = 4.0  # how long each call runs on the "GPU": four intervals
@@ -55,21 +54,15 @@ def sandbox(s3):
 @pytest.fixture
 def steps_pool(sandbox, s3, tmp_path):
     """The steps pool, one worker, on this test's database, the sandbox and the bucket."""
-    port = _free_port()
+    port = free_port()
     database = settings.DATABASES["default"]
     env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "korai.settings.production",
-        "DJANGO_READ_DOT_ENV": "0",
-        "DJANGO_SECRET_KEY": "tests-only-" + "x" * 50,
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        **PRODUCTION_ENV,
         "DATABASE_URL": (
             f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
             f"{database['NAME']}"
         ),
-        "INNGEST_EVENT_KEY": "test-event-key",
-        "INNGEST_SIGNING_KEY": settings.INNGEST_SIGNING_KEY,
+        "INNGEST_SIGNING_KEY": settings.INNGEST_SIGNING_KEY,  # the executor's
         "CLIPS_API_URL": sandbox.base_url + IDENTIFY_PATH,
         "PROCESS_CLIPS_API_URL": sandbox.base_url + PROCESS_PATH,
         "CLIPS_API_TOKEN": TOKEN,
@@ -82,20 +75,13 @@ def steps_pool(sandbox, s3, tmp_path):
         "AWS_SECRET_ACCESS_KEY": "testing",
         "KORAI_STEPS_BIND": f"127.0.0.1:{port}",
         "KORAI_STEPS_WORKERS": "1",
-        "KORAI_STEPS_NICE": "0",
         "XDG_RUNTIME_DIR": str(tmp_path),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    master = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn/steps.py", "korai.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    master = start("steps", env)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(f"{url}/healthz/", master)
+        wait_until_it_answers(f"{url}/healthz/", master)
         yield url, master
     finally:
         master.terminate()
@@ -109,7 +95,7 @@ def test_a_worker_killed_while_identify_waits_on_its_call_pays_for_one_run(
     video = VideoFactory(owner=user, prompt="the funny parts")
     killed = _kill_the_worker_once_the_call_is_kept(master, Video, video.pk)
 
-    run = InngestExecutor(base_url=url).run("identify-clips", _identify_event(video))
+    run = InngestExecutor(base_url=url).run("identify-clips", identify_event(video))
 
     assert killed.wait(1), "the worker was not killed during the call"
     assert run.status == "completed", run
@@ -134,7 +120,7 @@ def test_a_worker_killed_while_a_render_waits_on_its_call_pays_for_one_run(
     )
     killed = _kill_the_worker_once_the_call_is_kept(master, Export, export.pk)
 
-    run = InngestExecutor(base_url=url).run("process-clips", _process_event(export))
+    run = InngestExecutor(base_url=url).run("process-clips", process_event(export))
 
     assert killed.wait(1), "the worker was not killed during the call"
     assert run.status == "completed", run
@@ -177,52 +163,3 @@ def _worker_of(master: subprocess.Popen) -> int:
     children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
     assert len(children) == 1, children
     return int(children[0])
-
-
-def _identify_event(video) -> dict:
-    return {
-        "name": "video/identify.clips",
-        "data": {
-            "videoId": str(video.id),
-            "youtubeUrl": video.youtube_url,
-            "prompt": video.prompt,
-            "userId": str(video.owner_id),
-        },
-    }
-
-
-def _process_event(export) -> dict:
-    return {
-        "name": "clips/process",
-        "data": {
-            "exportId": str(export.id),
-            "videoId": str(export.video_id),
-            "s3Key": export.video.s3_key,
-            "selectedClips": [
-                {"start": r["start"], "end": r["end"]} for r in export.selected_ranges
-            ],
-            "targetLanguage": export.target_language,
-            "aspectRatio": export.aspect_ratio,
-            "userId": str(export.owner_id),
-        },
-    }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"gunicorn exited: {process.stderr.read().decode()[-2000:]}")
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        assert time.monotonic() < deadline, f"gunicorn did not start ({url})"
-        time.sleep(0.2)

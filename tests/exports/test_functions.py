@@ -4,7 +4,6 @@ fake processing API naming outputs by position as the real one does, and a real 
 
 import posixpath
 import threading
-import time
 
 import pytest
 import requests
@@ -13,7 +12,7 @@ from rest_framework.test import APIClient
 from devtools.executor import InngestExecutor, Run, StepConcurrency
 from exports import functions
 from exports.models import Export, ExportedClip, RenderLease
-from exports.services import export_cancel
+from exports.services import export_cancel, process_event
 from exports.subtitles import DEFAULT_SUBTITLE_CUSTOMIZATION
 from integrations import storage
 from tests.factories import ClipFactory, ExportFactory, VideoFactory
@@ -53,20 +52,7 @@ def export(video):
 
 
 def event_for(export):
-    return {
-        "name": "clips/process",
-        "data": {
-            "exportId": str(export.id),
-            "videoId": str(export.video_id),
-            "s3Key": export.video.s3_key,
-            "selectedClips": [
-                {"start": r["start"], "end": r["end"]} for r in export.selected_ranges
-            ],
-            "targetLanguage": export.target_language,
-            "aspectRatio": export.aspect_ratio,
-            "userId": str(export.owner_id),
-        },
-    }
+    return process_event(export)  # as the outbox sends it
 
 
 def outcomes(export):
@@ -571,17 +557,7 @@ def test_a_long_render_behind_a_short_idle_timeout_posts_once_one_interval_per_r
     settings.CLIPS_API_REDIRECT_INTERVAL_SECONDS = 1.0
     fake_clips_api.queue("process", Reply(redirects=4, redirect_delay=1.0))
     executor = InngestExecutor(base_url=live_server.url, timeout=(5, 2.5))
-    durations = []
-    post = executor.session.post
-
-    def timed_post(*args, **kwargs):
-        started = time.monotonic()
-        try:
-            return post(*args, **kwargs)
-        finally:
-            durations.append(time.monotonic() - started)
-
-    executor.session.post = timed_post
+    durations = executor.request_seconds
 
     run = executor.run("process-clips", event_for(export))
 

@@ -3,29 +3,13 @@ proxy in front reaches them, and each with a control socket of its own, so both 
 on one host. Configs are loaded, and pools started, by gunicorn itself in fresh processes."""
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
-import requests
 from gunicorn.ctl.client import ControlClient
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {
-    "PATH": os.environ["PATH"],
-    "DJANGO_SETTINGS_MODULE": "korai.settings.production",
-    "DJANGO_READ_DOT_ENV": "0",
-    "DJANGO_SECRET_KEY": "tests-only-" + "x" * 50,
-    "DJANGO_SECURE_SSL_REDIRECT": "0",
-    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-    "INNGEST_EVENT_KEY": "test-event-key",
-    "INNGEST_SIGNING_KEY": "signkey-test-" + "ab" * 32,
-    "KORAI_STEPS_NICE": "0",
-}
+from tests.pools import PRODUCTION_ENV, ROOT, free_port, start, wait_until_it_answers
 
 
 def gunicorn_config(pool: str, **env) -> dict:
@@ -40,7 +24,7 @@ def gunicorn_config(pool: str, **env) -> dict:
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**ENV, **env},
+        env={**PRODUCTION_ENV, **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -70,39 +54,10 @@ def test_each_pool_has_a_control_socket_of_its_own(tmp_path):
     assert chosen["control_socket"] == "/run/korai/api.ctl"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(pool: str, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", f"deploy/gunicorn/{pool}.py", "korai.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def wait_until_it_answers(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, f"gunicorn exited ({url})"
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        assert time.monotonic() < deadline, f"gunicorn did not start ({url})"
-        time.sleep(0.2)
-
-
 def test_both_pools_run_side_by_side_each_on_its_own_control_socket(tmp_path):
     api_port, steps_port = free_port(), free_port()
     env = {
-        **ENV,
+        **PRODUCTION_ENV,
         # gunicorn's default control socket directory, here one of this test's own.
         "XDG_RUNTIME_DIR": str(tmp_path),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),

@@ -2,7 +2,6 @@
 once in-process, with the SDK's mocked harness)."""
 
 import json
-import time
 
 import inngest
 import pytest
@@ -18,7 +17,7 @@ from tests.videos.test_identify_steps import answer
 from videos import functions
 from videos.functions import identify_clips
 from videos.models import IdentifyAnswer, Video
-from videos.services import identify_answer_store, video_cancel, video_id_for_event
+from videos.services import identify_answer_store, identify_event, video_cancel, video_id_for_event
 
 STEPS = ["create-video-record", "call-identify-clips-api", "save-clips-to-database"]
 
@@ -29,15 +28,7 @@ def video(user):
 
 
 def event_for(video):
-    return {
-        "name": "video/identify.clips",
-        "data": {
-            "videoId": str(video.id),
-            "youtubeUrl": video.youtube_url,
-            "prompt": video.prompt,
-            "userId": str(video.owner_id),
-        },
-    }
+    return identify_event(video)  # as the outbox sends it
 
 
 def test_happy_path(executor, fake_clips_api, video):
@@ -327,22 +318,6 @@ def long_call(settings, fake_clips_api, *, interval=1.0, seconds=4):
     fake_clips_api.queue("identify", Reply(redirects=seconds, redirect_delay=interval))
 
 
-def timed(executor) -> list[float]:
-    """The duration of each request the executor sends to /api/inngest."""
-    durations = []
-    post = executor.session.post
-
-    def timed_post(*args, **kwargs):
-        started = time.monotonic()
-        try:
-            return post(*args, **kwargs)
-        finally:
-            durations.append(time.monotonic() - started)
-
-    executor.session.post = timed_post
-    return durations
-
-
 def test_an_idle_timeout_shorter_than_the_call_costs_no_second_post(
     live_server, fake_clips_api, video, settings
 ):
@@ -365,7 +340,7 @@ def test_no_request_outlasts_one_redirect_interval_during_a_long_call(
 ):
     long_call(settings, fake_clips_api, interval=1.0, seconds=4)
     executor = InngestExecutor(base_url=live_server.url)
-    durations = timed(executor)
+    durations = executor.request_seconds
 
     run = executor.run("identify-clips", event_for(video))
 
