@@ -30,7 +30,7 @@ from exports.rendering import (
     export_render_failed,
 )
 from exports.services import export_failed_status, export_id_for_event, export_start_for_event
-from integrations import clips_api
+from jobs.calls import call_then_waits
 from jobs.endings import job_ending_functions
 from jobs.steps import run_step
 
@@ -116,12 +116,9 @@ def process_clips(ctx: inngest.ContextSync) -> dict:
     # per step (each at most one redirect interval), so a killed worker or a dropped
     # connection costs one interval, never a second GPU run. The video's render lease is held
     # from before the POST to the last copy, re-entered by each of these steps.
-    outcome = render_step(RENDER_STEP)
-    waits = clips_api.waits_allowed()
-    for wait in range(1, waits + 1):
-        if not (outcome or {}).get("waiting"):
-            break
-        outcome = render_step(f"wait-for-process-clips-api-{wait}", last=wait == waits)
+    outcome = call_then_waits(
+        render_step, call_step=RENDER_STEP, wait_steps="wait-for-process-clips-api"
+    )
     rendered = outcome or {}
     if rendered.get("requested"):
         copy_rendered_clips(ctx, export_id, rendered["outputs"])

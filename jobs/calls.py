@@ -23,6 +23,21 @@ from jobs.models import TrackedJob
 from jobs.records import as_uuid
 
 
+def call_then_waits(
+    step: Callable[[str, bool], dict | None], *, call_step: str, wait_steps: str
+) -> dict | None:
+    """The steps of one clips API call: `step(call_step, last=False)` (the POST), then, while
+    its outcome is `{"waiting": True}`, `step("<wait_steps>-N", last)` for N = 1, 2, …, up to
+    `clips_api.waits_allowed()`, the last one with `last=True`. Returns the last outcome."""
+    outcome = step(call_step, False)
+    waits = clips_api.waits_allowed()
+    for wait in range(1, waits + 1):
+        if not (outcome or {}).get("waiting"):
+            break
+        outcome = step(f"{wait_steps}-{wait}", wait == waits)
+    return outcome
+
+
 def call_resumed(
     model: type[TrackedJob],
     job_id: str,

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from core.events import IDENTIFY_CANCELLED_EVENT, VIDEO_DELETED_EVENT
 from core.inngest import concurrency_limits, failure_message, inngest_client
-from integrations import clips_api
+from jobs.calls import call_then_waits
 from jobs.endings import job_ending_functions
 from jobs.steps import run_step
 from videos.deletion import video_cleanup_gave_up, video_objects_delete
@@ -91,17 +91,13 @@ def identify_clips(ctx: inngest.ContextSync) -> dict:
     # (`303`) is waited on by further steps, each one request of at most one redirect interval,
     # so a killed worker or a dropped connection costs one interval, never a new GPU run.
     job = (Video, video["videoId"])
-    outcome = run_step(ctx, "call-identify-clips-api", call_identify_clips_api, job=job)
-    waits = clips_api.waits_allowed()
-    for wait in range(1, waits + 1):
-        if not outcome.get("waiting"):
-            break
-        outcome = run_step(
-            ctx,
-            f"wait-for-identify-clips-api-{wait}",
-            functools.partial(call_identify_clips_api, last=wait == waits),
-            job=job,
-        )
+    call_then_waits(
+        lambda step, last: run_step(
+            ctx, step, functools.partial(call_identify_clips_api, last=last), job=job
+        ),
+        call_step="call-identify-clips-api",
+        wait_steps="wait-for-identify-clips-api",
+    )
 
     def save_clips_to_database() -> int:
         saved = video_complete_from_answer(video_id=video["videoId"], attempt=ctx.attempt)
